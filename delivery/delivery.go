@@ -1,0 +1,70 @@
+package delivery
+
+import (
+	"crypto/sha256"
+	"encoding/base32"
+	"time"
+)
+
+// Headers carried by a delivery message in an endpoint stream, and by its
+// dead letter.
+const (
+	HeaderEventID    = "Hookd-Event-Id"
+	HeaderEventType  = "Hookd-Event-Type"
+	HeaderEndpointID = "Hookd-Endpoint-Id"
+	HeaderDeliveryID = "Hookd-Delivery-Id"
+	// HeaderError, HeaderAttempts and HeaderStatusCode are set on dead
+	// letters: the last error, how many attempts were made, and the last
+	// HTTP status (absent when there was none).
+	HeaderError      = "Hookd-Error"
+	HeaderAttempts   = "Hookd-Attempts"
+	HeaderStatusCode = "Hookd-Status-Code"
+)
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// ID returns the id of the delivery of an event to an endpoint. It is
+// deterministic, so a re-routed event yields the same delivery id.
+func ID(eventID, endpointID string) string {
+	sum := sha256.Sum256([]byte(eventID + "\x00" + endpointID))
+	return "dlv_" + idEncoding.EncodeToString(sum[:16])
+}
+
+// MsgID is the Nats-Msg-Id of the delivery of an event to an endpoint: the
+// endpoint stream drops a second publish of it within its duplicate window.
+func MsgID(eventID, endpointID string) string { return eventID + "." + endpointID }
+
+// Outcome is what an attempt led to.
+type Outcome string
+
+// Outcomes of an attempt.
+const (
+	// OutcomeSucceeded: the endpoint answered 2xx.
+	OutcomeSucceeded Outcome = "succeeded"
+	// OutcomeRetrying: the attempt failed and another is scheduled.
+	OutcomeRetrying Outcome = "retrying"
+	// OutcomeDead: the attempt failed for good; the delivery was
+	// dead-lettered.
+	OutcomeDead Outcome = "dead"
+)
+
+// Attempt records one HTTP attempt of a delivery.
+type Attempt struct {
+	DeliveryID string    `json:"delivery_id"`
+	EventID    string    `json:"event_id"`
+	EventType  string    `json:"event_type"`
+	EndpointID string    `json:"endpoint_id"`
+	Number     int       `json:"attempt"`
+	Time       time.Time `json:"time"`
+	// StatusCode is the HTTP status, 0 when no response arrived.
+	StatusCode int `json:"status_code,omitempty"`
+	// Error says why the attempt failed, empty on success.
+	Error string `json:"error,omitempty"`
+	// DurationSeconds is the time from sending to the response's end.
+	DurationSeconds float64 `json:"duration_seconds"`
+	// Response is the first bytes of the response body.
+	Response string  `json:"response,omitempty"`
+	Outcome  Outcome `json:"outcome"`
+	// NextAttemptIn is the retry delay in seconds when Outcome is retrying.
+	NextAttemptInSeconds float64 `json:"next_attempt_in_seconds,omitempty"`
+}

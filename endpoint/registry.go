@@ -1,0 +1,148 @@
+package endpoint
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/rules"
+)
+
+// Compiled is an endpoint with its rule compiled, ready for routing.
+type Compiled struct {
+	*Endpoint
+	Rule *rules.Rule
+}
+
+// Snapshot is an immutable view of every endpoint at one moment.
+type Snapshot struct {
+	byID map[string]*Compiled
+	list []*Compiled
+}
+
+// Get returns the endpoint with id, or nil.
+func (s *Snapshot) Get(id string) *Compiled { return s.byID[id] }
+
+// All returns every endpoint, ordered by id. The slice must not be changed.
+func (s *Snapshot) All() []*Compiled { return s.list }
+
+// Registry follows the endpoints bucket and keeps a compiled snapshot of it,
+// so routers and workers apply every create, update, disable and delete to
+// the next event without a restart.
+type Registry struct {
+	kv    jetstream.KeyValue
+	log   *slog.Logger
+	snap  atomic.Pointer[Snapshot]
+	ready chan struct{}
+
+	mu          sync.Mutex
+	subscribers []chan struct{}
+}
+
+// NewRegistry returns a Registry over kv.
+func NewRegistry(kv jetstream.KeyValue, log *slog.Logger) *Registry {
+	r := &Registry{kv: kv, log: log, ready: make(chan struct{})}
+	r.snap.Store(&Snapshot{byID: map[string]*Compiled{}})
+	return r
+}
+
+// Snapshot returns the current view; it never returns nil.
+func (r *Registry) Snapshot() *Snapshot { return r.snap.Load() }
+
+// Changed returns a channel that receives a value after one or more changes
+// became visible in Snapshot. It is level-triggered: several changes may be
+// announced by one value, so a subscriber reconciles against Snapshot.
+func (r *Registry) Changed() <-chan struct{} {
+	ch := make(chan struct{}, 1)
+	r.mu.Lock()
+	r.subscribers = append(r.subscribers, ch)
+	r.mu.Unlock()
+	return ch
+}
+
+// Ready is closed once every endpoint stored when Run started is loaded.
+func (r *Registry) Ready() <-chan struct{} { return r.ready }
+
+// Run watches the bucket until ctx is done and returns ctx's error.
+func (r *Registry) Run(ctx context.Context) error {
+	w, err := r.kv.WatchAll(ctx)
+	if err != nil {
+		return fmt.Errorf("endpoints: watch: %w", err)
+	}
+	defer func() { _ = w.Stop() }()
+	initial := true
+	for {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case entry, ok := <-w.Updates():
+			if !ok {
+				return fmt.Errorf("endpoints: watch closed")
+			}
+			if entry == nil {
+				if initial {
+					initial = false
+					close(r.ready)
+				}
+				continue
+			}
+			r.apply(entry)
+		}
+	}
+}
+
+func (r *Registry) apply(entry jetstream.KeyValueEntry) {
+	id := entry.Key()
+	var changed *Compiled
+	if entry.Operation() == jetstream.KeyValuePut {
+		c, err := compile(entry.Value())
+		if err != nil {
+			// Only a change of expr's grammar could store an invalid rule;
+			// skipping it keeps every other endpoint routing.
+			r.log.Error("endpoint not loaded", "endpoint", id, "err", err)
+		}
+		changed = c
+	}
+	old := r.snap.Load()
+	next := &Snapshot{byID: make(map[string]*Compiled, len(old.byID)+1)}
+	for id, c := range old.byID {
+		next.byID[id] = c
+	}
+	if changed != nil {
+		next.byID[id] = changed
+	} else {
+		delete(next.byID, id)
+	}
+	next.list = make([]*Compiled, 0, len(next.byID))
+	for _, c := range next.byID {
+		next.list = append(next.list, c)
+	}
+	sort.Slice(next.list, func(i, j int) bool { return next.list[i].ID < next.list[j].ID })
+	r.snap.Store(next)
+	r.mu.Lock()
+	for _, ch := range r.subscribers {
+		select {
+		case ch <- struct{}{}:
+		default: // a notification is already pending
+		}
+	}
+	r.mu.Unlock()
+}
+
+func compile(value []byte) (*Compiled, error) {
+	var e Endpoint
+	if err := json.Unmarshal(value, &e); err != nil {
+		return nil, err
+	}
+	rule, err := rules.Compile(e.Events, e.Filter)
+	if err != nil {
+		return nil, err
+	}
+	return &Compiled{Endpoint: &e, Rule: rule}, nil
+}

@@ -1,0 +1,80 @@
+package event
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// SubjectPrefix is the subject namespace producers publish events under:
+// an event of type "function.executed" is published to
+// "events.function.executed".
+const SubjectPrefix = "events."
+
+// Event is one thing that happened in the producer's system.
+type Event struct {
+	// ID identifies the event; it is the Standard Webhooks webhook-id of
+	// every delivery made for it, so receivers can de-duplicate.
+	ID string
+	// Type is the dotted event type, e.g. "workflow.execution.fulfilled".
+	Type string
+	// Subject is the NATS subject the event was accepted on.
+	Subject string
+	// Time is when hookd accepted the event.
+	Time time.Time
+	// Data is the event's JSON payload, as the producer sent it.
+	Data json.RawMessage
+	// Headers are the NATS headers the producer set (first value of each).
+	Headers map[string]string
+}
+
+// ErrInvalidType reports an event type that cannot be a NATS subject suffix.
+var ErrInvalidType = errors.New("invalid event type")
+
+// Subject returns the NATS subject an event of type typ is published to.
+func Subject(typ string) string { return SubjectPrefix + typ }
+
+// TypeFromSubject returns the event type carried by a subject, that is the
+// subject without the "events." prefix.
+func TypeFromSubject(subject string) (string, error) {
+	typ, ok := strings.CutPrefix(subject, SubjectPrefix)
+	if !ok {
+		return "", fmt.Errorf("%w: subject %q lacks the %q prefix", ErrInvalidType, subject, SubjectPrefix)
+	}
+	return typ, ValidateType(typ)
+}
+
+// ValidateType checks that typ is a non-empty, dot-separated list of tokens
+// without wildcards or white space, so it is a valid subject suffix.
+func ValidateType(typ string) error {
+	if typ == "" {
+		return fmt.Errorf("%w: empty", ErrInvalidType)
+	}
+	if len(typ) > 255 {
+		return fmt.Errorf("%w: longer than 255 characters", ErrInvalidType)
+	}
+	for _, tok := range strings.Split(typ, ".") {
+		if tok == "" {
+			return fmt.Errorf("%w: %q has an empty token", ErrInvalidType, typ)
+		}
+		if tok == "*" || tok == ">" || strings.ContainsAny(tok, " \t\r\n*>") {
+			return fmt.Errorf("%w: %q contains a wildcard or white space", ErrInvalidType, typ)
+		}
+	}
+	return nil
+}
+
+// NormalizeData returns data as a JSON value. A body that is not JSON is
+// delivered as a JSON string rather than dropped; an empty body becomes null.
+func NormalizeData(body []byte) json.RawMessage {
+	if len(body) == 0 {
+		return json.RawMessage("null")
+	}
+	if json.Valid(body) {
+		return json.RawMessage(body)
+	}
+	s, _ := json.Marshal(string(body))
+	return s
+}

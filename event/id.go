@@ -1,0 +1,34 @@
+package event
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base32"
+	"encoding/binary"
+	"strconv"
+	"time"
+)
+
+var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// NewID returns a new random, time-ordered identifier with the given prefix,
+// e.g. NewID("evt") = "evt_01j9...". The first 48 bits are the millisecond
+// time, so ids sort roughly by creation.
+func NewID(prefix string) string {
+	var b [16]byte
+	ms := uint64(time.Now().UnixMilli())
+	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
+	_, _ = rand.Read(b[6:])
+	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+// SequenceID derives the id of an event published without a Nats-Msg-Id:
+// deterministic in the events stream's creation time and the message's
+// sequence, so every router (and every redelivery) derives the same id.
+func SequenceID(streamCreated time.Time, seq uint64) string {
+	var b [16]byte
+	binary.BigEndian.PutUint64(b[:8], uint64(streamCreated.UnixNano()))
+	binary.BigEndian.PutUint64(b[8:], seq)
+	sum := sha256.Sum256(b[:])
+	return "evt_" + strconv.FormatUint(seq, 10) + "_" + idEncoding.EncodeToString(sum[:10])
+}

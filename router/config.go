@@ -1,0 +1,48 @@
+package router
+
+import (
+	"errors"
+	"log/slog"
+	"time"
+)
+
+// Config configures a Router.
+type Config struct {
+	// Concurrency is how many events this router routes at once.
+	// Optional: default 32.
+	Concurrency int
+	// AckWait is how long an event may stay unacknowledged before JetStream
+	// gives it to another router. Optional: default 30s.
+	AckWait time.Duration
+	// PublishTimeout bounds waiting for the endpoint streams' acks.
+	// Optional: default 10s.
+	PublishTimeout time.Duration
+	// Logger receives the router's logs. Optional: default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Concurrency == 0 {
+		c.Concurrency = 32
+	}
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Concurrency < 0 {
+		return errors.New("router: concurrency must be positive")
+	}
+	if c.PublishTimeout >= c.AckWait {
+		return errors.New("router: publish timeout must be shorter than the ack wait")
+	}
+	return nil
+}

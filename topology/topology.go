@@ -1,0 +1,169 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Config sets how streams are created. The zero value is usable.
+type Config struct {
+	// Replicas is the replica count of every stream and bucket. Optional:
+	// default 1.
+	Replicas int
+	// EventsMaxAge is how long accepted events are kept. Optional: default
+	// 7 days.
+	EventsMaxAge time.Duration
+	// RecordsMaxAge is how long attempts and dead letters are kept.
+	// Optional: default 30 days.
+	RecordsMaxAge time.Duration
+	// DuplicateWindow is how long JetStream remembers Nats-Msg-Id values.
+	// Optional: default 2 minutes.
+	DuplicateWindow time.Duration
+	// DeliveryAckWait is how long a worker may hold a delivery before
+	// JetStream redelivers it; workers heartbeat long deliveries. Optional:
+	// default 60s.
+	DeliveryAckWait time.Duration
+}
+
+func (c *Config) setDefaults() {
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.EventsMaxAge == 0 {
+		c.EventsMaxAge = 7 * 24 * time.Hour
+	}
+	if c.RecordsMaxAge == 0 {
+		c.RecordsMaxAge = 30 * 24 * time.Hour
+	}
+	if c.DuplicateWindow == 0 {
+		c.DuplicateWindow = 2 * time.Minute
+	}
+	if c.DeliveryAckWait == 0 {
+		c.DeliveryAckWait = 60 * time.Second
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	if c.Replicas < 0 || c.Replicas > 5 {
+		return fmt.Errorf("topology: replicas %d out of range 1..5", c.Replicas)
+	}
+	return nil
+}
+
+// Topology creates and looks up hookd's JetStream resources.
+type Topology struct {
+	js  jetstream.JetStream
+	cfg Config
+}
+
+// New returns a Topology over js; cfg's zero fields take their defaults.
+func New(js jetstream.JetStream, cfg Config) (*Topology, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Topology{js: js, cfg: cfg}, nil
+}
+
+// JetStream returns the JetStream context the topology works on.
+func (t *Topology) JetStream() jetstream.JetStream { return t.js }
+
+// Config returns the configuration with defaults applied.
+func (t *Topology) Config() Config { return t.cfg }
+
+// EnsureCore creates or updates the events, dead-letter and attempts streams
+// and the endpoints bucket. It is idempotent and safe to call from every
+// process at start-up.
+func (t *Topology) EnsureCore(ctx context.Context) error {
+	streams := []jetstream.StreamConfig{{
+		Name:       EventsStream,
+		Subjects:   []string{EventsSubjects},
+		Retention:  jetstream.LimitsPolicy,
+		MaxAge:     t.cfg.EventsMaxAge,
+		Duplicates: t.cfg.DuplicateWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   t.cfg.Replicas,
+	}, {
+		Name:       DeadStream,
+		Subjects:   []string{DeadSubject("*")},
+		MaxAge:     t.cfg.RecordsMaxAge,
+		Duplicates: t.cfg.DuplicateWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   t.cfg.Replicas,
+	}, {
+		Name:     AttemptsStream,
+		Subjects: []string{AttemptSubject("*")},
+		MaxAge:   t.cfg.RecordsMaxAge,
+		Storage:  jetstream.FileStorage,
+		Replicas: t.cfg.Replicas,
+	}}
+	for _, sc := range streams {
+		if _, err := t.js.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
+		}
+	}
+	if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket:   EndpointsBucket,
+		History:  1,
+		Storage:  jetstream.FileStorage,
+		Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", EndpointsBucket, err)
+	}
+	return nil
+}
+
+// Endpoints returns the endpoints bucket; EnsureCore must have run.
+func (t *Topology) Endpoints(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, EndpointsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", EndpointsBucket, err)
+	}
+	return kv, nil
+}
+
+// EnsureEndpoint creates or updates an endpoint's delivery stream and its
+// worker consumer, and returns the consumer. The stream is a work queue: a
+// delivery is removed once a worker acknowledged it.
+func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
+	s, err := t.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:       EndpointStream(endpointID),
+		Subjects:   []string{DeliverySubject(endpointID)},
+		Retention:  jetstream.WorkQueuePolicy,
+		Duplicates: t.cfg.DuplicateWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   t.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
+	}
+	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
+		Durable:   WorkerConsumer,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   t.cfg.DeliveryAckWait,
+		// Workers dead-letter by attempt count themselves, so JetStream must
+		// never stop redelivering on its own.
+		MaxDeliver:    -1,
+		MaxAckPending: 20000,
+		Replicas:      t.cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("topology: endpoint consumer %s: %w", endpointID, err)
+	}
+	return c, nil
+}
+
+// DeleteEndpoint removes an endpoint's delivery stream. Deleting a stream
+// that does not exist is not an error.
+func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
+	err := t.js.DeleteStream(ctx, EndpointStream(endpointID))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("topology: delete endpoint stream %s: %w", endpointID, err)
+	}
+	return nil
+}

@@ -1,0 +1,71 @@
+package worker
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+)
+
+// DefaultRetrySchedule is the delay before each retry: 8 attempts over about
+// 28 hours, the schedule Svix popularised.
+var DefaultRetrySchedule = []time.Duration{
+	5 * time.Second, 5 * time.Minute, 30 * time.Minute,
+	2 * time.Hour, 5 * time.Hour, 10 * time.Hour, 10 * time.Hour,
+}
+
+// Config configures a Worker.
+type Config struct {
+	// RetrySchedule is the delay before each retry; its length is the number
+	// of retries. Optional: default DefaultRetrySchedule.
+	RetrySchedule []time.Duration
+	// Timeout bounds one HTTP attempt. Optional: default 15s.
+	Timeout time.Duration
+	// Concurrency bounds the deliveries in flight in this process.
+	// Optional: default 512.
+	Concurrency int
+	// EndpointConcurrency bounds the deliveries in flight to one endpoint
+	// from this process. Optional: default 64.
+	EndpointConcurrency int
+	// UserAgent is sent with every delivery. Optional: default "hookd".
+	UserAgent string
+	// Logger receives the worker's logs. Optional: default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.RetrySchedule == nil {
+		c.RetrySchedule = DefaultRetrySchedule
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 15 * time.Second
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 512
+	}
+	if c.EndpointConcurrency == 0 {
+		c.EndpointConcurrency = 64
+	}
+	if c.UserAgent == "" {
+		c.UserAgent = "hookd"
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a configuration that cannot work.
+func (c Config) Validate() error {
+	for i, d := range c.RetrySchedule {
+		if d <= 0 {
+			return fmt.Errorf("worker: retry schedule step %d is %s, must be positive", i+1, d)
+		}
+	}
+	if c.Timeout < 0 {
+		return errors.New("worker: timeout must be positive")
+	}
+	if c.Concurrency < 0 || c.EndpointConcurrency < 0 {
+		return errors.New("worker: concurrency must be positive")
+	}
+	return nil
+}

@@ -1,0 +1,138 @@
+package worker
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"github.com/hashicorp/go-retryablehttp"
+
+	"github.com/hookd/hookd/signing"
+)
+
+// maxResponseRead bounds how much of a response body is read: a receiver
+// cannot make a worker buffer more.
+const maxResponseRead = 64 << 10
+
+// maxResponseKept bounds the response snippet kept in an attempt record.
+const maxResponseKept = 1 << 10
+
+// Request is one signed POST to make.
+type Request struct {
+	URL       string
+	MessageID string
+	Body      []byte
+	Keys      []signing.Key
+	Timeout   time.Duration
+}
+
+// Response is what one attempt got back.
+type Response struct {
+	StatusCode int
+	Body       []byte
+	Duration   time.Duration
+}
+
+// Sender POSTs deliveries. Connection failures are retried twice in-process
+// with short waits; everything longer is JetStream's job.
+type Sender struct {
+	client    *retryablehttp.Client
+	userAgent string
+}
+
+// NewSender returns a Sender with a transport tuned for many concurrent
+// requests per host, which never follows redirects.
+func NewSender(userAgent string, log *slog.Logger) *Sender {
+	transport := &http.Transport{
+		Proxy:                 http.ProxyFromEnvironment,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          4096,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	rc := retryablehttp.NewClient()
+	rc.HTTPClient = &http.Client{
+		Transport: transport,
+		// A redirect is the receiver's failure, not an instruction: following
+		// it would send a signed payload somewhere nobody configured.
+		CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse },
+	}
+	rc.RetryMax = 2
+	rc.RetryWaitMin = 50 * time.Millisecond
+	rc.RetryWaitMax = 500 * time.Millisecond
+	rc.Logger = nil
+	rc.CheckRetry = retryConnectFailures
+	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	return &Sender{client: rc, userAgent: userAgent}
+}
+
+// retryConnectFailures retries only when no connection could be made: the
+// request never reached the receiver, so repeating it at once is safe.
+func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (bool, error) {
+	if ctx.Err() != nil {
+		return false, ctx.Err()
+	}
+	var op *net.OpError
+	if err != nil && errors.As(err, &op) && op.Op == "dial" {
+		return true, nil
+	}
+	return false, nil
+}
+
+// Send makes one attempt, signed at the current time. The error is a
+// *RetryableError or *PermanentError when the attempt failed.
+func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
+	ctx, cancel := context.WithTimeout(ctx, r.Timeout)
+	defer cancel()
+	req, err := retryablehttp.NewRequestWithContext(ctx, http.MethodPost, r.URL, r.Body)
+	if err != nil {
+		return Response{}, &PermanentError{Err: fmt.Errorf("build request: %w", err)}
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", s.userAgent)
+	for k, v := range signing.Headers(r.MessageID, time.Now(), r.Body, r.Keys...) {
+		req.Header.Set(k, v)
+	}
+	start := time.Now()
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if ctx.Err() == context.DeadlineExceeded {
+			err = fmt.Errorf("timed out after %s", r.Timeout)
+		}
+		return Response{Duration: time.Since(start)}, &RetryableError{Err: err}
+	}
+	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	_ = resp.Body.Close()
+	out := Response{StatusCode: resp.StatusCode, Body: body, Duration: time.Since(start)}
+	return out, classify(resp.StatusCode, readErr)
+}
+
+// classify maps a status code to the attempt's error, nil for success.
+func classify(code int, readErr error) error {
+	switch {
+	case code >= 200 && code < 300:
+		return nil // the body's read error does not matter: the receiver took it.
+	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
+		return &RetryableError{StatusCode: code}
+	case code >= 400 && code < 500:
+		return &PermanentError{StatusCode: code}
+	default:
+		return &RetryableError{StatusCode: code, Err: readErr}
+	}
+}
+
+func snippet(b []byte) string {
+	if len(b) > maxResponseKept {
+		b = b[:maxResponseKept]
+	}
+	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+}

@@ -1,0 +1,165 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/topology"
+)
+
+// reconcileInterval is how often a worker retries starting consumers that
+// failed to start, even without an endpoint change.
+const reconcileInterval = 5 * time.Second
+
+// Worker consumes every enabled endpoint's stream through the durable
+// consumer all workers share, so any number of workers split the work.
+type Worker struct {
+	cfg    Config
+	topo   *topology.Topology
+	js     jetstream.JetStream
+	reg    *endpoint.Registry
+	sender *Sender
+	log    *slog.Logger
+
+	changed   <-chan struct{}
+	global    chan struct{}
+	consumers map[string]*endpointConsumer
+
+	// mu orders inflight.Add before inflight.Wait: once stopping is set no
+	// delivery starts.
+	mu       sync.Mutex
+	stopping bool
+	inflight sync.WaitGroup
+}
+
+type endpointConsumer struct {
+	id  string
+	cc  jetstream.ConsumeContext
+	sem chan struct{}
+}
+
+// New returns a Worker. It subscribes to reg at once, so it must be created
+// before reg runs.
+func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Worker{
+		cfg:       cfg,
+		topo:      topo,
+		js:        topo.JetStream(),
+		reg:       reg,
+		sender:    NewSender(cfg.UserAgent, cfg.Logger),
+		log:       cfg.Logger.With("component", "worker"),
+		changed:   reg.Changed(),
+		global:    make(chan struct{}, cfg.Concurrency),
+		consumers: map[string]*endpointConsumer{},
+	}, nil
+}
+
+// Run delivers until ctx is done, then stops pulling, lets in-flight
+// deliveries finish (each is bounded by Config.Timeout) and returns nil.
+func (w *Worker) Run(ctx context.Context) error {
+	select {
+	case <-w.reg.Ready():
+	case <-ctx.Done():
+		return nil
+	}
+	ticker := time.NewTicker(reconcileInterval)
+	defer ticker.Stop()
+	for {
+		w.reconcile(ctx)
+		select {
+		case <-ctx.Done():
+			w.stopAll()
+			return nil
+		case <-w.changed:
+		case <-ticker.C:
+		}
+	}
+}
+
+// reconcile starts a consumer for every enabled endpoint without one and
+// stops those of disabled or deleted endpoints.
+func (w *Worker) reconcile(ctx context.Context) {
+	snap := w.reg.Snapshot()
+	for id, ec := range w.consumers {
+		if ep := snap.Get(id); ep == nil || ep.Disabled {
+			ec.cc.Stop()
+			delete(w.consumers, id)
+			w.log.Info("stopped consuming", "endpoint", id)
+		}
+	}
+	for _, ep := range snap.All() {
+		if ep.Disabled || w.consumers[ep.ID] != nil {
+			continue
+		}
+		ec, err := w.start(ctx, ep.ID)
+		if err != nil {
+			w.log.Warn("cannot consume endpoint yet", "endpoint", ep.ID, "err", err)
+			continue
+		}
+		w.consumers[ep.ID] = ec
+	}
+}
+
+func (w *Worker) start(ctx context.Context, id string) (*endpointConsumer, error) {
+	cons, err := w.topo.EnsureEndpoint(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	ec := &endpointConsumer{id: id, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
+	ec.cc, err = cons.Consume(func(msg jetstream.Msg) { w.dispatch(ec, msg) },
+		// Prefetching more than can be in flight would hold deliveries that
+		// another worker could be sending.
+		jetstream.PullMaxMessages(w.cfg.EndpointConcurrency),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.log.Debug("consume", "endpoint", id, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("consume endpoint %s: %w", id, err)
+	}
+	w.log.Info("consuming", "endpoint", id)
+	return ec, nil
+}
+
+// dispatch runs in the consumer's callback: blocking here is the
+// backpressure that keeps in-flight deliveries within both limits.
+func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
+	w.mu.Lock()
+	if w.stopping {
+		w.mu.Unlock()
+		_ = msg.Nak() // another worker takes it now, not after the ack wait
+		return
+	}
+	w.inflight.Add(1)
+	w.mu.Unlock()
+	ec.sem <- struct{}{}
+	w.global <- struct{}{}
+	go func() {
+		defer func() {
+			<-w.global
+			<-ec.sem
+			w.inflight.Done()
+		}()
+		w.deliver(ec.id, msg)
+	}()
+}
+
+func (w *Worker) stopAll() {
+	w.mu.Lock()
+	w.stopping = true
+	w.mu.Unlock()
+	for id, ec := range w.consumers {
+		ec.cc.Stop()
+		delete(w.consumers, id)
+	}
+	w.inflight.Wait()
+}
