@@ -16,7 +16,7 @@ func (a *slogAdapter) logf(level slog.Level, format string, v []any) {
 	a.log.Log(context.Background(), level, fmt.Sprintf(format, v...))
 }
 
-func (a *slogAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelInfo, format, v) }
+func (a *slogAdapter) Noticef(format string, v ...any) { a.logf(slog.LevelDebug, format, v) }
 func (a *slogAdapter) Warnf(format string, v ...any)   { a.logf(slog.LevelWarn, format, v) }
 func (a *slogAdapter) Fatalf(format string, v ...any)  { a.logf(slog.LevelError, format, v) }
 func (a *slogAdapter) Errorf(format string, v ...any)  { a.logf(slog.LevelError, format, v) }

@@ -79,6 +79,9 @@ func Start(cfg Config) (*Server, error) {
 	}
 	if cfg.Listen != "" {
 		host, port, _ := splitHostPort(cfg.Listen)
+		if port == 0 {
+			port = server.RANDOM_PORT // nats-server reads 0 as its default, 4222
+		}
 		opts.Host, opts.Port = host, port
 	}
 	ns, err := server.NewServer(opts)

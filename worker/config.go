@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"log/slog"
 	"time"
+
+	"github.com/hookd/hookd/version"
 )
 
 // DefaultRetrySchedule is the delay before each retry: 8 attempts over about
@@ -27,7 +29,8 @@ type Config struct {
 	// EndpointConcurrency bounds the deliveries in flight to one endpoint
 	// from this process. Optional: default 64.
 	EndpointConcurrency int
-	// UserAgent is sent with every delivery. Optional: default "hookd".
+	// UserAgent is sent with every delivery. Optional: default
+	// "hookd/<version>".
 	UserAgent string
 	// Logger receives the worker's logs. Optional: default slog.Default().
 	Logger *slog.Logger
@@ -47,7 +50,7 @@ func (c *Config) setDefaults() {
 		c.EndpointConcurrency = 64
 	}
 	if c.UserAgent == "" {
-		c.UserAgent = "hookd"
+		c.UserAgent = version.UserAgent()
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -1,0 +1,178 @@
+package app
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/router"
+	"github.com/hookd/hookd/supervisor"
+	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/worker"
+)
+
+// App is an assembled hookd process.
+type App struct {
+	cfg  Config
+	log  *slog.Logger
+	ns   *embedded.Server
+	nc   *nats.Conn
+	js   jetstream.JetStream
+	topo *topology.Topology
+	reg  *endpoint.Registry
+	sup  *supervisor.Supervisor
+	api  *httpapi.Server
+	// closed is closed by the NATS client once the connection is closed.
+	closed chan struct{}
+}
+
+// New connects, creates the topology and prepares every role; Run starts
+// them. On error, everything New started is stopped again.
+func New(ctx context.Context, cfg Config) (_ *App, err error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &App{cfg: cfg, log: cfg.Logger, sup: supervisor.New(cfg.Logger), closed: make(chan struct{})}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	if err := a.connect(); err != nil {
+		return nil, err
+	}
+	if a.js, err = jetstream.New(a.nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			a.log.Warn("async publish failed", "subject", m.Subject, "err", err)
+		})); err != nil {
+		return nil, fmt.Errorf("app: jetstream: %w", err)
+	}
+	if a.topo, err = topology.New(a.js, cfg.Topology); err != nil {
+		return nil, err
+	}
+	if err := a.topo.EnsureCore(ctx); err != nil {
+		return nil, err
+	}
+	kv, err := a.topo.Endpoints(ctx)
+	if err != nil {
+		return nil, err
+	}
+	a.reg = endpoint.NewRegistry(kv, a.log.With("component", "registry"))
+	return a, a.addRoles(kv)
+}
+
+func (a *App) connect() error {
+	opts := []nats.Option{nats.Name("hookd"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				a.log.Warn("nats disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
+		nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }),
+	}
+	var err error
+	if !a.cfg.embedded() {
+		a.nc, err = nats.Connect(a.cfg.NATSURLs, opts...)
+		if err != nil {
+			return fmt.Errorf("app: connect to %s: %w", a.cfg.NATSURLs, err)
+		}
+		return nil
+	}
+	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, Logger: a.log})
+	if err != nil {
+		return err
+	}
+	a.nc, err = a.ns.Connect(opts...)
+	return err
+}
+
+func (a *App) addRoles(kv jetstream.KeyValue) error {
+	a.sup.Add("registry", a.reg)
+	if a.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
+		}
+		a.api = httpapi.NewServer(ln, httpapi.New(a.topo, endpoint.NewStore(kv), a.log))
+		a.sup.Add("api", a.api)
+	}
+	if !a.cfg.NoRouter {
+		r, err := router.New(a.topo, a.reg, a.cfg.Router, a.cfg.RouterMiddleware...)
+		if err != nil {
+			return err
+		}
+		a.sup.Add("router", r)
+	}
+	if !a.cfg.NoWorker {
+		w, err := worker.New(a.topo, a.reg, a.cfg.Worker)
+		if err != nil {
+			return err
+		}
+		a.sup.Add("worker", w)
+	}
+	return nil
+}
+
+// HTTPAddr is the API's address, or "" when it runs no API.
+func (a *App) HTTPAddr() string {
+	if a.api == nil {
+		return ""
+	}
+	return a.api.Addr().String()
+}
+
+// NATSURL is the embedded server's client URL, or "" when none listens.
+func (a *App) NATSURL() string {
+	if a.ns == nil {
+		return ""
+	}
+	return a.ns.ClientURL()
+}
+
+// Registry is the process's view of the endpoints.
+func (a *App) Registry() *endpoint.Registry { return a.reg }
+
+// Run runs every role until ctx is done or one fails, drains them, then
+// closes the NATS connection and the embedded server.
+func (a *App) Run(ctx context.Context) error {
+	err := a.sup.Run(ctx)
+	a.close()
+	return err
+}
+
+func (a *App) close() {
+	if a.js != nil {
+		// Attempt records are published asynchronously: flush them.
+		select {
+		case <-a.js.PublishAsyncComplete():
+		case <-time.After(5 * time.Second):
+			a.log.Warn("some attempt records were not flushed")
+		}
+	}
+	if a.nc != nil {
+		if err := a.nc.Drain(); err == nil {
+			select {
+			case <-a.closed:
+			case <-time.After(10 * time.Second):
+				a.log.Warn("nats drain timed out")
+			}
+		}
+		a.nc.Close()
+	}
+	if a.ns != nil {
+		a.ns.Shutdown()
+	}
+}
+
+// JetStream is the process's JetStream context, for tests and tools.
+func (a *App) JetStream() jetstream.JetStream { return a.js }

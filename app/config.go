@@ -1,0 +1,64 @@
+package app
+
+import (
+	"errors"
+	"log/slog"
+	"strings"
+
+	"github.com/hookd/hookd/router"
+	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/worker"
+)
+
+// Config configures an App.
+type Config struct {
+	// NATSURLs are the servers of an existing NATS deployment, comma
+	// separated. Optional: empty runs an embedded nats-server.
+	NATSURLs string
+	// DataDir is the embedded server's JetStream directory. Required when
+	// NATSURLs is empty.
+	DataDir string
+	// NATSListen is where the embedded server accepts producers, e.g.
+	// "127.0.0.1:4222". Optional: empty accepts in-process clients only.
+	NATSListen string
+	// HTTPAddr is the API's listen address; "127.0.0.1:0" picks a free port.
+	// Optional: empty runs no API.
+	HTTPAddr string
+	// NoRouter and NoWorker leave a role out of this process. Optional.
+	NoRouter, NoWorker bool
+	// Topology, Router and Worker configure the parts; zero fields take their
+	// defaults. Optional.
+	Topology topology.Config
+	Router   router.Config
+	Worker   worker.Config
+	// RouterMiddleware wraps event routing, e.g. for fault injection in
+	// tests. Optional.
+	RouterMiddleware []router.Middleware
+	// Logger receives every part's logs. Optional: default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Router.Logger == nil {
+		c.Router.Logger = c.Logger
+	}
+	if c.Worker.Logger == nil {
+		c.Worker.Logger = c.Logger
+	}
+}
+
+// Validate reports a configuration that cannot start.
+func (c Config) Validate() error {
+	if c.embedded() && c.DataDir == "" {
+		return errors.New("app: a data directory is required for the embedded NATS server")
+	}
+	if c.HTTPAddr == "" && c.NoRouter && c.NoWorker {
+		return errors.New("app: no role to run")
+	}
+	return nil
+}
+
+func (c Config) embedded() bool { return strings.TrimSpace(c.NATSURLs) == "" }

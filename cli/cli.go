@@ -1,0 +1,75 @@
+package cli
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/hookd/hookd/version"
+)
+
+// Env reads environment variables; nil means the process environment.
+type Env func(string) string
+
+// Main runs hookd with args (without the program name) and returns the
+// process exit code: 0 success, 1 failure, 2 bad usage.
+func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
+	if len(args) == 0 {
+		usage(stderr)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "serve", "api", "router", "worker":
+		err = runServe(ctx, cmd, rest, stderr, getenv)
+	case "version", "--version":
+		_, _ = fmt.Fprintln(stdout, "hookd", version.Version)
+	case "help", "-h", "--help":
+		usage(stdout)
+	default:
+		_, _ = fmt.Fprintf(stderr, "hookd: unknown command %q\n\n", cmd)
+		usage(stderr)
+		return 2
+	}
+	var usageErr *usageError
+	switch {
+	case err == nil:
+		return 0
+	case errors.Is(err, flag.ErrHelp):
+		return 0
+	case errors.As(err, &usageErr):
+		_, _ = fmt.Fprintln(stderr, "hookd:", err)
+		return 2
+	default:
+		_, _ = fmt.Fprintln(stderr, "hookd:", err)
+		return 1
+	}
+}
+
+// usageError is a mistake on the command line or in HOOKD_* variables.
+type usageError struct{ err error }
+
+func (e *usageError) Error() string { return e.err.Error() }
+func (e *usageError) Unwrap() error { return e.err }
+
+func usage(w io.Writer) {
+	_, _ = fmt.Fprint(w, `hookd: outgoing webhooks on NATS JetStream
+
+Usage:
+  hookd serve    run everything: embedded NATS (unless --nats), API, router, worker
+  hookd api      run the HTTP API only (with --nats)
+  hookd router   run a router only (with --nats)
+  hookd worker   run a worker only (with --nats)
+  hookd version  print the version
+
+Run "hookd serve --help" for flags. Every flag can be set with HOOKD_<FLAG>,
+e.g. HOOKD_RETRY_SCHEDULE for --retry-schedule.
+`)
+}

@@ -1,0 +1,123 @@
+package cli
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/version"
+	"github.com/hookd/hookd/worker"
+)
+
+type serveFlags struct {
+	data, httpAddr, natsListen, natsURLs string
+	retry                                durationList
+	timeout                              time.Duration
+	concurrency, replicas                int
+	logLevel, logFormat                  string
+}
+
+func (f *serveFlags) register(fs *flag.FlagSet) {
+	fs.StringVar(&f.data, "data", "./hookd-data", "JetStream data directory of the embedded NATS server")
+	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
+	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "where the embedded NATS server accepts producers (empty: in-process only)")
+	fs.StringVar(&f.natsURLs, "nats", "", "comma-separated URLs of an existing NATS server or cluster (empty: run an embedded server)")
+	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
+	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
+	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
+	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
+	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
+	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+}
+
+func runServe(ctx context.Context, role string, args []string, stderr io.Writer, getenv Env) error {
+	fs := flag.NewFlagSet("hookd "+role, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var f serveFlags
+	f.register(fs)
+	if err := fs.Parse(args); err != nil {
+		if err == flag.ErrHelp {
+			return err
+		}
+		return &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if err := applyEnv(fs, getenv); err != nil {
+		return &usageError{err}
+	}
+	cfg, err := f.config(role, stderr)
+	if err != nil {
+		return &usageError{err}
+	}
+	a, err := app.New(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	cfg.Logger.Info("hookd started", "version", version.Version, "role", role, "http", a.HTTPAddr(), "nats", a.NATSURL(), "data", f.data)
+	err = a.Run(ctx)
+	cfg.Logger.Info("hookd stopped")
+	return err
+}
+
+func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
+	log, err := newLogger(f.logLevel, f.logFormat, stderr)
+	if err != nil {
+		return app.Config{}, err
+	}
+	if f.timeout <= 0 {
+		return app.Config{}, fmt.Errorf("--timeout must be positive, not %s", f.timeout)
+	}
+	if f.concurrency <= 0 {
+		return app.Config{}, fmt.Errorf("--concurrency must be positive, not %d", f.concurrency)
+	}
+	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
+		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5, not %d", f.replicas)
+	}
+	if role != "serve" && strings.TrimSpace(f.natsURLs) == "" {
+		return app.Config{}, fmt.Errorf("hookd %s needs --nats: only serve runs an embedded server", role)
+	}
+	cfg := app.Config{
+		NATSURLs:   f.natsURLs,
+		DataDir:    f.data,
+		NATSListen: f.natsListen,
+		Logger:     log,
+	}
+	cfg.Topology.Replicas = f.replicas
+	cfg.Worker.RetrySchedule = f.retry
+	cfg.Worker.Timeout = f.timeout
+	cfg.Worker.Concurrency = f.concurrency
+	if role == "serve" || role == "api" {
+		cfg.HTTPAddr = f.httpAddr
+	}
+	cfg.NoRouter = role != "serve" && role != "router"
+	cfg.NoWorker = role != "serve" && role != "worker"
+	return cfg, nil
+}
+
+func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
+	var lv slog.Level
+	if err := lv.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %q is not debug, info, warn or error", level)
+	}
+	opts := &slog.HandlerOptions{Level: lv}
+	if w == nil {
+		w = os.Stderr
+	}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	default:
+		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
+	}
+}

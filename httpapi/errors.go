@@ -1,0 +1,79 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+)
+
+// apiError is the body of every error answer:
+// {"error":{"code":"invalid_field","field":"filter","message":"..."}}.
+type apiError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Field   string `json:"field,omitempty"`
+	Message string `json:"message"`
+}
+
+func (e *apiError) Error() string { return e.Message }
+
+func fieldError(field, format string, args ...any) *apiError {
+	return &apiError{Status: http.StatusBadRequest, Code: "invalid_field", Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false) // filters are full of && and <
+	_ = enc.Encode(v)
+}
+
+func writeError(w http.ResponseWriter, err error) {
+	var ae *apiError
+	if !errors.As(err, &ae) {
+		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
+	}
+	if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests {
+		w.Header().Set("Retry-After", "1")
+	}
+	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
+}
+
+// decodeBody decodes one JSON object of at most limit bytes into v,
+// refusing unknown fields so a misspelt field is an error, not ignored.
+func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var maxErr *http.MaxBytesError
+		var typeErr *json.UnmarshalTypeError
+		var syntaxErr *json.SyntaxError
+		switch {
+		case errors.As(err, &maxErr):
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("body larger than %d bytes", limit)}
+		case errors.As(err, &typeErr):
+			return fieldError(typeErr.Field, "must be %s, not JSON %s", typeErr.Type, typeErr.Value)
+		case errors.As(err, &syntaxErr):
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("body is not valid JSON at byte %d: %v", syntaxErr.Offset, err)}
+		case errors.Is(err, io.EOF):
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is empty: a JSON object is required"}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return fieldError(field, "unknown field")
+		default:
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: err.Error()}
+		}
+	}
+	if dec.More() {
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body has data after the JSON object"}
+	}
+	return nil
+}
+
+func notFound(what, id string) *apiError {
+	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("%s %q not found", what, id)}
+}

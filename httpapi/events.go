@@ -1,0 +1,63 @@
+package httpapi
+
+import (
+	"encoding/json"
+	"net/http"
+	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/event"
+)
+
+// maxEventIDLen bounds a producer-chosen event id.
+const maxEventIDLen = 128
+
+type eventInput struct {
+	// ID is optional: the Idempotency-Key header, or a generated id, when
+	// absent. Re-sending an id within the duplicate window is a no-op.
+	ID   string          `json:"id"`
+	Type string          `json:"type"`
+	Data json.RawMessage `json:"data"`
+}
+
+type eventAccepted struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+// publishEvent answers 202 only once JetStream has acknowledged the event.
+func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
+	var in eventInput
+	if err := decodeBody(w, r, MaxEventBody, &in); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := event.ValidateType(in.Type); err != nil {
+		writeError(w, fieldError("type", "%v", err))
+		return
+	}
+	if in.ID == "" {
+		in.ID = r.Header.Get("Idempotency-Key")
+	}
+	if in.ID == "" {
+		in.ID = event.NewID("evt")
+	} else if len(in.ID) > maxEventIDLen || strings.ContainsAny(in.ID, " \t\r\n") {
+		writeError(w, fieldError("id", "must be 1 to %d characters without white space", maxEventIDLen))
+		return
+	}
+	if len(in.Data) == 0 {
+		in.Data = json.RawMessage("null")
+	}
+	m := nats.NewMsg(event.Subject(in.Type))
+	m.Data = in.Data
+	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(in.ID))
+	if err != nil {
+		a.log.Warn("event not accepted", "type", in.Type, "err", err)
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "event not stored: " + err.Error()})
+		return
+	}
+	writeJSON(w, http.StatusAccepted, eventAccepted{ID: in.ID, Type: in.Type, Duplicate: ack.Duplicate})
+}

@@ -1,0 +1,93 @@
+package hookdtest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/topology"
+)
+
+// Messages returns every message of stream on subject, oldest first.
+func Messages(t testing.TB, js jetstream.JetStream, stream, subject string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	s, err := js.Stream(ctx, stream)
+	if err != nil {
+		t.Fatalf("stream %s: %v", stream, err)
+	}
+	info, err := s.Info(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []*jetstream.RawStreamMsg
+	for seq := info.State.FirstSeq; seq > 0 && seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctx, seq)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			t.Fatalf("get %s #%d: %v", stream, seq, err)
+		}
+		if m.Subject == subject {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Attempts returns the attempt records of an endpoint.
+func (h *Hookd) Attempts(t testing.TB, endpointID string) []delivery.Attempt {
+	t.Helper()
+	var out []delivery.Attempt
+	for _, m := range Messages(t, h.App.JetStream(), topology.AttemptsStream, topology.AttemptSubject(endpointID)) {
+		var a delivery.Attempt
+		if err := json.Unmarshal(m.Data, &a); err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// DeadLetters returns the dead letters of an endpoint.
+func (h *Hookd) DeadLetters(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	return Messages(t, h.App.JetStream(), topology.DeadStream, topology.DeadSubject(endpointID))
+}
+
+// WaitIdle waits until the router has settled every event and the workers
+// every delivery of the given endpoints: nothing pending, nothing in flight.
+// After it, what receivers got is final, so a test can assert that
+// something was never delivered.
+func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
+	t.Helper()
+	js := h.App.JetStream()
+	idle := func(stream, consumer string) bool {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		c, err := js.Consumer(ctx, stream, consumer)
+		if err != nil {
+			return false
+		}
+		info, err := c.Info(ctx)
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.NumRedelivered == 0
+	}
+	WaitFor(t, 20*time.Second, "router and workers idle", func() bool {
+		if !idle(topology.EventsStream, topology.RouterConsumer) {
+			return false
+		}
+		for _, id := range endpointIDs {
+			if !idle(topology.EndpointStream(id), topology.WorkerConsumer) {
+				return false
+			}
+		}
+		return true
+	})
+}
