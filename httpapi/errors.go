@@ -61,6 +61,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("body is not valid JSON at byte %d: %v", syntaxErr.Offset, err)}
 		case errors.Is(err, io.EOF):
 			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is empty: a JSON object is required"}
+		case errors.Is(err, io.ErrUnexpectedEOF):
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is not valid JSON: it ends early"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return fieldError(field, "unknown field")

@@ -116,3 +116,18 @@ func BenchmarkFilter(b *testing.B) {
 		}
 	}
 }
+
+// The README promises optional chaining for fields that may be absent.
+func TestOptionalChainingOnMissingField(t *testing.T) {
+	f, err := CompileFilter(`data.a?.b?.c == 1`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev Evaluator
+	if ok, err := ev.Match(f, env(t, "x", `{}`)); ok || err != nil {
+		t.Fatalf("missing field: got %v, %v; want no match and no error", ok, err)
+	}
+	if ok, err := ev.Match(f, env(t, "x", `{"a":{"b":{"c":1}}}`)); !ok || err != nil {
+		t.Fatalf("present field: got %v, %v", ok, err)
+	}
+}

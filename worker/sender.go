@@ -71,7 +71,7 @@ func NewSender(userAgent string, log *slog.Logger) *Sender {
 	rc.RetryWaitMax = 500 * time.Millisecond
 	rc.Logger = nil
 	rc.CheckRetry = retryConnectFailures
-	rc.ErrorHandler = retryablehttp.PassthroughErrorHandler
+	rc.ErrorHandler = countAttempts
 	return &Sender{client: rc, userAgent: userAgent}
 }
 
@@ -86,6 +86,15 @@ func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (boo
 		return true, nil
 	}
 	return false, nil
+}
+
+// countAttempts keeps the response and error as they are, saying how many
+// connection attempts were made when the last one failed.
+func countAttempts(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	if err != nil && attempts > 1 {
+		err = fmt.Errorf("%w (%d attempts)", err, attempts)
+	}
+	return resp, err
 }
 
 // Send makes one attempt, signed at the current time. The error is a

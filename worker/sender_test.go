@@ -1,0 +1,79 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/signing"
+)
+
+func TestClassify(t *testing.T) {
+	cases := []struct {
+		code      int
+		permanent bool
+		retry     bool
+	}{
+		{200, false, false}, {204, false, false}, {299, false, false},
+		{301, false, true}, {302, false, true},
+		{400, true, false}, {401, true, false}, {404, true, false}, {410, true, false},
+		{408, false, true}, {429, false, true},
+		{500, false, true}, {502, false, true}, {503, false, true}, {504, false, true},
+	}
+	for _, c := range cases {
+		err := classify(c.code, nil)
+		var perm *PermanentError
+		var retry *RetryableError
+		if errors.As(err, &perm) != c.permanent || errors.As(err, &retry) != c.retry {
+			t.Errorf("classify(%d) = %v", c.code, err)
+		}
+	}
+}
+
+func newTestSender() *Sender {
+	return NewSender("hookd/test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+func TestSendReadsAtMost64KiB(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(500)
+		_, _ = io.WriteString(w, strings.Repeat("x", 1<<20))
+	}))
+	defer srv.Close()
+	key, _ := signing.ParseKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	resp, err := newTestSender().Send(context.Background(), Request{URL: srv.URL, MessageID: "m", Body: []byte("{}"), Keys: []signing.Key{key}, Timeout: 5 * time.Second})
+	var retry *RetryableError
+	if !errors.As(err, &retry) || retry.StatusCode != 500 {
+		t.Fatalf("err %v", err)
+	}
+	if len(resp.Body) != maxResponseRead {
+		t.Fatalf("read %d bytes of the response, want %d", len(resp.Body), maxResponseRead)
+	}
+	if len(snippet(resp.Body)) != maxResponseKept {
+		t.Fatalf("snippet of %d bytes", len(snippet(resp.Body)))
+	}
+}
+
+func TestSendRetriesConnectionFailuresInProcess(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	url := srv.URL
+	srv.Close()
+	start := time.Now()
+	_, err := newTestSender().Send(context.Background(), Request{URL: url, MessageID: "m", Body: []byte("{}"), Timeout: 5 * time.Second})
+	var retry *RetryableError
+	if !errors.As(err, &retry) || !strings.Contains(err.Error(), "refused") {
+		t.Fatalf("err %v, want a retryable connection refused", err)
+	}
+	if !strings.Contains(err.Error(), "3 attempt") {
+		t.Fatalf("err %v: the connection failure was not retried twice in-process", err)
+	}
+	if time.Since(start) > 3*time.Second {
+		t.Fatal("in-process retries are not short")
+	}
+}
