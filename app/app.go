@@ -79,6 +79,14 @@ func (a *App) connect() error {
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
 		nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }),
+		// The default handler writes to stderr, outside the structured logs.
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			subject := ""
+			if sub != nil {
+				subject = sub.Subject
+			}
+			a.log.Warn("nats async error", "subject", subject, "err", err)
+		}),
 	}
 	var err error
 	if !a.cfg.embedded() {

@@ -81,6 +81,7 @@ func TestWalkthrough(t *testing.T) {
 		t.Fatalf("POST /v1/events: %d %s", status, out)
 	}
 
+	h.WaitEventsStored(t, 5)
 	h.WaitIdle(t, ep.ID)
 	reqs := rc.Requests()
 	if len(reqs) != 2 {

@@ -91,3 +91,18 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 		return true
 	})
 }
+
+// WaitEventsStored waits until the events stream holds at least n events:
+// events published with core NATS (as `nats pub` does) are stored
+// asynchronously, so WaitIdle alone could run before they are.
+func (h *Hookd) WaitEventsStored(t testing.TB, n uint64) {
+	t.Helper()
+	WaitFor(t, 10*time.Second, "events stored", func() bool {
+		s, err := h.App.JetStream().Stream(context.Background(), topology.EventsStream)
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(context.Background())
+		return err == nil && info.State.Msgs >= n
+	})
+}
