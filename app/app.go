@@ -96,7 +96,7 @@ func (a *App) connect() error {
 		}
 		return nil
 	}
-	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, Logger: a.log})
+	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways, Logger: a.log})
 	if err != nil {
 		return err
 	}

@@ -21,6 +21,9 @@ type Config struct {
 	// NATSListen is where the embedded server accepts producers, e.g.
 	// "127.0.0.1:4222". Optional: empty accepts in-process clients only.
 	NATSListen string
+	// SyncAlways makes the embedded server fsync every write before
+	// acknowledging it. Optional: default false (sync every 2 minutes).
+	SyncAlways bool
 	// HTTPAddr is the API's listen address; "127.0.0.1:0" picks a free port.
 	// Optional: empty runs no API.
 	HTTPAddr string

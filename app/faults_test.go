@@ -31,7 +31,7 @@ func TestRouterKilledBeforeAckDuplicatesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ns.Shutdown()
+	t.Cleanup(ns.Shutdown) // after the hookds using it have stopped
 	rc := hookdtest.NewReceiver(t)
 
 	// API and worker, no router yet.
@@ -150,6 +150,11 @@ func TestRestartDeliversPending(t *testing.T) {
 		c := fastConfig()
 		c.DataDir = dir
 		c.Worker.RetrySchedule = []time.Duration{50 * time.Millisecond, 5 * time.Second, 5 * time.Second, 5 * time.Second}
+		// A delivery in flight or waiting for its retry when the server
+		// stops may, after the restart, wait for its ack wait before JetStream
+		// redelivers it (the consumer's last state may not have reached
+		// disk). Production's is 60s; the test's is short.
+		c.Topology.DeliveryAckWait = 2 * time.Second
 		return c
 	}
 

@@ -20,7 +20,7 @@ type serveFlags struct {
 	retry                                durationList
 	timeout                              time.Duration
 	concurrency, replicas                int
-	logLevel, logFormat                  string
+	logLevel, logFormat, sync            string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -33,6 +33,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
+	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
@@ -82,6 +83,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
 		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5, not %d", f.replicas)
 	}
+	if f.sync != "interval" && f.sync != "always" {
+		return app.Config{}, fmt.Errorf("--sync must be interval or always, not %q", f.sync)
+	}
 	if role != "serve" && strings.TrimSpace(f.natsURLs) == "" {
 		return app.Config{}, fmt.Errorf("hookd %s needs --nats: only serve runs an embedded server", role)
 	}
@@ -89,6 +93,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 		NATSURLs:   f.natsURLs,
 		DataDir:    f.data,
 		NATSListen: f.natsListen,
+		SyncAlways: f.sync == "always",
 		Logger:     log,
 	}
 	cfg.Topology.Replicas = f.replicas

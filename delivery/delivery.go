@@ -13,6 +13,13 @@ const (
 	HeaderEventType  = "Hookd-Event-Type"
 	HeaderEndpointID = "Hookd-Endpoint-Id"
 	HeaderDeliveryID = "Hookd-Delivery-Id"
+	// HeaderEventSeq and HeaderEventTime locate the event in the events
+	// stream, so a delivery can be re-rendered and queued again.
+	HeaderEventSeq  = "Hookd-Event-Seq"
+	HeaderEventTime = "Hookd-Event-Time"
+	// HeaderAttemptBase is the number of attempts made before this queueing
+	// of the delivery (set on a manual retry).
+	HeaderAttemptBase = "Hookd-Attempt-Base"
 	// HeaderError, HeaderAttempts and HeaderStatusCode are set on dead
 	// letters: the last error, how many attempts were made, and the last
 	// HTTP status (absent when there was none).
@@ -39,6 +46,8 @@ type Outcome string
 
 // Outcomes of an attempt.
 const (
+	// OutcomePending: queued by a router, not yet attempted.
+	OutcomePending Outcome = "pending"
 	// OutcomeSucceeded: the endpoint answered 2xx.
 	OutcomeSucceeded Outcome = "succeeded"
 	// OutcomeRetrying: the attempt failed and another is scheduled.
@@ -48,14 +57,19 @@ const (
 	OutcomeDead Outcome = "dead"
 )
 
-// Attempt records one HTTP attempt of a delivery.
+// Attempt is one record of the delivery log: a delivery queued by a router
+// (Number 0, OutcomePending) or one HTTP attempt of it.
 type Attempt struct {
-	DeliveryID string    `json:"delivery_id"`
-	EventID    string    `json:"event_id"`
-	EventType  string    `json:"event_type"`
-	EndpointID string    `json:"endpoint_id"`
-	Number     int       `json:"attempt"`
-	Time       time.Time `json:"time"`
+	DeliveryID string `json:"delivery_id"`
+	EventID    string `json:"event_id"`
+	EventType  string `json:"event_type"`
+	EndpointID string `json:"endpoint_id"`
+	// EventSeq is the event's sequence in the events stream; EventTime is
+	// when it was accepted.
+	EventSeq  uint64    `json:"event_seq,omitempty"`
+	EventTime time.Time `json:"event_time"`
+	Number    int       `json:"attempt"`
+	Time      time.Time `json:"time"`
 	// StatusCode is the HTTP status, 0 when no response arrived.
 	StatusCode int `json:"status_code,omitempty"`
 	// Error says why the attempt failed, empty on success.

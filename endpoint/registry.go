@@ -17,7 +17,12 @@ import (
 // Compiled is an endpoint with its rule compiled, ready for routing.
 type Compiled struct {
 	*Endpoint
+	// Rule is nil when Broken is set.
 	Rule *rules.Rule
+	// Broken says why a stored endpoint's rule no longer compiles (only a
+	// change of expr's grammar can cause it). The endpoint stays known, so
+	// its pending deliveries are still made; routers skip it and log.
+	Broken error
 }
 
 // Snapshot is an immutable view of every endpoint at one moment.
@@ -103,9 +108,10 @@ func (r *Registry) apply(entry jetstream.KeyValueEntry) {
 	if entry.Operation() == jetstream.KeyValuePut {
 		c, err := compile(entry.Value())
 		if err != nil {
-			// Only a change of expr's grammar could store an invalid rule;
-			// skipping it keeps every other endpoint routing.
-			r.log.Error("endpoint not loaded", "endpoint", id, "err", err)
+			r.log.Error("endpoint cannot be loaded", "endpoint", id, "err", err)
+		}
+		if c != nil && c.Broken != nil {
+			r.log.Error("endpoint's rule no longer compiles: it receives no new events until fixed", "endpoint", id, "err", c.Broken)
 		}
 		changed = c
 	}
@@ -142,7 +148,7 @@ func compile(value []byte) (*Compiled, error) {
 	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
-		return nil, err
+		return &Compiled{Endpoint: &e, Broken: err}, nil
 	}
 	return &Compiled{Endpoint: &e, Rule: rule}, nil
 }

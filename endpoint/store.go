@@ -83,7 +83,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Endpoint) er
 		return nil, err
 	}
 	if _, err := s.kv.Update(ctx, id, b, rev); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
 			return nil, fmt.Errorf("%w: %s", ErrConflict, id)
 		}
 		return nil, fmt.Errorf("endpoint %s: update: %w", id, err)

@@ -28,6 +28,9 @@ type Event struct {
 	Data json.RawMessage
 	// Headers are the NATS headers the producer set (first value of each).
 	Headers map[string]string
+	// Seq is the event's sequence in the events stream, 0 before it is
+	// stored.
+	Seq uint64
 }
 
 // ErrInvalidType reports an event type that cannot be a NATS subject suffix.

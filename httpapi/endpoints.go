@@ -85,12 +85,12 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
 	if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID); err != nil {
-		writeError(w, err)
+		writeError(w, natsError("endpoint stream not created", err))
 		return
 	}
 	if err := a.store.Create(r.Context(), e); err != nil {
 		_ = a.topo.DeleteEndpoint(r.Context(), e.ID)
-		writeError(w, err)
+		writeError(w, natsError("endpoint not stored", err))
 		return
 	}
 	a.log.Info("endpoint created", "endpoint", e.ID, "url", e.URL)
@@ -100,7 +100,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	eps, err := a.store.List(r.Context())
 	if err != nil {
-		writeError(w, err)
+		writeError(w, natsError("endpoints not listed", err))
 		return
 	}
 	out := make([]endpointView, len(eps))
@@ -134,7 +134,10 @@ func (a *API) lookup(r *http.Request) (*endpoint.Endpoint, error) {
 	if errors.Is(err, endpoint.ErrNotFound) {
 		return nil, notFound("endpoint", id)
 	}
-	return e, err
+	if err != nil {
+		return nil, natsError("endpoint not read", err)
+	}
+	return e, nil
 }
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -155,6 +158,10 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	case errors.Is(err, endpoint.ErrConflict):
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error() + ": retry"})
 	case err != nil:
+		var ae *apiError
+		if !errors.As(err, &ae) {
+			err = natsError("endpoint not updated", err)
+		}
 		writeError(w, err)
 	default:
 		a.log.Info("endpoint updated", "endpoint", id)
@@ -170,7 +177,7 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err != nil {
-		writeError(w, err)
+		writeError(w, natsError("endpoint not deleted", err))
 		return
 	}
 	if err := a.topo.DeleteEndpoint(r.Context(), id); err != nil {

@@ -7,6 +7,9 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // apiError is the body of every error answer:
@@ -55,6 +58,8 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		switch {
 		case errors.As(err, &maxErr):
 			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("body larger than %d bytes", limit)}
+		case errors.As(err, &typeErr) && typeErr.Field == "":
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body must be a JSON object, not JSON " + typeErr.Value}
 		case errors.As(err, &typeErr):
 			return fieldError(typeErr.Field, "must be %s, not JSON %s", typeErr.Type, typeErr.Value)
 		case errors.As(err, &syntaxErr):
@@ -74,6 +79,18 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body has data after the JSON object"}
 	}
 	return nil
+}
+
+// natsError maps a failure to reach or use JetStream to an answer: too
+// large is the client's to fix (413), anything else is ours and passing
+// (503 with Retry-After), never a 500 for what a retry can fix.
+func natsError(what string, err error) *apiError {
+	switch {
+	case errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum), errors.Is(err, nats.ErrMaxPayload):
+		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: what + ": " + err.Error()}
+	default:
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: what + ": " + err.Error()}
+	}
 }
 
 func notFound(what, id string) *apiError {

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 
@@ -9,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
 )
 
 // maxEventIDLen bounds a producer-chosen event id.
@@ -53,10 +55,15 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	m := nats.NewMsg(event.Subject(in.Type))
 	m.Data = in.Data
+	if len(in.Data) > topology.MaxEventSize {
+		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
+			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(in.Data), topology.MaxEventSize)})
+		return
+	}
 	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(in.ID))
 	if err != nil {
 		a.log.Warn("event not accepted", "type", in.Type, "err", err)
-		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: "event not stored: " + err.Error()})
+		writeError(w, natsError("event not stored", err))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, eventAccepted{ID: in.ID, Type: in.Type, Duplicate: ack.Duplicate})

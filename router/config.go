@@ -17,6 +17,10 @@ type Config struct {
 	// PublishTimeout bounds waiting for the endpoint streams' acks.
 	// Optional: default 10s.
 	PublishTimeout time.Duration
+	// MaxRouteAttempts is how often routing an event may fail before the
+	// endpoints it could not reach get it as a dead letter. Optional:
+	// default 10 (about a minute of retries).
+	MaxRouteAttempts int
 	// Logger receives the router's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -30,6 +34,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second
+	}
+	if c.MaxRouteAttempts == 0 {
+		c.MaxRouteAttempts = 10
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
+	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -23,6 +26,20 @@ type Handler func(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) err
 // Middleware wraps a Handler, e.g. to observe or fault-inject routing.
 type Middleware func(Handler) Handler
 
+// PublishError lists the endpoints an event could not be published to.
+type PublishError struct {
+	Event  *event.Event
+	Failed map[string]error // by endpoint id
+}
+
+func (e *PublishError) Error() string {
+	parts := make([]string, 0, len(e.Failed))
+	for id, err := range e.Failed {
+		parts = append(parts, id+": "+err.Error())
+	}
+	return "publish to endpoint streams: " + strings.Join(parts, "; ")
+}
+
 // Decode reads an event from a message of the events stream. Its id is the
 // Nats-Msg-Id header when the producer set one, else derived from the
 // message's stream sequence.
@@ -31,16 +48,13 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
-	typ, err := event.TypeFromSubject(m.Subject())
-	if err != nil {
-		return nil, err
-	}
 	e := &event.Event{
 		ID:      m.Headers().Get(jetstream.MsgIDHeader),
-		Type:    typ,
+		Type:    strings.TrimPrefix(m.Subject(), event.SubjectPrefix),
 		Subject: m.Subject(),
 		Time:    meta.Timestamp.UTC(),
 		Data:    event.NormalizeData(m.Data()),
+		Seq:     meta.Sequence.Stream,
 	}
 	if e.ID == "" {
 		e.ID = event.SequenceID(r.seed, meta.Sequence.Stream)
@@ -56,15 +70,13 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	return e, nil
 }
 
-// route publishes the event to every matching endpoint's stream and waits
-// until every publish is acknowledged.
+// route publishes the event to every matching endpoint's stream, with a
+// pending record in the delivery log, and waits until every publish is
+// acknowledged.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
 	e, err := r.Decode(m)
 	if err != nil {
-		// Only a message published outside "events.<type>" gets here; it can
-		// never be routed, so retrying it would only block others.
-		r.log.Error("dropping undecodable event", "subject", m.Subject(), "err", err)
-		return nil
+		return err
 	}
 	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers}
 	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
@@ -72,8 +84,11 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	}
 	var body []byte
 	var pending []pendingPublish
-	snap := r.reg.Snapshot()
-	for _, ep := range snap.All() {
+	for _, ep := range r.reg.Snapshot().All() {
+		if ep.Broken != nil {
+			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", e.ID, "err", ep.Broken)
+			continue
+		}
 		ok, err := ep.Rule.Match(ev, &env)
 		if err != nil {
 			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", e.ID, "err", err)
@@ -85,49 +100,86 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		if body == nil {
 			body = e.Envelope()
 		}
-		f, err := r.js.PublishMsgAsync(deliveryMsg(e, ep, body))
-		if err != nil {
-			return fmt.Errorf("publish to endpoint %s: %w", ep.ID, err)
+		p := pendingPublish{endpointID: ep.ID}
+		if p.delivery, err = r.js.PublishMsgAsync(deliveryMsg(e, ep, body)); err == nil {
+			p.record, err = r.js.PublishMsgAsync(pendingRecord(e, ep))
 		}
-		pending = append(pending, pendingPublish{endpointID: ep.ID, future: f})
+		if err != nil {
+			p.err = err
+		}
+		pending = append(pending, p)
 	}
-	return r.await(ctx, pending)
+	r.log.Debug("routed", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(pending))
+	return r.await(ctx, e, pending)
 }
 
 type pendingPublish struct {
-	endpointID string
-	future     jetstream.PubAckFuture
+	endpointID       string
+	delivery, record jetstream.PubAckFuture
+	err              error
 }
 
 // await waits for every publish; a publish to an endpoint deleted meanwhile
 // is not a failure.
-func (r *Router) await(ctx context.Context, pending []pendingPublish) error {
+func (r *Router) await(ctx context.Context, e *event.Event, pending []pendingPublish) error {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	var errs []error
+	failed := map[string]error{}
 	for _, p := range pending {
-		select {
-		case <-p.future.Ok():
-		case err := <-p.future.Err():
-			if r.reg.Snapshot().Get(p.endpointID) == nil &&
-				(errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) {
-				continue
+		err := p.err
+		for _, f := range []jetstream.PubAckFuture{p.delivery, p.record} {
+			if err != nil || f == nil {
+				break
 			}
-			errs = append(errs, fmt.Errorf("endpoint %s: %w", p.endpointID, err))
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for endpoint streams: %w", ctx.Err())
+			select {
+			case <-f.Ok():
+			case err = <-f.Err():
+			case <-ctx.Done():
+				err = ctx.Err()
+			}
 		}
+		if err == nil {
+			continue
+		}
+		if r.reg.Snapshot().Get(p.endpointID) == nil &&
+			(errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) {
+			continue // deleted while routing
+		}
+		failed[p.endpointID] = err
 	}
-	return errors.Join(errs...)
+	if len(failed) > 0 {
+		return &PublishError{Event: e, Failed: failed}
+	}
+	return nil
 }
 
 func deliveryMsg(e *event.Event, ep *endpoint.Compiled, body []byte) *nats.Msg {
 	m := nats.NewMsg(topology.DeliverySubject(ep.ID))
 	m.Data = body
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, ep.ID))
-	m.Header.Set(delivery.HeaderEventID, e.ID)
-	m.Header.Set(delivery.HeaderEventType, e.Type)
-	m.Header.Set(delivery.HeaderEndpointID, ep.ID)
-	m.Header.Set(delivery.HeaderDeliveryID, delivery.ID(e.ID, ep.ID))
+	setDeliveryHeaders(m.Header, e, ep.ID)
+	return m
+}
+
+func setDeliveryHeaders(h nats.Header, e *event.Event, endpointID string) {
+	h.Set(delivery.HeaderEventID, e.ID)
+	h.Set(delivery.HeaderEventType, e.Type)
+	h.Set(delivery.HeaderEndpointID, endpointID)
+	h.Set(delivery.HeaderDeliveryID, delivery.ID(e.ID, endpointID))
+	h.Set(delivery.HeaderEventSeq, strconv.FormatUint(e.Seq, 10))
+	h.Set(delivery.HeaderEventTime, e.Time.Format(time.RFC3339Nano))
+}
+
+// pendingRecord is the delivery log's first record of a delivery. Its
+// Nats-Msg-Id keeps a re-routed event from logging the delivery twice.
+func pendingRecord(e *event.Event, ep *endpoint.Compiled) *nats.Msg {
+	dlv := delivery.ID(e.ID, ep.ID)
+	b, _ := json.Marshal(delivery.Attempt{
+		DeliveryID: dlv, EventID: e.ID, EventType: e.Type, EndpointID: ep.ID,
+		EventSeq: e.Seq, EventTime: e.Time, Time: time.Now().UTC(), Outcome: delivery.OutcomePending,
+	})
+	m := nats.NewMsg(topology.AttemptSubject(ep.ID, dlv))
+	m.Data = b
+	m.Header.Set(jetstream.MsgIDHeader, "queued."+dlv)
 	return m
 }

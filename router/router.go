@@ -34,13 +34,33 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 }
 
 // Run routes events until ctx is done. It starts only once the registry has
-// loaded every endpoint, so no event is routed against a partial view.
+// loaded every endpoint, so no event is routed against a partial view. If
+// its consumer stops on its own (deleted, say), Run creates it again.
 func (r *Router) Run(ctx context.Context) error {
 	select {
 	case <-r.reg.Ready():
 	case <-ctx.Done():
 		return nil
 	}
+	handle := Handler(r.route)
+	for i := len(r.mw) - 1; i >= 0; i-- {
+		handle = r.mw[i](handle)
+	}
+	for {
+		err := r.consume(ctx, handle)
+		if ctx.Err() != nil {
+			return nil
+		}
+		r.log.Warn("router consumer stopped, restarting", "err", err)
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Router) consume(ctx context.Context, handle Handler) error {
 	stream, err := r.js.Stream(ctx, topology.EventsStream)
 	if err != nil {
 		return fmt.Errorf("router: events stream: %w", err)
@@ -55,11 +75,6 @@ func (r *Router) Run(ctx context.Context) error {
 	})
 	if err != nil {
 		return fmt.Errorf("router: consumer: %w", err)
-	}
-
-	handle := Handler(r.route)
-	for i := len(r.mw) - 1; i >= 0; i-- {
-		handle = r.mw[i](handle)
 	}
 	msgs := make(chan jetstream.Msg)
 	stopping := make(chan struct{})
@@ -87,31 +102,25 @@ func (r *Router) Run(ctx context.Context) error {
 				case <-stopping:
 					return
 				case m := <-msgs:
-					r.settle(m, handle(context.WithoutCancel(ctx), m, &ev))
+					r.settle(ctx, m, handle(context.WithoutCancel(ctx), m, &ev))
 				}
 			}
 		}()
 	}
-	<-ctx.Done()
+	var stopErr error
+	select {
+	case <-ctx.Done():
+	case <-cc.Closed():
+		stopErr = fmt.Errorf("router: consumer closed")
+	}
 	close(stopping)
-	cc.Stop()
 	wg.Wait()
-	return nil
-}
-
-// settle acks a routed event and naks a failed one with a growing delay.
-func (r *Router) settle(m jetstream.Msg, err error) {
-	if err == nil {
-		if err := m.Ack(); err != nil {
-			r.log.Warn("ack event", "err", err)
-		}
-		return
+	// Hand back what the client had buffered rather than letting it wait
+	// out the ack wait.
+	cc.Drain()
+	select {
+	case <-cc.Closed():
+	case <-time.After(10 * time.Second):
 	}
-	attempts := uint64(1)
-	if meta, merr := m.Metadata(); merr == nil {
-		attempts = meta.NumDelivered
-	}
-	delay := min(100*time.Millisecond<<min(attempts, 8), 10*time.Second)
-	r.log.Warn("routing failed, will retry", "subject", m.Subject(), "attempt", attempts, "retry_in", delay, "err", err)
-	_ = m.NakWithDelay(delay)
+	return stopErr
 }

@@ -9,8 +9,9 @@ const (
 	EventsSubjects = "events.>"
 	// DeadStream holds dead-lettered deliveries, on "hookd.dead.<endpoint>".
 	DeadStream = "HOOKD_DEAD"
-	// AttemptsStream records every delivery attempt, on
-	// "hookd.attempts.<endpoint>".
+	// AttemptsStream is the delivery log: a record when a delivery is
+	// queued and one per attempt, on "hookd.attempts.<endpoint>.<delivery>",
+	// so the last message of a subject is the delivery's current state.
 	AttemptsStream = "HOOKD_ATTEMPTS"
 	// EndpointsBucket is the key-value bucket of endpoint configurations,
 	// keyed by endpoint id.
@@ -32,5 +33,13 @@ func DeliverySubject(endpointID string) string { return "hookd.deliver." + endpo
 // DeadSubject is the subject a dead-lettered delivery is published to.
 func DeadSubject(endpointID string) string { return "hookd.dead." + endpointID }
 
-// AttemptSubject is the subject an attempt record is published to.
-func AttemptSubject(endpointID string) string { return "hookd.attempts." + endpointID }
+// AttemptSubject is the subject of a delivery's log records; "*" as
+// deliveryID gives every delivery of the endpoint.
+func AttemptSubject(endpointID, deliveryID string) string {
+	return "hookd.attempts." + endpointID + "." + deliveryID
+}
+
+// MaxEventSize is the largest event the events stream stores: the server's
+// default 1 MiB payload limit less room for the envelope and headers a
+// delivery adds, so every stored event can be routed.
+const MaxEventSize = 1<<20 - 16<<10

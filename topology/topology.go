@@ -85,6 +85,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		Subjects:   []string{EventsSubjects},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
+		MaxMsgSize: MaxEventSize,
 		Duplicates: t.cfg.DuplicateWindow,
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
@@ -97,7 +98,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		Replicas:   t.cfg.Replicas,
 	}, {
 		Name:     AttemptsStream,
-		Subjects: []string{AttemptSubject("*")},
+		Subjects: []string{AttemptSubject("*", "*")},
 		MaxAge:   t.cfg.RecordsMaxAge,
 		Storage:  jetstream.FileStorage,
 		Replicas: t.cfg.Replicas,
@@ -166,4 +167,22 @@ func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error 
 		return fmt.Errorf("topology: delete endpoint stream %s: %w", endpointID, err)
 	}
 	return nil
+}
+
+// ErrEndpointMissing reports an endpoint whose stream or consumer does not
+// exist (yet, or any more).
+var ErrEndpointMissing = errors.New("endpoint stream missing")
+
+// EndpointConsumer looks up an endpoint's worker consumer without creating
+// anything: only endpoint creation makes streams, so a worker with a stale
+// view cannot resurrect a deleted endpoint's stream.
+func (t *Topology) EndpointConsumer(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
+	c, err := t.js.Consumer(ctx, EndpointStream(endpointID), WorkerConsumer)
+	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return nil, fmt.Errorf("%w: %s", ErrEndpointMissing, endpointID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("topology: endpoint consumer %s: %w", endpointID, err)
+	}
+	return c, nil
 }

@@ -14,6 +14,10 @@ import (
 	"github.com/hookd/hookd/topology"
 )
 
+// heldDelay is how long a delivery to a disabled endpoint waits before it
+// is looked at again.
+const heldDelay = 5 * time.Second
+
 // deliver makes one attempt of msg and settles it: ack on success,
 // NakWithDelay on a retryable failure, dead letter then ack otherwise.
 func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
@@ -26,79 +30,99 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	attempt := int(meta.NumDelivered)
-	h := msg.Headers()
+	ep := w.reg.Snapshot().Get(endpointID)
+	switch {
+	case ep == nil:
+		// Deleted: its stream goes with it.
+		w.settle(msg.Term, "term", endpointID, "")
+		return
+	case ep.Disabled:
+		// Held, not attempted: it counts no attempt.
+		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
+		return
+	}
+	rec := newRecord(endpointID, msg.Headers())
+	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
+	rec.Number = base + 1
+	if meta.NumDelivered > 1 {
+		// A redelivery: the log, not NumDelivered (which also counts
+		// hand-backs and held rounds), says which attempt this is.
+		last, err := w.lastRecord(ctx, endpointID, rec.DeliveryID)
+		if err != nil {
+			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
+			w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
+			return
+		}
+		if last != nil && last.Outcome == delivery.OutcomeSucceeded {
+			// Delivered already (by a manual retry, or before a crash that
+			// lost the ack): never send it twice.
+			w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+			return
+		}
+		if last != nil && last.Number >= base {
+			rec.Number = last.Number + 1
+		}
+	}
+
+	key, err := signing.ParseKey(ep.Secret)
+	var resp Response
+	var sendErr error
+	if err != nil {
+		sendErr = &PermanentError{Err: err}
+	} else {
+		stop := w.heartbeat(msg)
+		resp, sendErr = w.sender.Send(ctx, Request{URL: ep.URL, MessageID: rec.EventID, Body: msg.Data(), Keys: []signing.Key{key}, Timeout: w.cfg.Timeout})
+		stop()
+	}
+	rec.Time = time.Now().UTC().Add(-resp.Duration)
+	rec.StatusCode, rec.DurationSeconds, rec.Response = resp.StatusCode, resp.Duration.Seconds(), snippet(resp.Body)
+	if sendErr != nil {
+		rec.Error = sendErr.Error()
+	}
+
+	failures := rec.Number - base // failed attempts of this queueing, this one included
+	var retry *RetryableError
+	switch {
+	case sendErr == nil:
+		rec.Outcome = delivery.OutcomeSucceeded
+		w.record(ctx, rec)
+		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+	case errors.As(sendErr, &retry) && failures <= len(w.cfg.RetrySchedule):
+		delay := w.cfg.RetrySchedule[failures-1]
+		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
+		w.record(ctx, rec)
+		w.settle(func() error { return msg.NakWithDelay(delay) }, "nak", endpointID, rec.DeliveryID)
+	default: // *PermanentError, or retries exhausted
+		rec.Outcome = delivery.OutcomeDead
+		if err := w.deadLetter(ctx, msg, rec); err != nil {
+			// Never drop it: the whole delivery is tried again later.
+			w.log.Error("dead letter failed", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
+			w.settle(func() error { return msg.NakWithDelay(5 * time.Second) }, "nak", endpointID, rec.DeliveryID)
+			return
+		}
+		w.record(ctx, rec)
+		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+	}
+}
+
+func newRecord(endpointID string, h nats.Header) delivery.Attempt {
 	rec := delivery.Attempt{
 		DeliveryID: h.Get(delivery.HeaderDeliveryID),
 		EventID:    h.Get(delivery.HeaderEventID),
 		EventType:  h.Get(delivery.HeaderEventType),
 		EndpointID: endpointID,
-		Number:     attempt,
-		Time:       time.Now().UTC(),
 	}
-	resp, sendErr := w.send(ctx, endpointID, rec.EventID, msg)
-	rec.StatusCode, rec.DurationSeconds = resp.StatusCode, resp.Duration.Seconds()
-	rec.Response = snippet(resp.Body)
-	if sendErr != nil {
-		rec.Error = sendErr.Error()
-	}
-
-	var retry *RetryableError
-	switch {
-	case sendErr == nil:
-		rec.Outcome = delivery.OutcomeSucceeded
-		w.record(rec)
-		w.settle(msg.Ack, "ack", rec)
-	case errors.As(sendErr, &retry) && attempt <= len(w.cfg.RetrySchedule):
-		delay := w.cfg.RetrySchedule[attempt-1]
-		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
-		w.record(rec)
-		w.settle(func() error { return msg.NakWithDelay(delay) }, "nak", rec)
-	case errors.Is(sendErr, errEndpointGone):
-		// The endpoint's stream is being removed with it.
-		w.settle(msg.Term, "term", rec)
-	default: // *PermanentError, or retries exhausted
-		rec.Outcome = delivery.OutcomeDead
-		w.record(rec)
-		if err := w.deadLetter(ctx, msg, rec); err != nil {
-			// Never drop it: try the whole delivery again later.
-			w.log.Error("dead letter failed", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
-			w.settle(func() error { return msg.NakWithDelay(5 * time.Second) }, "nak", rec)
-			return
-		}
-		w.settle(msg.Ack, "ack", rec)
-	}
-}
-
-// send makes the HTTP attempt with the endpoint's current configuration,
-// heartbeating the message so a slow receiver never gets it twice at once.
-func (w *Worker) send(ctx context.Context, endpointID, eventID string, msg jetstream.Msg) (Response, error) {
-	ep := w.reg.Snapshot().Get(endpointID)
-	if ep == nil {
-		return Response{}, errEndpointGone
-	}
-	key, err := signing.ParseKey(ep.Secret)
-	if err != nil {
-		return Response{}, &PermanentError{Err: err}
-	}
-	stop := w.heartbeat(msg)
-	defer stop()
-	return w.sender.Send(ctx, Request{
-		URL:       ep.URL,
-		MessageID: eventID,
-		Body:      msg.Data(),
-		Keys:      []signing.Key{key},
-		Timeout:   w.cfg.Timeout,
-	})
+	rec.EventSeq, _ = strconv.ParseUint(h.Get(delivery.HeaderEventSeq), 10, 64)
+	rec.EventTime, _ = time.Parse(time.RFC3339Nano, h.Get(delivery.HeaderEventTime))
+	return rec
 }
 
 // heartbeat tells JetStream the delivery is still in progress every third
 // of the ack wait, until stop is called.
 func (w *Worker) heartbeat(msg jetstream.Msg) (stop func()) {
-	every := w.topo.Config().DeliveryAckWait / 3
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(every)
+		t := time.NewTicker(w.ackWait / 3)
 		defer t.Stop()
 		for {
 			select {
@@ -112,10 +136,10 @@ func (w *Worker) heartbeat(msg jetstream.Msg) (stop func()) {
 	return func() { close(done) }
 }
 
-func (w *Worker) settle(op func() error, name string, rec delivery.Attempt) {
+func (w *Worker) settle(op func() error, name, endpointID, deliveryID string) {
 	if err := op(); err != nil {
 		// JetStream redelivers after the ack wait: at least once, never lost.
-		w.log.Warn(name+" failed", "endpoint", rec.EndpointID, "delivery", rec.DeliveryID, "err", err)
+		w.log.Warn(name+" failed", "endpoint", endpointID, "delivery", deliveryID, "err", err)
 	}
 }
 
@@ -128,6 +152,9 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, rec delivery
 		if k != jetstream.MsgIDHeader {
 			dead.Header[k] = v
 		}
+	}
+	if len(rec.Error) > 1024 {
+		rec.Error = rec.Error[:1024]
 	}
 	dead.Header.Set(delivery.HeaderError, rec.Error)
 	dead.Header.Set(delivery.HeaderAttempts, strconv.Itoa(rec.Number))

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -15,21 +16,27 @@ import (
 
 // reconcileInterval is how often a worker retries starting consumers that
 // failed to start, even without an endpoint change.
-const reconcileInterval = 5 * time.Second
+const reconcileInterval = 2 * time.Second
+
+// drainTimeout bounds waiting for a consumer's buffered messages to be
+// handed back on shutdown or disable.
+const drainTimeout = 10 * time.Second
 
 // Worker consumes every enabled endpoint's stream through the durable
 // consumer all workers share, so any number of workers split the work.
 type Worker struct {
-	cfg    Config
-	topo   *topology.Topology
-	js     jetstream.JetStream
-	reg    *endpoint.Registry
-	sender *Sender
-	log    *slog.Logger
+	cfg     Config
+	topo    *topology.Topology
+	js      jetstream.JetStream
+	reg     *endpoint.Registry
+	sender  *Sender
+	log     *slog.Logger
+	ackWait time.Duration
 
-	changed   <-chan struct{}
-	global    chan struct{}
-	consumers map[string]*endpointConsumer
+	attemptsStream jetstream.Stream
+	changed        <-chan struct{}
+	global         chan struct{}
+	consumers      map[string]*endpointConsumer
 
 	// mu orders inflight.Add before inflight.Wait: once stopping is set no
 	// delivery starts.
@@ -58,19 +65,25 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		reg:       reg,
 		sender:    NewSender(cfg.UserAgent, cfg.Logger),
 		log:       cfg.Logger.With("component", "worker"),
+		ackWait:   topo.Config().DeliveryAckWait,
 		changed:   reg.Changed(),
 		global:    make(chan struct{}, cfg.Concurrency),
 		consumers: map[string]*endpointConsumer{},
 	}, nil
 }
 
-// Run delivers until ctx is done, then stops pulling, lets in-flight
-// deliveries finish (each is bounded by Config.Timeout) and returns nil.
+// Run delivers until ctx is done, then stops pulling, hands back what it had
+// buffered, lets in-flight deliveries finish (each is bounded by
+// Config.Timeout) and returns nil.
 func (w *Worker) Run(ctx context.Context) error {
 	select {
 	case <-w.reg.Ready():
 	case <-ctx.Done():
 		return nil
+	}
+	var err error
+	if w.attemptsStream, err = w.js.Stream(ctx, topology.AttemptsStream); err != nil {
+		return fmt.Errorf("worker: attempts stream: %w", err)
 	}
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
@@ -87,12 +100,21 @@ func (w *Worker) Run(ctx context.Context) error {
 }
 
 // reconcile starts a consumer for every enabled endpoint without one and
-// stops those of disabled or deleted endpoints.
+// stops those of disabled or deleted endpoints, and those that stopped on
+// their own (say, a consumer deleted under them).
 func (w *Worker) reconcile(ctx context.Context) {
 	snap := w.reg.Snapshot()
 	for id, ec := range w.consumers {
-		if ep := snap.Get(id); ep == nil || ep.Disabled {
-			ec.cc.Stop()
+		ep := snap.Get(id)
+		select {
+		case <-ec.cc.Closed():
+			w.log.Warn("consumer stopped, restarting", "endpoint", id)
+			delete(w.consumers, id)
+			continue
+		default:
+		}
+		if ep == nil || ep.Disabled {
+			drain(ec)
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
 		}
@@ -103,7 +125,11 @@ func (w *Worker) reconcile(ctx context.Context) {
 		}
 		ec, err := w.start(ctx, ep.ID)
 		if err != nil {
-			w.log.Warn("cannot consume endpoint yet", "endpoint", ep.ID, "err", err)
+			level := slog.LevelWarn
+			if errors.Is(err, topology.ErrEndpointMissing) {
+				level = slog.LevelDebug // being created or deleted right now
+			}
+			w.log.Log(ctx, level, "cannot consume endpoint yet", "endpoint", ep.ID, "err", err)
 			continue
 		}
 		w.consumers[ep.ID] = ec
@@ -111,7 +137,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 }
 
 func (w *Worker) start(ctx context.Context, id string) (*endpointConsumer, error) {
-	cons, err := w.topo.EnsureEndpoint(ctx, id)
+	cons, err := w.topo.EndpointConsumer(ctx, id)
 	if err != nil {
 		return nil, err
 	}
@@ -141,8 +167,8 @@ func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
 	}
 	w.inflight.Add(1)
 	w.mu.Unlock()
-	ec.sem <- struct{}{}
-	w.global <- struct{}{}
+	w.acquire(ec.sem, msg)
+	w.acquire(w.global, msg)
 	go func() {
 		defer func() {
 			<-w.global
@@ -153,13 +179,50 @@ func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
 	}()
 }
 
+// acquire takes a slot of sem, telling JetStream the message is still being
+// worked on while it waits, so a long wait cannot cause a redelivery.
+func (w *Worker) acquire(sem chan struct{}, msg jetstream.Msg) {
+	select {
+	case sem <- struct{}{}:
+		return
+	default:
+	}
+	t := time.NewTicker(w.ackWait / 3)
+	defer t.Stop()
+	for {
+		select {
+		case sem <- struct{}{}:
+			return
+		case <-t.C:
+			_ = msg.InProgress()
+		}
+	}
+}
+
 func (w *Worker) stopAll() {
 	w.mu.Lock()
 	w.stopping = true
 	w.mu.Unlock()
+	for _, ec := range w.consumers {
+		ec.cc.Drain()
+	}
+	deadline := time.After(drainTimeout)
 	for id, ec := range w.consumers {
-		ec.cc.Stop()
+		select {
+		case <-ec.cc.Closed():
+		case <-deadline:
+		}
 		delete(w.consumers, id)
 	}
 	w.inflight.Wait()
+}
+
+// drain stops pulling and waits until the messages the client had buffered
+// went through the callback (which hands them back while stopping).
+func drain(ec *endpointConsumer) {
+	ec.cc.Drain()
+	select {
+	case <-ec.cc.Closed():
+	case <-time.After(drainTimeout):
+	}
 }

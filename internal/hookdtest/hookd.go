@@ -125,7 +125,7 @@ func (h *Hookd) CreateEndpoint(t testing.TB, body any) Endpoint {
 	if err := json.Unmarshal(out, &ep); err != nil {
 		t.Fatal(err)
 	}
-	h.WaitEndpoint(t, ep.ID, func(*Endpoint) bool { return true })
+	h.WaitEndpoint(t, ep.ID, func(e *Endpoint) bool { return e != nil })
 	return ep
 }
 
