@@ -3,6 +3,7 @@ package app_test
 import (
 	"context"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/hookdtest"
@@ -189,5 +191,30 @@ func TestRestartDeliversPending(t *testing.T) {
 	h3.WaitIdle(t, ep.ID)
 	if n := len(h3.DeadLetters(t, ep.ID)); n != 0 {
 		t.Fatalf("%d dead letters", n)
+	}
+}
+
+// An event that cannot reach one endpoint's stream (removed by hand here)
+// is dead-lettered for that endpoint after the routing attempts run out,
+// and reaches the healthy endpoint exactly once meanwhile.
+func TestUnroutableEventIsDeadLettered(t *testing.T) {
+	healthy := hookdtest.NewReceiver(t)
+	cfg := fastConfig()
+	cfg.Router = router.Config{MaxRouteAttempts: 2}
+	h := hookdtest.Start(t, cfg)
+	good := h.CreateEndpoint(t, map[string]any{"url": healthy.URL})
+	broken := h.CreateEndpoint(t, map[string]any{"url": healthy.URL + "/broken"})
+	if err := h.App.JetStream().DeleteStream(context.Background(), topology.EndpointStream(broken.ID)); err != nil {
+		t.Fatal(err)
+	}
+	id := h.PublishEvent(t, "order.paid", map[string]int{"i": 1})
+	hookdtest.WaitFor(t, 15*time.Second, "routing dead letter", func() bool { return len(h.DeadLetters(t, broken.ID)) == 1 })
+	h.WaitIdle(t, good.ID)
+	dl := h.DeadLetters(t, broken.ID)[0]
+	if dl.Header.Get(delivery.HeaderEventID) != id || !strings.Contains(dl.Header.Get(delivery.HeaderError), "routing failed") {
+		t.Fatalf("dead letter headers %v", dl.Header)
+	}
+	if n := healthy.CountByID()[id]; n != 1 {
+		t.Fatalf("healthy endpoint got the event %d times, want 1", n)
 	}
 }

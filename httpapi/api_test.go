@@ -156,3 +156,13 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 		}
 	}
 }
+
+// Data that fits the HTTP body limit but not the events stream's message
+// limit is refused with 413 naming the field, not stored.
+func TestOversizedEventData(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NoRouter: true, NoWorker: true})
+	status, out := h.Do(t, http.MethodPost, "/v1/events", `{"type":"a.b","data":"`+strings.Repeat("x", 1<<20-10<<10)+`"}`)
+	if status != http.StatusRequestEntityTooLarge || decodeError(t, out).Error.Field != "data" {
+		t.Fatalf("%d %s", status, out)
+	}
+}
