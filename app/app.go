@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/apikey"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
@@ -32,6 +33,9 @@ type App struct {
 	api  *httpapi.Server
 	// closed is closed by the NATS client once the connection is closed.
 	closed chan struct{}
+	keys   *apikey.Store
+	// createdKey is the admin key made on a first start, "" otherwise.
+	createdKey string
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -67,8 +71,30 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	a.reg = endpoint.NewRegistry(kv, a.log.With("component", "registry"))
+	if cfg.HTTPAddr != "" {
+		if err := a.setUpKeys(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return a, a.addRoles(kv)
 }
+
+func (a *App) setUpKeys(ctx context.Context) error {
+	kv, err := a.topo.Keys(ctx)
+	if err != nil {
+		return err
+	}
+	a.keys = apikey.NewStore(kv, a.log.With("component", "apikeys"))
+	if a.cfg.AdminKey != "" {
+		return a.keys.Ensure(ctx, a.cfg.AdminKey, "admin (configured)", apikey.ScopeAdmin)
+	}
+	a.createdKey, err = a.keys.Bootstrap(ctx)
+	return err
+}
+
+// CreatedAdminKey is the admin API key this start created because none
+// existed, to be shown once; "" when none was created.
+func (a *App) CreatedAdminKey() string { return a.createdKey }
 
 func (a *App) connect() error {
 	opts := []nats.Option{nats.Name("hookd"), nats.MaxReconnects(-1),
@@ -111,7 +137,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if err != nil {
 			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
 		}
-		a.api = httpapi.NewServer(ln, httpapi.New(a.topo, endpoint.NewStore(kv), a.log))
+		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys, Logger: a.log})
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		a.api = httpapi.NewServer(ln, api)
+		a.sup.Add("apikeys", a.keys)
 		a.sup.Add("api", a.api)
 	}
 	if !a.cfg.NoRouter {

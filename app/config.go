@@ -24,6 +24,10 @@ type Config struct {
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it. Optional: default false (sync every 2 minutes).
 	SyncAlways bool
+	// AdminKey, when set, is stored as an admin API key (if it is not
+	// already): how deployments and tests choose the first key. Optional:
+	// without it, the first start creates one (see App.CreatedAdminKey).
+	AdminKey string
 	// HTTPAddr is the API's listen address; "127.0.0.1:0" picks a free port.
 	// Optional: empty runs no API.
 	HTTPAddr string

@@ -28,7 +28,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 	var err error
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve", "api", "router", "worker":
-		err = runServe(ctx, cmd, rest, stderr, getenv)
+		err = runServe(ctx, cmd, rest, stdout, stderr, getenv)
 	case "version", "--version":
 		_, _ = fmt.Fprintln(stdout, "hookd", version.Version)
 	case "help", "-h", "--help":

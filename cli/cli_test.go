@@ -100,7 +100,7 @@ func TestServeRunsAndStops(t *testing.T) {
 	var logs bytes.Buffer
 	done := make(chan error, 1)
 	go func() {
-		done <- runServe(ctx, "serve", []string{"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-format", "json"}, &syncWriter{w: &logs}, env(nil))
+		done <- runServe(ctx, "serve", []string{"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0", "--log-format", "json"}, &syncWriter{w: &logs}, &syncWriter{w: &logs}, env(nil))
 	}()
 	hookdtest.WaitFor(t, 20*time.Second, "serve to start", func() bool { return strings.Contains(logsString(&logs), "hookd started") })
 	cancel()
@@ -114,5 +114,8 @@ func TestServeRunsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(logsString(&logs), "hookd stopped") {
 		t.Fatal("no clean stop logged")
+	}
+	if !strings.Contains(logsString(&logs), "Created the first admin API key") || !strings.Contains(logsString(&logs), "hk_") {
+		t.Fatal("first start did not print the admin key it created")
 	}
 }

@@ -21,6 +21,7 @@ type serveFlags struct {
 	timeout                              time.Duration
 	concurrency, replicas                int
 	logLevel, logFormat, sync            string
+	adminKeyFile                         string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -34,11 +35,12 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
+	fs.StringVar(&f.adminKeyFile, "admin-key-file", "", "file holding the first admin API key (instead of HOOKD_ADMIN_KEY, or of a generated one)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 }
 
-func runServe(ctx context.Context, role string, args []string, stderr io.Writer, getenv Env) error {
+func runServe(ctx context.Context, role string, args []string, stdout, stderr io.Writer, getenv Env) error {
 	fs := flag.NewFlagSet("hookd "+role, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var f serveFlags
@@ -59,9 +61,15 @@ func runServe(ctx context.Context, role string, args []string, stderr io.Writer,
 	if err != nil {
 		return &usageError{err}
 	}
+	if cfg.AdminKey, err = f.adminKey(getenv); err != nil {
+		return &usageError{err}
+	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
+	}
+	if key := a.CreatedAdminKey(); key != "" {
+		_, _ = fmt.Fprintf(stdout, "\nCreated the first admin API key. It is shown only this once; store it:\n\n    %s\n\n", key)
 	}
 	cfg.Logger.Info("hookd started", "version", version.Version, "role", role, "http", a.HTTPAddr(), "nats", a.NATSURL(), "data", f.data)
 	err = a.Run(ctx)
@@ -106,6 +114,27 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.NoRouter = role != "serve" && role != "router"
 	cfg.NoWorker = role != "serve" && role != "worker"
 	return cfg, nil
+}
+
+// adminKey reads the first admin key from --admin-key-file, else from
+// HOOKD_ADMIN_KEY.
+func (f *serveFlags) adminKey(getenv Env) (string, error) {
+	if f.adminKeyFile != "" {
+		b, err := os.ReadFile(f.adminKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("--admin-key-file: %v", err)
+		}
+		key := strings.TrimSpace(string(b))
+		if len(key) < 16 {
+			return "", fmt.Errorf("--admin-key-file: the key must be at least 16 characters")
+		}
+		return key, nil
+	}
+	key, _ := lookup(getenv, "HOOKD_ADMIN_KEY")
+	if key != "" && len(key) < 16 {
+		return "", fmt.Errorf("HOOKD_ADMIN_KEY must be at least 16 characters")
+	}
+	return key, nil
 }
 
 func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {

@@ -1,48 +1,91 @@
 package httpapi
 
 import (
+	"errors"
 	"log/slog"
 	"net/http"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/apikey"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/topology"
 )
 
 // Request body limits.
 const (
-	maxEndpointBody = 64 << 10
+	maxSmallBody = 64 << 10
 	// MaxEventBody is the largest event accepted over HTTP.
 	MaxEventBody = 1 << 20
 )
+
+// Config is what the API needs.
+type Config struct {
+	// Topology gives access to JetStream. Required.
+	Topology *topology.Topology
+	// Endpoints stores endpoints. Required.
+	Endpoints *endpoint.Store
+	// Keys authenticates requests. Required.
+	Keys *apikey.Store
+	// Logger receives the API's logs. Optional: default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+}
+
+// Validate reports a missing dependency.
+func (c Config) Validate() error {
+	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil {
+		return errors.New("httpapi: Topology, Endpoints and Keys are required")
+	}
+	return nil
+}
 
 // API serves /v1.
 type API struct {
 	store *endpoint.Store
 	topo  *topology.Topology
+	keys  *apikey.Store
 	js    jetstream.JetStream
 	log   *slog.Logger
 	mux   *http.ServeMux
 }
 
 // New returns the API handler.
-func New(topo *topology.Topology, store *endpoint.Store, log *slog.Logger) *API {
-	a := &API{store: store, topo: topo, js: topo.JetStream(), log: log.With("component", "api"), mux: http.NewServeMux()}
-	a.mux.HandleFunc("POST /v1/endpoints", a.createEndpoint)
-	a.mux.HandleFunc("GET /v1/endpoints", a.listEndpoints)
-	a.mux.HandleFunc("GET /v1/endpoints/{id}", a.getEndpoint)
-	a.mux.HandleFunc("PATCH /v1/endpoints/{id}", a.updateEndpoint)
-	a.mux.HandleFunc("DELETE /v1/endpoints/{id}", a.deleteEndpoint)
-	a.mux.HandleFunc("GET /v1/endpoints/{id}/secret", a.getSecret)
-	a.mux.HandleFunc("POST /v1/events", a.publishEvent)
+func New(cfg Config) (*API, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, js: cfg.Topology.JetStream(),
+		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
+	v1 := http.NewServeMux()
+	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
+	v1.HandleFunc("GET /v1/endpoints", a.listEndpoints)
+	v1.HandleFunc("GET /v1/endpoints/{id}", a.getEndpoint)
+	v1.HandleFunc("PATCH /v1/endpoints/{id}", a.updateEndpoint)
+	v1.HandleFunc("DELETE /v1/endpoints/{id}", a.deleteEndpoint)
+	v1.HandleFunc("GET /v1/endpoints/{id}/secret", a.getSecret)
+	v1.HandleFunc("POST /v1/events", a.publishEvent)
+	v1.HandleFunc("POST /v1/keys", a.createKey)
+	v1.HandleFunc("GET /v1/keys", a.listKeys)
+	v1.HandleFunc("DELETE /v1/keys/{id}", a.revokeKey)
+	v1.HandleFunc("/v1/", routeNotFound)
+	a.mux.Handle("/v1/", a.requireKey(v1))
+	a.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	a.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
-	})
-	return a
+	a.mux.HandleFunc("/", routeNotFound)
+	return a, nil
+}
+
+func routeNotFound(w http.ResponseWriter, r *http.Request) {
+	writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "no route for " + r.Method + " " + r.URL.Path})
 }
 
 // ServeHTTP implements http.Handler.

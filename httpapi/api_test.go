@@ -141,6 +141,7 @@ func TestIdempotencyKeyHeader(t *testing.T) {
 	for i := range 2 {
 		req, _ := http.NewRequest(http.MethodPost, h.URL+"/v1/events", strings.NewReader(`{"type":"a.b","data":1}`))
 		req.Header.Set("Idempotency-Key", "key-1")
+		req.Header.Set("Authorization", "Bearer "+hookdtest.AdminKey)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
 			t.Fatal(err)

@@ -72,7 +72,7 @@ func validationError(err error) error {
 
 func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	var in endpointInput
-	if err := decodeBody(w, r, maxEndpointBody, &in); err != nil {
+	if err := decodeBody(w, r, maxSmallBody, &in); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -142,7 +142,7 @@ func (a *API) lookup(r *http.Request) (*endpoint.Endpoint, error) {
 
 func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	var in endpointInput
-	if err := decodeBody(w, r, maxEndpointBody, &in); err != nil {
+	if err := decodeBody(w, r, maxSmallBody, &in); err != nil {
 		writeError(w, err)
 		return
 	}

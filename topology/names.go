@@ -16,6 +16,8 @@ const (
 	// EndpointsBucket is the key-value bucket of endpoint configurations,
 	// keyed by endpoint id.
 	EndpointsBucket = "hookd_endpoints"
+	// KeysBucket holds API keys (hashes only), keyed by key id.
+	KeysBucket = "hookd_keys"
 	// RouterConsumer is the durable consumer on EventsStream shared by all
 	// routers.
 	RouterConsumer = "hookd-router"

@@ -108,15 +108,26 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
-	if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket:   EndpointsBucket,
-		History:  1,
-		Storage:  jetstream.FileStorage,
-		Replicas: t.cfg.Replicas,
-	}); err != nil {
-		return fmt.Errorf("topology: bucket %s: %w", EndpointsBucket, err)
+	for _, bucket := range []string{EndpointsBucket, KeysBucket} {
+		if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+			Bucket:   bucket,
+			History:  1,
+			Storage:  jetstream.FileStorage,
+			Replicas: t.cfg.Replicas,
+		}); err != nil {
+			return fmt.Errorf("topology: bucket %s: %w", bucket, err)
+		}
 	}
 	return nil
+}
+
+// Keys returns the API keys bucket; EnsureCore must have run.
+func (t *Topology) Keys(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, KeysBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", KeysBucket, err)
+	}
+	return kv, nil
 }
 
 // Endpoints returns the endpoints bucket; EnsureCore must have run.

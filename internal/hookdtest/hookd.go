@@ -30,6 +30,9 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// AdminKey is the admin API key every test hookd is started with.
+const AdminKey = "hk_test_admin_key_0123456789"
+
 // Start runs hookd with cfg until the test ends. Empty DataDir (with
 // embedded NATS) becomes a temporary directory; empty HTTPAddr becomes
 // "127.0.0.1:0".
@@ -43,6 +46,9 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = Logger()
+	}
+	if cfg.AdminKey == "" {
+		cfg.AdminKey = AdminKey
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	a, err := app.New(ctx, cfg)
@@ -94,6 +100,7 @@ func (h *Hookd) Do(t testing.TB, method, path string, body any) (int, []byte) {
 		t.Fatal(err)
 	}
 	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+AdminKey)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, path, err)

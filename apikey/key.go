@@ -1,0 +1,51 @@
+package apikey
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"time"
+)
+
+// Scope is what a key may do.
+type Scope string
+
+// Scopes. Tenant-scoped keys will add a scope with a tenant id.
+const (
+	// ScopeAdmin may use every route.
+	ScopeAdmin Scope = "admin"
+	// ScopePublish may only publish events.
+	ScopePublish Scope = "publish"
+)
+
+// Valid reports whether s is a known scope.
+func (s Scope) Valid() bool { return s == ScopeAdmin || s == ScopePublish }
+
+// Key is a stored API key: its secret is kept only as a hash.
+type Key struct {
+	ID        string    `json:"id"`
+	Name      string    `json:"name"`
+	Scope     Scope     `json:"scope"`
+	Hash      string    `json:"hash"`
+	CreatedAt time.Time `json:"created_at"`
+}
+
+// NewToken returns a new secret key: "hk_" and 32 random bytes, base64url.
+func NewToken() string {
+	var b [32]byte
+	_, _ = rand.Read(b[:])
+	return "hk_" + base64.RawURLEncoding.EncodeToString(b[:])
+}
+
+// Hash returns the stored form of a token. Tokens carry 256 random bits, so
+// a fast hash is enough: there is nothing to brute-force.
+func Hash(token string) string {
+	sum := sha256.Sum256([]byte(token))
+	return hex.EncodeToString(sum[:])
+}
+
+// idFor derives a key id from a token's hash, so the same configured token
+// (HOOKD_ADMIN_KEY) always maps to the same stored key.
+func idFor(hash string) string { return fmt.Sprintf("key_%s", hash[:20]) }

@@ -1,0 +1,38 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/hookd/hookd/apikey"
+)
+
+type keyContext struct{}
+
+// requireKey admits a request carrying a valid key whose scope allows it.
+// Failures say nothing about what exists.
+func (a *API) requireKey(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || token == "" {
+			writeError(w, errUnauthorized)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
+		key, ok := a.keys.Authenticate(ctx, strings.TrimSpace(token))
+		cancel()
+		if !ok {
+			writeError(w, errUnauthorized)
+			return
+		}
+		if key.Scope == apikey.ScopePublish && !(r.Method == http.MethodPost && r.URL.Path == "/v1/events") {
+			writeError(w, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may only publish events"})
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, key)))
+	})
+}
+
+var errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key: send Authorization: Bearer <key>"}
