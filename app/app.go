@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/apikey"
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
@@ -137,7 +138,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if err != nil {
 			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
 		}
-		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys, Logger: a.log})
+		dlog, err := delivery.OpenLog(context.Background(), a.js)
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys,
+			Deliveries: dlog, Timeout: a.cfg.Worker.Timeout, Logger: a.log})
 		if err != nil {
 			ln.Close()
 			return err

@@ -121,8 +121,10 @@ func TestEndpointChangesApplyLive(t *testing.T) {
 	}
 
 	// Disabled: matches are kept in the endpoint's stream, not delivered.
-	h.Do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, `{"disabled":true}`)
-	h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil && e.Disabled })
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/disable", nil); status != http.StatusOK || !strings.Contains(string(out), `"enabled":false`) {
+		t.Fatalf("disable: %d %s", status, out)
+	}
+	h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil && !e.Enabled })
 	h.PublishEvent(t, "a.b", map[string]any{"v": 2, "n": "d"})
 	h.WaitIdle(t) // router only: the endpoint's deliveries wait
 	if rc.Count() != 2 {
@@ -132,7 +134,9 @@ func TestEndpointChangesApplyLive(t *testing.T) {
 	if len(held) != 1 {
 		t.Fatalf("disabled endpoint's stream holds %d deliveries, want 1", len(held))
 	}
-	h.Do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, `{"disabled":false}`)
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/enable", nil); status != http.StatusOK || !strings.Contains(string(out), `"enabled":true`) {
+		t.Fatalf("enable: %d %s", status, out)
+	}
 	hookdtest.WaitFor(t, 10*time.Second, "held delivery after enable", func() bool { return rc.Count() == 3 })
 	h.WaitIdle(t, ep.ID)
 	if got := deliveredMarks(t, rc); !slices.Equal(got, []string{"a", "c", "d"}) {

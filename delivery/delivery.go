@@ -69,7 +69,11 @@ type Attempt struct {
 	EventSeq  uint64    `json:"event_seq,omitempty"`
 	EventTime time.Time `json:"event_time"`
 	Number    int       `json:"attempt"`
-	Time      time.Time `json:"time"`
+	// Queue tells queueings of one delivery apart: 0 for the router's, the
+	// attempt count at the time for a manual retry. A queueing older than
+	// the newest in the log is superseded and dropped.
+	Queue int       `json:"queue,omitempty"`
+	Time  time.Time `json:"time"`
 	// StatusCode is the HTTP status, 0 when no response arrived.
 	StatusCode int `json:"status_code,omitempty"`
 	// Error says why the attempt failed, empty on success.

@@ -10,6 +10,9 @@ import (
 type Endpoint struct {
 	// ID is assigned at creation, e.g. "ep_01j9...".
 	ID string `json:"id"`
+	// Name and Description are free text for people.
+	Name        string `json:"name,omitempty"`
+	Description string `json:"description,omitempty"`
 	// URL receives the deliveries: absolute http or https.
 	URL string `json:"url"`
 	// Events are NATS-style patterns over the event type; empty means every
@@ -19,12 +22,28 @@ type Endpoint struct {
 	Filter string `json:"filter,omitempty"`
 	// Secret signs every delivery (Standard Webhooks, "whsec_" + base64).
 	Secret string `json:"secret"`
+	// PreviousSecrets still sign deliveries until they expire, so receivers
+	// can switch secrets without a gap.
+	PreviousSecrets []PreviousSecret `json:"previous_secrets,omitempty"`
+	// Headers are sent with every delivery (an API key, a bearer token).
+	// Their values are secrets: never shown in full, never logged.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Timeout bounds one attempt; 0 means the server's default.
+	Timeout time.Duration `json:"timeout,omitempty"`
+	// Metadata are free labels.
+	Metadata map[string]string `json:"metadata,omitempty"`
 	// Disabled endpoints are still routed to, but their deliveries are held
 	// until the endpoint is enabled again.
 	Disabled bool `json:"disabled"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+}
+
+// PreviousSecret is a rotated-out secret and when it stops signing.
+type PreviousSecret struct {
+	Secret    string    `json:"secret"`
+	ExpiresAt time.Time `json:"expires_at"`
 }
 
 // SecretPrefix starts every generated signing secret.
@@ -36,4 +55,39 @@ func NewSecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return SecretPrefix + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// maxPreviousSecrets bounds how many rotated-out secrets are kept signing.
+const maxPreviousSecrets = 5
+
+// SigningSecrets returns the secrets that sign a delivery made at now: the
+// current one first, then every previous one still in its grace period.
+func (e *Endpoint) SigningSecrets(now time.Time) []string {
+	out := []string{e.Secret}
+	for _, p := range e.PreviousSecrets {
+		if now.Before(p.ExpiresAt) {
+			out = append(out, p.Secret)
+		}
+	}
+	return out
+}
+
+// Rotate makes a new current secret; the old one keeps signing for grace
+// (not at all when grace is 0). Expired previous secrets are dropped.
+func (e *Endpoint) Rotate(now time.Time, grace time.Duration) (newSecret string) {
+	kept := e.PreviousSecrets[:0]
+	for _, p := range e.PreviousSecrets {
+		if now.Before(p.ExpiresAt) {
+			kept = append(kept, p)
+		}
+	}
+	if grace > 0 {
+		kept = append(kept, PreviousSecret{Secret: e.Secret, ExpiresAt: now.Add(grace).UTC()})
+	}
+	if len(kept) > maxPreviousSecrets {
+		kept = kept[len(kept)-maxPreviousSecrets:]
+	}
+	e.PreviousSecrets = kept
+	e.Secret = NewSecret()
+	return e.Secret
 }

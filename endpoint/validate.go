@@ -3,11 +3,30 @@ package endpoint
 import (
 	"encoding/base64"
 	"fmt"
+	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/rules"
 )
+
+// Limits on endpoint fields.
+const (
+	MaxTimeout     = 2 * time.Minute
+	maxHeaders     = 32
+	maxMetadata    = 64
+	maxNameLen     = 256
+	maxDescription = 2048
+)
+
+// reservedHeaders are set by hookd on every delivery and cannot be
+// overridden.
+var reservedHeaders = map[string]bool{
+	"Webhook-Id": true, "Webhook-Timestamp": true, "Webhook-Signature": true,
+	"Content-Type": true, "Content-Length": true, "User-Agent": true, "Host": true,
+	"Transfer-Encoding": true, "Connection": true,
+}
 
 // FieldError reports an endpoint field with an unacceptable value.
 type FieldError struct {
@@ -19,11 +38,21 @@ type FieldError struct {
 
 func (e *FieldError) Error() string { return e.Field + ": " + e.Message }
 
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Message: fmt.Sprintf(format, args...)}
+}
+
 // Validate checks every field of e and compiles its rule, so an endpoint
 // that would fail at routing time is never stored. Errors are *FieldError.
 func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := ValidateURL(e.URL); err != nil {
 		return nil, &FieldError{Field: "url", Message: err.Error()}
+	}
+	if len(e.Name) > maxNameLen {
+		return nil, fieldErr("name", "longer than %d characters", maxNameLen)
+	}
+	if len(e.Description) > maxDescription {
+		return nil, fieldErr("description", "longer than %d characters", maxDescription)
 	}
 	for i, p := range e.Events {
 		if _, err := rules.ParsePattern(p); err != nil {
@@ -33,11 +62,54 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := validateSecret(e.Secret); err != nil {
 		return nil, &FieldError{Field: "secret", Message: err.Error()}
 	}
+	if err := validateHeaders(e.Headers); err != nil {
+		return nil, err
+	}
+	if e.Timeout < 0 || e.Timeout > MaxTimeout || (e.Timeout > 0 && e.Timeout < 100*time.Millisecond) {
+		return nil, fieldErr("timeout", "must be from 100ms to %s", MaxTimeout)
+	}
+	if err := validateMetadata(e.Metadata); err != nil {
+		return nil, err
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}
 	}
 	return rule, nil
+}
+
+func validateHeaders(h map[string]string) error {
+	if len(h) > maxHeaders {
+		return fieldErr("headers", "more than %d headers", maxHeaders)
+	}
+	for name, value := range h {
+		field := "headers." + name
+		if name == "" || strings.ContainsAny(name, " \t\r\n:()<>@,;\\\"/[]?={}") {
+			return fieldErr(field, "is not a valid header name")
+		}
+		if reservedHeaders[http.CanonicalHeaderKey(name)] {
+			return fieldErr(field, "is set by hookd and cannot be overridden")
+		}
+		if strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096 {
+			return fieldErr(field, "value must be one line of at most 4096 bytes")
+		}
+	}
+	return nil
+}
+
+func validateMetadata(m map[string]string) error {
+	if len(m) > maxMetadata {
+		return fieldErr("metadata", "more than %d labels", maxMetadata)
+	}
+	for k, v := range m {
+		if k == "" || len(k) > 64 {
+			return fieldErr("metadata", "label names must be 1 to 64 characters")
+		}
+		if len(v) > 512 {
+			return fieldErr("metadata."+k, "longer than 512 characters")
+		}
+	}
+	return nil
 }
 
 // ValidateURL checks that raw is an absolute http or https URL with a host.
@@ -64,6 +136,19 @@ func ValidateURL(raw string) error {
 	return nil
 }
 
+// RedactedURL returns the URL without its query, for logs: a query often
+// carries a shared secret (LangSmith's ?secret=...).
+func RedactedURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}
+
 func validateSecret(s string) error {
 	raw, ok := strings.CutPrefix(s, SecretPrefix)
 	if !ok {
@@ -77,4 +162,13 @@ func validateSecret(s string) error {
 		return fmt.Errorf("must decode to 24 to 64 bytes, not %d", len(b))
 	}
 	return nil
+}
+
+// MaskSecretValue shows enough of a header value to recognise it, never the
+// whole: the first 4 characters of values of 12 or more, else nothing.
+func MaskSecretValue(v string) string {
+	if len(v) >= 12 {
+		return v[:4] + "****"
+	}
+	return "****"
 }

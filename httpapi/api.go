@@ -4,12 +4,16 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/apikey"
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/version"
+	"github.com/hookd/hookd/worker"
 )
 
 // Request body limits.
@@ -27,6 +31,13 @@ type Config struct {
 	Endpoints *endpoint.Store
 	// Keys authenticates requests. Required.
 	Keys *apikey.Store
+	// Deliveries reads the delivery log. Required.
+	Deliveries *delivery.Log
+	// Sender makes test deliveries. Optional: default a new worker.Sender.
+	Sender *worker.Sender
+	// Timeout bounds a test delivery when the endpoint sets none. Optional:
+	// default 15s.
+	Timeout time.Duration
 	// Logger receives the API's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -35,24 +46,33 @@ func (c *Config) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.Sender == nil {
+		c.Sender = worker.NewSender(version.UserAgent(), c.Logger)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 15 * time.Second
+	}
 }
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil {
-		return errors.New("httpapi: Topology, Endpoints and Keys are required")
+	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil || c.Deliveries == nil {
+		return errors.New("httpapi: Topology, Endpoints, Keys and Deliveries are required")
 	}
 	return nil
 }
 
 // API serves /v1.
 type API struct {
-	store *endpoint.Store
-	topo  *topology.Topology
-	keys  *apikey.Store
-	js    jetstream.JetStream
-	log   *slog.Logger
-	mux   *http.ServeMux
+	store      *endpoint.Store
+	topo       *topology.Topology
+	keys       *apikey.Store
+	deliveries *delivery.Log
+	sender     *worker.Sender
+	timeout    time.Duration
+	js         jetstream.JetStream
+	log        *slog.Logger
+	mux        *http.ServeMux
 }
 
 // New returns the API handler.
@@ -61,7 +81,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	v1 := http.NewServeMux()
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
@@ -70,6 +90,17 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("PATCH /v1/endpoints/{id}", a.updateEndpoint)
 	v1.HandleFunc("DELETE /v1/endpoints/{id}", a.deleteEndpoint)
 	v1.HandleFunc("GET /v1/endpoints/{id}/secret", a.getSecret)
+	v1.HandleFunc("POST /v1/endpoints/{id}/enable", a.enableEndpoint)
+	v1.HandleFunc("POST /v1/endpoints/{id}/disable", a.disableEndpoint)
+	v1.HandleFunc("POST /v1/endpoints/{id}/rotate-secret", a.rotateSecret)
+	v1.HandleFunc("POST /v1/endpoints/{id}/test", a.testSend)
+	v1.HandleFunc("POST /v1/endpoints/{id}/test-filter", a.testEndpointFilter)
+	v1.HandleFunc("POST /v1/rules/test", a.testRule)
+	v1.HandleFunc("POST /v1/endpoints/{id}/recover", a.recoverEndpoint)
+	v1.HandleFunc("GET /v1/endpoints/{id}/deliveries", a.listDeliveries)
+	v1.HandleFunc("GET /v1/deliveries/{id}", a.getDelivery)
+	v1.HandleFunc("POST /v1/deliveries/{id}/retry", a.retryDelivery)
+	v1.HandleFunc("GET /v1/events/{id}", a.getEvent)
 	v1.HandleFunc("POST /v1/events", a.publishEvent)
 	v1.HandleFunc("POST /v1/keys", a.createKey)
 	v1.HandleFunc("GET /v1/keys", a.listKeys)

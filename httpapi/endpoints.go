@@ -12,49 +12,100 @@ import (
 // endpointInput is the body of create (url required) and of PATCH (every
 // field optional: absent fields keep their value).
 type endpointInput struct {
-	URL      *string   `json:"url"`
-	Events   *[]string `json:"events"`
-	Filter   *string   `json:"filter"`
-	Secret   *string   `json:"secret"`
-	Disabled *bool     `json:"disabled"`
+	URL         *string            `json:"url"`
+	Name        *string            `json:"name"`
+	Description *string            `json:"description"`
+	Events      *[]string          `json:"events"`
+	Filter      *string            `json:"filter"`
+	Headers     *map[string]string `json:"headers"`
+	Timeout     *string            `json:"timeout"`
+	Metadata    *map[string]string `json:"metadata"`
+	Enabled     *bool              `json:"enabled"`
+	Secret      *string            `json:"secret"`
 }
 
-func (in *endpointInput) applyTo(e *endpoint.Endpoint) {
-	if in.URL != nil {
-		e.URL = *in.URL
+func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
+	set := func(dst *string, src *string) {
+		if src != nil {
+			*dst = *src
+		}
 	}
+	set(&e.URL, in.URL)
+	set(&e.Name, in.Name)
+	set(&e.Description, in.Description)
+	set(&e.Filter, in.Filter)
+	set(&e.Secret, in.Secret)
 	if in.Events != nil {
 		e.Events = *in.Events
 	}
-	if in.Filter != nil {
-		e.Filter = *in.Filter
+	if in.Headers != nil {
+		e.Headers = mergeHeaders(e.Headers, *in.Headers)
 	}
-	if in.Secret != nil {
-		e.Secret = *in.Secret
+	if in.Metadata != nil {
+		e.Metadata = *in.Metadata
 	}
-	if in.Disabled != nil {
-		e.Disabled = *in.Disabled
+	if in.Enabled != nil {
+		e.Disabled = !*in.Enabled
 	}
+	if in.Timeout != nil {
+		d := time.Duration(0)
+		if *in.Timeout != "" {
+			var err error
+			if d, err = time.ParseDuration(*in.Timeout); err != nil {
+				return fieldError("timeout", "%q is not a duration like 5s or 30s", *in.Timeout)
+			}
+		}
+		e.Timeout = d
+	}
+	return nil
 }
 
-// endpointView is an endpoint as the API shows it; the secret only appears
-// in the answer to create and from GET .../secret.
+// mergeHeaders takes the new header set, except that a value sent back
+// exactly as the API showed it (masked) keeps the stored value.
+func mergeHeaders(old, next map[string]string) map[string]string {
+	out := make(map[string]string, len(next))
+	for k, v := range next {
+		if prev, ok := old[k]; ok && v == endpoint.MaskSecretValue(prev) {
+			v = prev
+		}
+		out[k] = v
+	}
+	return out
+}
+
+// endpointView is an endpoint as the API shows it: header values masked,
+// the secret only in the answer to create.
 type endpointView struct {
-	ID        string    `json:"id"`
-	URL       string    `json:"url"`
-	Events    []string  `json:"events"`
-	Filter    string    `json:"filter"`
-	Disabled  bool      `json:"disabled"`
-	Secret    string    `json:"secret,omitempty"`
-	CreatedAt time.Time `json:"created_at"`
-	UpdatedAt time.Time `json:"updated_at"`
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	URL         string            `json:"url"`
+	Events      []string          `json:"events"`
+	Filter      string            `json:"filter"`
+	Enabled     bool              `json:"enabled"`
+	Headers     map[string]string `json:"headers"`
+	Timeout     string            `json:"timeout"`
+	Metadata    map[string]string `json:"metadata"`
+	Secret      string            `json:"secret,omitempty"`
+	CreatedAt   time.Time         `json:"created_at"`
+	UpdatedAt   time.Time         `json:"updated_at"`
 }
 
 func view(e *endpoint.Endpoint, withSecret bool) endpointView {
-	v := endpointView{ID: e.ID, URL: e.URL, Events: e.Events, Filter: e.Filter, Disabled: e.Disabled,
+	v := endpointView{ID: e.ID, Name: e.Name, Description: e.Description, URL: e.URL, Events: e.Events,
+		Filter: e.Filter, Enabled: !e.Disabled, Headers: map[string]string{}, Metadata: e.Metadata,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if v.Events == nil {
 		v.Events = []string{}
+	}
+	if v.Metadata == nil {
+		v.Metadata = map[string]string{}
+	}
+	for k, val := range e.Headers {
+		v.Headers[k] = endpoint.MaskSecretValue(val)
+	}
+	if e.Timeout > 0 {
+		v.Timeout = e.Timeout.String()
 	}
 	if withSecret {
 		v.Secret = e.Secret
@@ -77,7 +128,10 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	e := &endpoint.Endpoint{ID: event.NewID("ep"), Secret: endpoint.NewSecret()}
-	in.applyTo(e)
+	if err := in.applyTo(e); err != nil {
+		writeError(w, err)
+		return
+	}
 	if _, err := e.Validate(); err != nil {
 		writeError(w, validationError(err))
 		return
@@ -93,21 +147,8 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, natsError("endpoint not stored", err))
 		return
 	}
-	a.log.Info("endpoint created", "endpoint", e.ID, "url", e.URL)
+	a.log.Info("endpoint created", "endpoint", e.ID, "url", endpoint.RedactedURL(e.URL))
 	writeJSON(w, http.StatusCreated, view(e, true))
-}
-
-func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
-	eps, err := a.store.List(r.Context())
-	if err != nil {
-		writeError(w, natsError("endpoints not listed", err))
-		return
-	}
-	out := make([]endpointView, len(eps))
-	for i, e := range eps {
-		out[i] = view(e, false)
-	}
-	writeJSON(w, http.StatusOK, map[string]any{"data": out})
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
@@ -146,26 +187,47 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	id := r.PathValue("id")
-	e, err := a.store.Update(r.Context(), id, func(e *endpoint.Endpoint) error {
-		in.applyTo(e)
+	if in.Secret != nil {
+		writeError(w, fieldError("secret", "cannot be changed by PATCH: use POST /v1/endpoints/{id}/rotate-secret"))
+		return
+	}
+	a.change(w, r, "updated", func(e *endpoint.Endpoint) error {
+		if err := in.applyTo(e); err != nil {
+			return err
+		}
 		_, err := e.Validate()
 		return validationError(err)
-	})
+	}, func(e *endpoint.Endpoint) any { return view(e, false) })
+}
+
+func (a *API) enableEndpoint(w http.ResponseWriter, r *http.Request) {
+	a.change(w, r, "enabled", func(e *endpoint.Endpoint) error { e.Disabled = false; return nil },
+		func(e *endpoint.Endpoint) any { return view(e, false) })
+}
+
+func (a *API) disableEndpoint(w http.ResponseWriter, r *http.Request) {
+	a.change(w, r, "disabled", func(e *endpoint.Endpoint) error { e.Disabled = true; return nil },
+		func(e *endpoint.Endpoint) any { return view(e, false) })
+}
+
+// change applies fn to the stored endpoint and answers with show's view of
+// the result.
+func (a *API) change(w http.ResponseWriter, r *http.Request, what string, fn func(*endpoint.Endpoint) error, show func(*endpoint.Endpoint) any) {
+	id := r.PathValue("id")
+	e, err := a.store.Update(r.Context(), id, fn)
+	var ae *apiError
 	switch {
 	case errors.Is(err, endpoint.ErrNotFound):
 		writeError(w, notFound("endpoint", id))
 	case errors.Is(err, endpoint.ErrConflict):
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: err.Error() + ": retry"})
+	case errors.As(err, &ae):
+		writeError(w, ae)
 	case err != nil:
-		var ae *apiError
-		if !errors.As(err, &ae) {
-			err = natsError("endpoint not updated", err)
-		}
-		writeError(w, err)
+		writeError(w, natsError("endpoint not "+what, err))
 	default:
-		a.log.Info("endpoint updated", "endpoint", id)
-		writeJSON(w, http.StatusOK, view(e, false))
+		a.log.Info("endpoint "+what, "endpoint", id)
+		writeJSON(w, http.StatusOK, show(e))
 	}
 }
 

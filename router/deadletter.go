@@ -22,7 +22,7 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, pe *PublishErr
 	for id, cause := range pe.Failed {
 		dead := nats.NewMsg(topology.DeadSubject(id))
 		dead.Data = body
-		setDeliveryHeaders(dead.Header, pe.Event, id)
+		delivery.SetHeaders(dead.Header, pe.Event, id)
 		msg := "routing failed: " + cause.Error()
 		if len(msg) > 1024 {
 			msg = msg[:1024]

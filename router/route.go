@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -110,7 +109,47 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		pending = append(pending, p)
 	}
 	r.log.Debug("routed", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(pending))
-	return r.await(ctx, e, pending)
+	index, ierr := r.js.PublishMsgAsync(indexRecord(e, pending))
+	err = r.await(ctx, e, pending)
+	if ierr == nil {
+		select {
+		case <-index.Ok():
+		case ierr = <-index.Err():
+		case <-ctx.Done():
+			ierr = ctx.Err()
+		}
+	}
+	if ierr != nil {
+		// The index only serves GET /v1/events/{id}: never hold delivery for it.
+		r.log.Warn("event index not written", "event", e.ID, "err", ierr)
+	}
+	return err
+}
+
+// IndexRecord is what GET /v1/events/{id} reads: where the event is stored
+// and which endpoints it was routed to.
+type IndexRecord struct {
+	EventID  string        `json:"event_id"`
+	Type     string        `json:"type"`
+	Seq      uint64        `json:"seq"`
+	Time     time.Time     `json:"time"`
+	RoutedTo []RoutedEntry `json:"routed_to"`
+}
+
+// RoutedEntry is one endpoint an event was routed to.
+type RoutedEntry struct {
+	EndpointID string `json:"endpoint_id"`
+	DeliveryID string `json:"delivery_id"`
+}
+
+func indexRecord(e *event.Event, pending []pendingPublish) *nats.Msg {
+	rec := IndexRecord{EventID: e.ID, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(pending))}
+	for _, p := range pending {
+		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: p.endpointID, DeliveryID: delivery.ID(e.ID, p.endpointID)})
+	}
+	m := nats.NewMsg(topology.IndexSubject(e.ID))
+	m.Data, _ = json.Marshal(rec)
+	return m
 }
 
 type pendingPublish struct {
@@ -157,17 +196,8 @@ func deliveryMsg(e *event.Event, ep *endpoint.Compiled, body []byte) *nats.Msg {
 	m := nats.NewMsg(topology.DeliverySubject(ep.ID))
 	m.Data = body
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, ep.ID))
-	setDeliveryHeaders(m.Header, e, ep.ID)
+	delivery.SetHeaders(m.Header, e, ep.ID)
 	return m
-}
-
-func setDeliveryHeaders(h nats.Header, e *event.Event, endpointID string) {
-	h.Set(delivery.HeaderEventID, e.ID)
-	h.Set(delivery.HeaderEventType, e.Type)
-	h.Set(delivery.HeaderEndpointID, endpointID)
-	h.Set(delivery.HeaderDeliveryID, delivery.ID(e.ID, endpointID))
-	h.Set(delivery.HeaderEventSeq, strconv.FormatUint(e.Seq, 10))
-	h.Set(delivery.HeaderEventTime, e.Time.Format(time.RFC3339Nano))
 }
 
 // pendingRecord is the delivery log's first record of a delivery. Its

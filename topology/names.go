@@ -1,5 +1,10 @@
 package topology
 
+import (
+	"crypto/sha256"
+	"encoding/hex"
+)
+
 // Stream, bucket and consumer names. Endpoint ids are restricted to
 // characters valid in stream names and subject tokens.
 const (
@@ -16,6 +21,9 @@ const (
 	// EndpointsBucket is the key-value bucket of endpoint configurations,
 	// keyed by endpoint id.
 	EndpointsBucket = "hookd_endpoints"
+	// IndexStream finds events by id: one record per event, written by the
+	// router, on "hookd.index.<hash of the event id>".
+	IndexStream = "HOOKD_EVENT_INDEX"
 	// KeysBucket holds API keys (hashes only), keyed by key id.
 	KeysBucket = "hookd_keys"
 	// RouterConsumer is the durable consumer on EventsStream shared by all
@@ -39,6 +47,13 @@ func DeadSubject(endpointID string) string { return "hookd.dead." + endpointID }
 // deliveryID gives every delivery of the endpoint.
 func AttemptSubject(endpointID, deliveryID string) string {
 	return "hookd.attempts." + endpointID + "." + deliveryID
+}
+
+// IndexSubject is the subject of an event's index record. Event ids are
+// chosen by producers, so they are hashed into a subject token.
+func IndexSubject(eventID string) string {
+	sum := sha256.Sum256([]byte(eventID))
+	return "hookd.index." + hex.EncodeToString(sum[:16])
 }
 
 // MaxEventSize is the largest event the events stream stores: the server's

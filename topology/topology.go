@@ -97,6 +97,13 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
 	}, {
+		Name:              IndexStream,
+		Subjects:          []string{"hookd.index.*"},
+		MaxAge:            t.cfg.EventsMaxAge,
+		MaxMsgsPerSubject: 1,
+		Storage:           jetstream.FileStorage,
+		Replicas:          t.cfg.Replicas,
+	}, {
 		Name:     AttemptsStream,
 		Subjects: []string{AttemptSubject("*", "*")},
 		MaxAge:   t.cfg.RecordsMaxAge,

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/signing"
 	"github.com/hookd/hookd/topology"
 )
@@ -43,7 +44,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	}
 	rec := newRecord(endpointID, msg.Headers())
 	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
-	rec.Number = base + 1
+	rec.Number, rec.Queue = base+1, base
 	if meta.NumDelivered > 1 {
 		// A redelivery: the log, not NumDelivered (which also counts
 		// hand-backs and held rounds), says which attempt this is.
@@ -53,9 +54,9 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 			w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
 			return
 		}
-		if last != nil && last.Outcome == delivery.OutcomeSucceeded {
-			// Delivered already (by a manual retry, or before a crash that
-			// lost the ack): never send it twice.
+		if last != nil && (last.Outcome == delivery.OutcomeSucceeded || last.Queue > base) {
+			// Delivered already (before a crash that lost the ack), or a
+			// manual retry queued it anew: never send it twice.
 			w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 			return
 		}
@@ -64,14 +65,11 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		}
 	}
 
-	key, err := signing.ParseKey(ep.Secret)
 	var resp Response
-	var sendErr error
-	if err != nil {
-		sendErr = &PermanentError{Err: err}
-	} else {
+	req, sendErr := w.request(ep.Endpoint, rec.EventID, msg.Data())
+	if sendErr == nil {
 		stop := w.heartbeat(msg)
-		resp, sendErr = w.sender.Send(ctx, Request{URL: ep.URL, MessageID: rec.EventID, Body: msg.Data(), Keys: []signing.Key{key}, Timeout: w.cfg.Timeout})
+		resp, sendErr = w.sender.Send(ctx, req)
 		stop()
 	}
 	rec.Time = time.Now().UTC().Add(-resp.Duration)
@@ -103,6 +101,30 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.record(ctx, rec)
 		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 	}
+}
+
+// request builds the attempt for an endpoint's current configuration:
+// every secret still in its grace period signs, its headers go along.
+func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte) (Request, error) {
+	return BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
+}
+
+// BuildRequest builds the signed request of one attempt to ep; timeout
+// applies when the endpoint sets none. An unusable secret is a
+// *PermanentError.
+func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout time.Duration, now time.Time) (Request, error) {
+	var keys []signing.Key
+	for _, s := range ep.SigningSecrets(now) {
+		k, err := signing.ParseKey(s)
+		if err != nil {
+			return Request{}, &PermanentError{Err: err}
+		}
+		keys = append(keys, k)
+	}
+	if ep.Timeout > 0 {
+		timeout = ep.Timeout
+	}
+	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: timeout}, nil
 }
 
 func newRecord(endpointID string, h nats.Header) delivery.Attempt {

@@ -29,7 +29,9 @@ type Request struct {
 	MessageID string
 	Body      []byte
 	Keys      []signing.Key
-	Timeout   time.Duration
+	// Headers are the endpoint's own headers, set before hookd's.
+	Headers map[string]string
+	Timeout time.Duration
 }
 
 // Response is what one attempt got back.
@@ -106,6 +108,9 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	if err != nil {
 		return Response{}, &PermanentError{Err: fmt.Errorf("build request: %w", err)}
 	}
+	for k, v := range r.Headers {
+		req.Header.Set(k, v)
+	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("User-Agent", s.userAgent)
 	for k, v := range signing.Headers(r.MessageID, time.Now(), r.Body, r.Keys...) {
@@ -138,6 +143,10 @@ func classify(code int, readErr error) error {
 		return &RetryableError{StatusCode: code, Err: readErr}
 	}
 }
+
+// Snippet returns the first KiB of a response body as valid UTF-8, as
+// attempt records keep it.
+func Snippet(b []byte) string { return snippet(b) }
 
 func snippet(b []byte) string {
 	if len(b) > maxResponseKept {

@@ -117,7 +117,7 @@ type Endpoint struct {
 	Events   []string `json:"events"`
 	Filter   string   `json:"filter"`
 	Secret   string   `json:"secret"`
-	Disabled bool     `json:"disabled"`
+	Enabled  bool     `json:"enabled"`
 }
 
 // CreateEndpoint creates an endpoint, requires 201, and waits until this
@@ -145,7 +145,7 @@ func (h *Hookd) WaitEndpoint(t testing.TB, id string, cond func(*Endpoint) bool)
 		if c == nil {
 			return cond(nil)
 		}
-		return cond(&Endpoint{ID: c.ID, URL: c.URL, Events: c.Events, Filter: c.Filter, Secret: c.Secret, Disabled: c.Disabled})
+		return cond(&Endpoint{ID: c.ID, URL: c.URL, Events: c.Events, Filter: c.Filter, Secret: c.Secret, Enabled: !c.Disabled})
 	})
 }
 

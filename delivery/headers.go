@@ -1,0 +1,21 @@
+package delivery
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hookd/hookd/event"
+)
+
+// SetHeaders sets the headers a delivery of e to an endpoint carries
+// through the endpoint's stream.
+func SetHeaders(h nats.Header, e *event.Event, endpointID string) {
+	h.Set(HeaderEventID, e.ID)
+	h.Set(HeaderEventType, e.Type)
+	h.Set(HeaderEndpointID, endpointID)
+	h.Set(HeaderDeliveryID, ID(e.ID, endpointID))
+	h.Set(HeaderEventSeq, strconv.FormatUint(e.Seq, 10))
+	h.Set(HeaderEventTime, e.Time.Format(time.RFC3339Nano))
+}

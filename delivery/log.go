@@ -1,0 +1,140 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
+)
+
+// ErrNotFound reports a delivery id with no log.
+var ErrNotFound = errors.New("delivery not found")
+
+// Status is a delivery's state, from its newest log record.
+type Status string
+
+// Statuses.
+const (
+	StatusPending   Status = "pending"   // queued, not attempted yet
+	StatusFailed    Status = "failed"    // the last attempt failed; a retry is scheduled
+	StatusSucceeded Status = "succeeded" // delivered
+	StatusDead      Status = "dead"      // dead-lettered
+)
+
+// ParseStatus checks s.
+func ParseStatus(s string) (Status, bool) {
+	switch st := Status(s); st {
+	case StatusPending, StatusFailed, StatusSucceeded, StatusDead:
+		return st, true
+	}
+	return "", false
+}
+
+// Summary is a delivery's current state: its newest log record.
+type Summary struct {
+	Last Attempt
+}
+
+// Status maps the newest record's outcome to the delivery's status.
+func (s Summary) Status() Status {
+	switch s.Last.Outcome {
+	case OutcomeSucceeded:
+		return StatusSucceeded
+	case OutcomeRetrying:
+		return StatusFailed
+	case OutcomeDead:
+		return StatusDead
+	default:
+		return StatusPending
+	}
+}
+
+// NextAttemptAt is when a failed delivery is tried again; zero otherwise.
+func (s Summary) NextAttemptAt() time.Time {
+	if s.Last.Outcome != OutcomeRetrying {
+		return time.Time{}
+	}
+	d := time.Duration((s.Last.DurationSeconds + s.Last.NextAttemptInSeconds) * float64(time.Second))
+	return s.Last.Time.Add(d)
+}
+
+// Log reads the delivery log (the attempts stream).
+type Log struct {
+	stream jetstream.Stream
+}
+
+// OpenLog opens the delivery log.
+func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
+	s, err := js.Stream(ctx, topology.AttemptsStream)
+	if err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
+	return &Log{stream: s}, nil
+}
+
+// Summaries returns the state of every delivery of an endpoint, read as
+// the newest record of each delivery's subject.
+func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
+	var out []Summary
+	err := l.read(ctx, topology.AttemptSubject(endpointID, "*"), jetstream.DeliverLastPerSubjectPolicy, func(a Attempt) {
+		out = append(out, Summary{Last: a})
+	})
+	return out, err
+}
+
+// History returns every record of a delivery, oldest first, or ErrNotFound.
+func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	var out []Attempt
+	err := l.read(ctx, topology.AttemptSubject("*", deliveryID), jetstream.DeliverAllPolicy, func(a Attempt) {
+		out = append(out, a)
+	})
+	if err == nil && len(out) == 0 {
+		return nil, fmt.Errorf("%w: %s", ErrNotFound, deliveryID)
+	}
+	return out, err
+}
+
+// read passes every record on subject to each, with an ordered consumer
+// that is gone once read returns.
+func (l *Log) read(ctx context.Context, subject string, policy jetstream.DeliverPolicy, each func(Attempt)) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  policy,
+	})
+	if err != nil {
+		return fmt.Errorf("delivery log: %w", err)
+	}
+	if cons.CachedInfo().NumPending == 0 {
+		return nil
+	}
+	for {
+		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return fmt.Errorf("delivery log: %w", err)
+		}
+		n, done := 0, false
+		for m := range batch.Messages() {
+			n++
+			var a Attempt
+			if err := json.Unmarshal(m.Data(), &a); err == nil {
+				each(a)
+			}
+			if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 {
+				done = true
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return fmt.Errorf("delivery log: %w", err)
+		}
+		if done || n == 0 {
+			return nil
+		}
+	}
+}

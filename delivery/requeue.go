@@ -1,0 +1,59 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
+)
+
+// ErrEventExpired reports a delivery whose event is no longer in the
+// events stream, so it cannot be rendered again.
+var ErrEventExpired = errors.New("event no longer stored")
+
+// Requeue queues a delivery again as a new queueing, rendered from its
+// event, after the attempts last says were made. Queueing the same delivery
+// twice at the same attempt count is one queueing (Nats-Msg-Id).
+func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt, error) {
+	events, err := js.Stream(ctx, topology.EventsStream)
+	if err != nil {
+		return Attempt{}, fmt.Errorf("requeue: %w", err)
+	}
+	raw, err := events.GetMsg(ctx, last.EventSeq)
+	if errors.Is(err, jetstream.ErrMsgNotFound) || last.EventSeq == 0 {
+		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
+	}
+	if err != nil {
+		return Attempt{}, fmt.Errorf("requeue: %w", err)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" && id != last.EventID {
+		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
+	}
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq}
+	base := last.Number
+	m := nats.NewMsg(topology.DeliverySubject(last.EndpointID))
+	m.Data = e.Envelope()
+	SetHeaders(m.Header, e, last.EndpointID)
+	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {
+		return Attempt{}, fmt.Errorf("requeue: %w", err)
+	}
+	pending := Attempt{
+		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
+		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Time: time.Now().UTC(), Outcome: OutcomePending,
+	}
+	rec := nats.NewMsg(topology.AttemptSubject(last.EndpointID, last.DeliveryID))
+	rec.Data, _ = json.Marshal(pending)
+	if _, err := js.PublishMsg(ctx, rec, jetstream.WithMsgID("queued."+last.DeliveryID+".r"+strconv.Itoa(base))); err != nil {
+		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
+	}
+	return pending, nil
+}
