@@ -29,6 +29,11 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve", "api", "router", "worker":
 		err = runServe(ctx, cmd, rest, stdout, stderr, getenv)
+	case "endpoint", "delivery", "event", "rule", "key":
+		g, _ := findGroup(cmd)
+		err = runGroup(ctx, g, rest, stdout, stderr, getenv)
+	case "recover":
+		err = runCommand(ctx, cmd, recoverCommand, rest, stdout, stderr, getenv)
 	case "version", "--version":
 		_, _ = fmt.Fprintln(stdout, "hookd", version.Version)
 	case "help", "-h", "--help":
@@ -69,7 +74,19 @@ Usage:
   hookd worker   run a worker only (with --nats)
   hookd version  print the version
 
+Client commands (call a running hookd's API):
+  hookd endpoint create|list|get|update|delete|enable|disable|secret|rotate-secret|test|test-filter
+  hookd delivery list ENDPOINT_ID | get ID | retry ID [--force]
+  hookd recover ENDPOINT_ID --since T [--until T]
+  hookd event send TYPE [--data JSON|@file] [--id ID] | get ID
+  hookd rule test --event FILE 'EXPR'
+  hookd key create [--name N --scope admin|publish] | list | revoke ID
+
 Run "hookd serve --help" for flags. Every flag can be set with HOOKD_<FLAG>,
 e.g. HOOKD_RETRY_SCHEDULE for --retry-schedule.
+
+Client commands take --server (HOOKD_SERVER, default http://127.0.0.1:8080),
+--api-key (HOOKD_API_KEY) and -o table|json; run "hookd endpoint help" or
+"hookd endpoint create --help" for the rest.
 `)
 }

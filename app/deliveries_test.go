@@ -1,0 +1,230 @@
+package app_test
+
+import (
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/hookdtest"
+)
+
+type deliveryBody struct {
+	ID           string `json:"id"`
+	EndpointID   string `json:"endpoint_id"`
+	EventID      string `json:"event_id"`
+	EventType    string `json:"event_type"`
+	Status       string `json:"status"`
+	AttemptCount int    `json:"attempt_count"`
+	Attempts     []struct {
+		Attempt    int    `json:"attempt"`
+		StatusCode int    `json:"status_code"`
+		Outcome    string `json:"outcome"`
+		Response   string `json:"response"`
+	} `json:"attempts"`
+}
+
+type deliveryPage struct {
+	Data       []deliveryBody `json:"data"`
+	HasMore    bool           `json:"has_more"`
+	NextCursor string         `json:"next_cursor"`
+}
+
+func listDeliveries(t *testing.T, h *hookdtest.Hookd, endpointID, query string) deliveryPage {
+	t.Helper()
+	status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+endpointID+"/deliveries?"+query, nil)
+	if status != 200 {
+		t.Fatalf("list deliveries ?%s: %d %s", query, status, out)
+	}
+	var p deliveryPage
+	if err := json.Unmarshal(out, &p); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func getDelivery(t *testing.T, h *hookdtest.Hookd, id string) deliveryBody {
+	t.Helper()
+	status, out := h.Do(t, http.MethodGet, "/v1/deliveries/"+id, nil)
+	if status != 200 {
+		t.Fatalf("get delivery: %d %s", status, out)
+	}
+	var d deliveryBody
+	_ = json.Unmarshal(out, &d)
+	return d
+}
+
+// The delivery log answers what happened to each delivery, and dead or
+// succeeded deliveries can be sent again, one by one or by time window.
+func TestDeliveryLogRetryAndRecover(t *testing.T) {
+	var mode atomic.Value // "ok", "fail" (400), "wait" (503)
+	mode.Store("fail")
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(_ int, r hookdtest.Request) int {
+		switch mode.Load() {
+		case "ok":
+			return 200
+		case "wait":
+			return 503
+		}
+		return 400
+	})
+	cfg := fastConfig()
+	cfg.Worker.RetrySchedule = []time.Duration{20 * time.Millisecond, time.Hour}
+	h := hookdtest.Start(t, cfg)
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	start := time.Now().UTC()
+
+	// Two dead deliveries.
+	dead1 := h.PublishEvent(t, "order.paid", map[string]int{"n": 1})
+	dead2 := h.PublishEvent(t, "order.refunded", map[string]int{"n": 2})
+	h.WaitIdle(t, ep.ID)
+	// One succeeded.
+	mode.Store("ok")
+	okID := h.PublishEvent(t, "order.paid", map[string]int{"n": 3})
+	h.WaitIdle(t, ep.ID)
+	// One failed, its next retry an hour away.
+	mode.Store("wait")
+	failID := h.PublishEvent(t, "order.paid", map[string]int{"n": 4})
+	hookdtest.WaitFor(t, 10*time.Second, "failed delivery", func() bool {
+		p := listDeliveries(t, h, ep.ID, "status=failed")
+		return len(p.Data) == 1 && p.Data[0].AttemptCount == 2
+	})
+
+	all := listDeliveries(t, h, ep.ID, "")
+	if len(all.Data) != 4 || all.Data[0].EventID != failID || all.Data[3].EventID != dead1 {
+		t.Fatalf("list (newest first): %+v", all.Data)
+	}
+	counts := map[string]int{}
+	for _, d := range all.Data {
+		counts[d.Status]++
+	}
+	if counts["dead"] != 2 || counts["succeeded"] != 1 || counts["failed"] != 1 {
+		t.Fatalf("statuses %v", counts)
+	}
+	if p := listDeliveries(t, h, ep.ID, "event_type=order.refunded"); len(p.Data) != 1 || p.Data[0].EventID != dead2 {
+		t.Fatalf("event_type filter: %+v", p.Data)
+	}
+	if p := listDeliveries(t, h, ep.ID, "until="+url.QueryEscape(start.Add(-time.Hour).Format(time.RFC3339))); len(p.Data) != 0 {
+		t.Fatalf("until filter: %+v", p.Data)
+	}
+	// Pagination walks all four, newest first, without repeats.
+	var seen []string
+	cursor := ""
+	for i := 0; i < 10; i++ {
+		p := listDeliveries(t, h, ep.ID, "limit=3&cursor="+cursor)
+		for _, d := range p.Data {
+			seen = append(seen, d.ID)
+		}
+		if !p.HasMore {
+			break
+		}
+		cursor = p.NextCursor
+	}
+	if len(seen) != 4 || strings.Join(seen, ",") != func() string {
+		var ids []string
+		for _, d := range all.Data {
+			ids = append(ids, d.ID)
+		}
+		return strings.Join(ids, ",")
+	}() {
+		t.Fatalf("paged %v, want %v", seen, all.Data)
+	}
+	for _, q := range []string{"status=lost", "since=yesterday", "cursor=zzz", "limit=0", "event_type=a..b"} {
+		status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID+"/deliveries?"+q, nil)
+		if status != 400 || !strings.Contains(string(out), `"field":"`+strings.SplitN(q, "=", 2)[0]+`"`) {
+			t.Errorf("?%s: %d %s", q, status, out)
+		}
+	}
+
+	// Get shows every attempt.
+	var deadDelivery deliveryBody
+	for _, d := range all.Data {
+		if d.EventID == dead1 {
+			deadDelivery = getDelivery(t, h, d.ID)
+		}
+	}
+	if deadDelivery.Status != "dead" || len(deadDelivery.Attempts) != 1 || deadDelivery.Attempts[0].StatusCode != 400 || deadDelivery.Attempts[0].Response != "Bad Request" {
+		t.Fatalf("dead delivery: %+v", deadDelivery)
+	}
+
+	// Retry the dead one: delivered now.
+	mode.Store("ok")
+	status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+deadDelivery.ID+"/retry", nil)
+	if status != http.StatusAccepted || !strings.Contains(string(out), `"id":"`+deadDelivery.ID+`"`) {
+		t.Fatalf("retry dead: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "retried delivery succeeded", func() bool { return getDelivery(t, h, deadDelivery.ID).Status == "succeeded" })
+	d := getDelivery(t, h, deadDelivery.ID)
+	if len(d.Attempts) != 2 || d.Attempts[1].Attempt != 2 || d.Attempts[1].StatusCode != 200 {
+		t.Fatalf("after retry: %+v", d)
+	}
+
+	// A succeeded delivery is sent again only on request.
+	var okDelivery string
+	for _, d := range all.Data {
+		if d.EventID == okID {
+			okDelivery = d.ID
+		}
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+okDelivery+"/retry", nil); status != http.StatusConflict || !strings.Contains(string(out), "already_succeeded") {
+		t.Fatalf("retry succeeded without force: %d %s", status, out)
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+okDelivery+"/retry", `{"force":true}`); status != http.StatusAccepted {
+		t.Fatalf("forced retry: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "forced redelivery", func() bool { return rc.CountByID()[okID] == 2 })
+
+	// Recover re-queues the failed and the remaining dead delivery in the window.
+	status, out = h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/recover", map[string]string{"since": start.Add(-time.Minute).Format(time.RFC3339)})
+	if status != http.StatusAccepted || !strings.Contains(string(out), `"requeued":2`) {
+		t.Fatalf("recover: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "recovered deliveries succeeded", func() bool {
+		return len(listDeliveries(t, h, ep.ID, "status=succeeded").Data) == 4
+	})
+	// The failed delivery's original retry (an hour away) is superseded: it
+	// will not be sent again, and nothing went out twice.
+	if n := rc.CountByID()[failID]; n != 3 {
+		t.Fatalf("failed delivery sent %d times, want 3 (2 failures, 1 recovery)", n)
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/recover", `{}`); status != 400 || !strings.Contains(string(out), `"field":"since"`) {
+		t.Fatalf("recover without since: %d %s", status, out)
+	}
+	if status, _ := h.Do(t, http.MethodGet, "/v1/deliveries/dlv_unknown", nil); status != 404 {
+		t.Fatalf("unknown delivery: %d", status)
+	}
+}
+
+func TestGetEventShowsRouting(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	a := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
+	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"user.*"}})
+	id := h.PublishEvent(t, "order.paid", map[string]int{"total": 5})
+	var ev struct {
+		ID       string          `json:"id"`
+		Type     string          `json:"type"`
+		Data     json.RawMessage `json:"data"`
+		RoutedTo []struct {
+			EndpointID string `json:"endpoint_id"`
+			DeliveryID string `json:"delivery_id"`
+		} `json:"routed_to"`
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "event routed", func() bool {
+		status, out := h.Do(t, http.MethodGet, "/v1/events/"+id, nil)
+		return status == 200 && json.Unmarshal(out, &ev) == nil
+	})
+	if ev.ID != id || ev.Type != "order.paid" || string(ev.Data) != `{"total":5}` || len(ev.RoutedTo) != 1 || ev.RoutedTo[0].EndpointID != a.ID {
+		t.Fatalf("event %+v", ev)
+	}
+	if d := getDelivery(t, h, ev.RoutedTo[0].DeliveryID); d.EventID != id {
+		t.Fatalf("routed delivery %+v", d)
+	}
+	if status, _ := h.Do(t, http.MethodGet, "/v1/events/evt_nope", nil); status != 404 {
+		t.Fatalf("unknown event: %d", status)
+	}
+}

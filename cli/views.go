@@ -1,0 +1,141 @@
+package cli
+
+import (
+	"encoding/json"
+	"strconv"
+	"time"
+)
+
+// The API's objects, as the tables need them (docs/api.md).
+
+// listOf is a page of a list answer.
+type listOf[T any] struct {
+	Data       []T    `json:"data"`
+	HasMore    bool   `json:"has_more"`
+	NextCursor string `json:"next_cursor"`
+}
+
+type endpointView struct {
+	ID          string            `json:"id"`
+	Name        string            `json:"name"`
+	Description string            `json:"description"`
+	URL         string            `json:"url"`
+	Events      []string          `json:"events"`
+	Filter      string            `json:"filter"`
+	Enabled     *bool             `json:"enabled"`
+	Disabled    *bool             `json:"disabled"` // servers before "enabled"
+	Headers     map[string]string `json:"headers"`
+	Timeout     json.RawMessage   `json:"timeout"`
+	Metadata    map[string]string `json:"metadata"`
+	Secret      string            `json:"secret"`
+	CreatedAt   string            `json:"created_at"`
+	UpdatedAt   string            `json:"updated_at"`
+}
+
+func (e endpointView) enabled() bool {
+	if e.Enabled != nil {
+		return *e.Enabled
+	}
+	return e.Disabled == nil || !*e.Disabled
+}
+
+// timeout shows "30s", or "default" when the server's applies.
+func (e endpointView) timeout() string {
+	var s string
+	if json.Unmarshal(e.Timeout, &s) == nil {
+		return orDefault(s)
+	}
+	var ns int64
+	if json.Unmarshal(e.Timeout, &ns) == nil && ns > 0 {
+		return time.Duration(ns).String()
+	}
+	return "default"
+}
+
+func orDefault(s string) string {
+	if s == "" {
+		return "default"
+	}
+	return s
+}
+
+type secretView struct {
+	Secret                  string `json:"secret"`
+	PreviousSecretExpiresAt string `json:"previous_secret_expires_at"`
+}
+
+// attemptResult is the answer of an endpoint test.
+type attemptResult struct {
+	Succeeded       bool    `json:"succeeded"`
+	StatusCode      int     `json:"status_code"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Response        string  `json:"response"`
+	Error           string  `json:"error"`
+}
+
+type matchResult struct {
+	Matched bool   `json:"matched"`
+	Error   string `json:"error"`
+}
+
+type recoverResult struct {
+	Requeued int `json:"requeued"`
+}
+
+type deliveryView struct {
+	ID             string        `json:"id"`
+	EndpointID     string        `json:"endpoint_id"`
+	EventID        string        `json:"event_id"`
+	EventType      string        `json:"event_type"`
+	Status         string        `json:"status"`
+	AttemptCount   int           `json:"attempt_count"`
+	CreatedAt      string        `json:"created_at"`
+	UpdatedAt      string        `json:"updated_at"`
+	LastStatusCode int           `json:"last_status_code"`
+	LastError      string        `json:"last_error"`
+	NextAttemptAt  string        `json:"next_attempt_at"`
+	Attempts       []attemptView `json:"attempts"`
+}
+
+type attemptView struct {
+	Attempt         int     `json:"attempt"`
+	Time            string  `json:"time"`
+	StatusCode      int     `json:"status_code"`
+	Error           string  `json:"error"`
+	DurationSeconds float64 `json:"duration_seconds"`
+	Response        string  `json:"response"`
+	Outcome         string  `json:"outcome"`
+}
+
+// statusCode shows an HTTP status, "-" when there was none.
+func statusCode(n int) string {
+	if n == 0 {
+		return "-"
+	}
+	return strconv.Itoa(n)
+}
+
+type eventAccepted struct {
+	ID        string `json:"id"`
+	Type      string `json:"type"`
+	Duplicate bool   `json:"duplicate"`
+}
+
+type eventView struct {
+	ID        string          `json:"id"`
+	Type      string          `json:"type"`
+	Timestamp string          `json:"timestamp"`
+	Data      json.RawMessage `json:"data"`
+	RoutedTo  []struct {
+		EndpointID string `json:"endpoint_id"`
+		DeliveryID string `json:"delivery_id"`
+	} `json:"routed_to"`
+}
+
+type keyView struct {
+	ID        string `json:"id"`
+	Name      string `json:"name"`
+	Scope     string `json:"scope"`
+	CreatedAt string `json:"created_at"`
+	Key       string `json:"key"`
+}
