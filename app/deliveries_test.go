@@ -228,3 +228,17 @@ func TestGetEventShowsRouting(t *testing.T) {
 		t.Fatalf("unknown event: %d", status)
 	}
 }
+
+// A delivery id is never used as a subject wildcard.
+func TestDeliveryIDIsNotAWildcard(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	h.PublishEvent(t, "a.b", nil)
+	h.WaitIdle(t, ep.ID)
+	for _, id := range []string{"*", ">", "dlv_*", "a.b"} {
+		if status, out := h.Do(t, http.MethodGet, "/v1/deliveries/"+url.PathEscape(id), nil); status != 404 {
+			t.Errorf("GET /v1/deliveries/%s: %d %s", id, status, out)
+		}
+	}
+}

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -206,8 +207,14 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, out)
 }
 
+var deliveryIDPattern = regexp.MustCompile(`^dlv_[0-9a-z]{26}$`)
+
 func (a *API) history(r *http.Request) ([]delivery.Attempt, error) {
 	id := r.PathValue("id")
+	if !deliveryIDPattern.MatchString(id) {
+		// Never let an id reach a subject filter as a wildcard.
+		return nil, notFound("delivery", id)
+	}
 	hist, err := a.deliveries.History(r.Context(), id)
 	if errors.Is(err, delivery.ErrNotFound) {
 		return nil, notFound("delivery", id)
