@@ -111,30 +111,31 @@ func (l *Log) read(ctx context.Context, subject string, policy jetstream.Deliver
 	if err != nil {
 		return fmt.Errorf("delivery log: %w", err)
 	}
-	if cons.CachedInfo().NumPending == 0 {
-		return nil
-	}
-	for {
-		batch, err := cons.Fetch(1000, jetstream.FetchMaxWait(5*time.Second))
+	left := cons.CachedInfo().NumPending
+	for left > 0 {
+		// Asking for no more than is left returns as soon as it arrived,
+		// instead of waiting out the fetch's expiry for more.
+		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("delivery log: %w", err)
 		}
-		n, done := 0, false
+		n := 0
 		for m := range batch.Messages() {
 			n++
 			var a Attempt
 			if err := json.Unmarshal(m.Data(), &a); err == nil {
 				each(a)
 			}
-			if meta, err := m.Metadata(); err == nil && meta.NumPending == 0 {
-				done = true
+			if meta, err := m.Metadata(); err == nil {
+				left = meta.NumPending
 			}
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("delivery log: %w", err)
 		}
-		if done || n == 0 {
+		if n == 0 {
 			return nil
 		}
 	}
+	return nil
 }
