@@ -115,7 +115,7 @@ func (l *Log) read(ctx context.Context, subject string, policy jetstream.Deliver
 	for left > 0 {
 		// Asking for no more than is left returns as soon as it arrived,
 		// instead of waiting out the fetch's expiry for more.
-		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(5*time.Second))
+		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return fmt.Errorf("delivery log: %w", err)
 		}
@@ -134,7 +134,13 @@ func (l *Log) read(ctx context.Context, subject string, policy jetstream.Deliver
 			return fmt.Errorf("delivery log: %w", err)
 		}
 		if n == 0 {
-			return nil
+			// Nothing came: ask the server what is really left rather than
+			// return a partial answer.
+			info, err := cons.Info(ctx)
+			if err != nil {
+				return fmt.Errorf("delivery log: %w", err)
+			}
+			left = info.NumPending
 		}
 	}
 	return nil

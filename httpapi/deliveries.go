@@ -17,18 +17,19 @@ import (
 
 // deliveryView is a delivery as the API shows it.
 type deliveryView struct {
-	ID             string        `json:"id"`
-	EndpointID     string        `json:"endpoint_id"`
-	EventID        string        `json:"event_id"`
-	EventType      string        `json:"event_type"`
-	Status         string        `json:"status"`
-	AttemptCount   int           `json:"attempt_count"`
-	CreatedAt      time.Time     `json:"created_at"`
-	UpdatedAt      time.Time     `json:"updated_at"`
-	LastStatusCode int           `json:"last_status_code,omitempty"`
-	LastError      string        `json:"last_error,omitempty"`
-	NextAttemptAt  *time.Time    `json:"next_attempt_at,omitempty"`
-	Attempts       []attemptView `json:"attempts,omitempty"`
+	ID             string     `json:"id"`
+	EndpointID     string     `json:"endpoint_id"`
+	EventID        string     `json:"event_id"`
+	EventType      string     `json:"event_type"`
+	Status         string     `json:"status"`
+	AttemptCount   int        `json:"attempt_count"`
+	CreatedAt      time.Time  `json:"created_at"`
+	UpdatedAt      time.Time  `json:"updated_at"`
+	LastStatusCode int        `json:"last_status_code,omitempty"`
+	LastError      string     `json:"last_error,omitempty"`
+	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
+	// Attempts is set by GET of one delivery (possibly empty), not in lists.
+	Attempts *[]attemptView `json:"attempts,omitempty"`
 }
 
 type attemptView struct {
@@ -227,16 +228,15 @@ func (a *API) history(r *http.Request) ([]delivery.Attempt, error) {
 
 func historyView(hist []delivery.Attempt) deliveryView {
 	v := summaryView(delivery.Summary{Last: hist[len(hist)-1]})
+	attempts := []attemptView{}
 	for _, a := range hist {
 		if a.Outcome == delivery.OutcomePending {
 			continue
 		}
-		v.Attempts = append(v.Attempts, attemptView{Attempt: a.Number, Time: a.Time, StatusCode: a.StatusCode,
+		attempts = append(attempts, attemptView{Attempt: a.Number, Time: a.Time, StatusCode: a.StatusCode,
 			Error: a.Error, DurationSeconds: a.DurationSeconds, Response: a.Response, Outcome: string(a.Outcome)})
 	}
-	if v.Attempts == nil {
-		v.Attempts = []attemptView{}
-	}
+	v.Attempts = &attempts
 	return v
 }
 
@@ -279,31 +279,28 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	if err := a.requeue(r, last.Last); err != nil {
+	pending, err := a.requeue(r, last.Last)
+	if err != nil {
 		writeError(w, err)
 		return
 	}
-	hist, err = a.deliveries.History(r.Context(), last.Last.DeliveryID)
-	if err != nil {
-		writeError(w, natsError("delivery not read", err))
-		return
-	}
-	writeJSON(w, http.StatusAccepted, historyView(hist))
+	// The answer is the state just written, whatever a fast worker did since.
+	writeJSON(w, http.StatusAccepted, historyView(append(hist, pending)))
 }
 
-func (a *API) requeue(r *http.Request, last delivery.Attempt) error {
+func (a *API) requeue(r *http.Request, last delivery.Attempt) (delivery.Attempt, error) {
 	if _, err := a.store.Get(r.Context(), last.EndpointID); err != nil {
-		return notFound("endpoint", last.EndpointID)
+		return delivery.Attempt{}, notFound("endpoint", last.EndpointID)
 	}
-	_, err := delivery.Requeue(r.Context(), a.js, last)
+	pending, err := delivery.Requeue(r.Context(), a.js, last)
 	if errors.Is(err, delivery.ErrEventExpired) {
-		return &apiError{Status: http.StatusConflict, Code: "event_expired", Message: err.Error() + ": events are kept 7 days"}
+		return delivery.Attempt{}, &apiError{Status: http.StatusConflict, Code: "event_expired", Message: err.Error() + ": events are kept 7 days"}
 	}
 	if err != nil {
-		return natsError("delivery not queued", err)
+		return delivery.Attempt{}, natsError("delivery not queued", err)
 	}
 	a.log.Info("delivery requeued", "delivery", last.DeliveryID, "endpoint", last.EndpointID)
-	return nil
+	return pending, nil
 }
 
 type recoverInput struct {
@@ -356,7 +353,7 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 		if st := s.Status(); (st != delivery.StatusFailed && st != delivery.StatusDead) || t.Before(since) || t.After(until) {
 			continue
 		}
-		if err := a.requeue(r, s.Last); err != nil {
+		if _, err := a.requeue(r, s.Last); err != nil {
 			var ae *apiError
 			if errors.As(err, &ae) && ae.Code == "event_expired" {
 				continue // nothing left to send
