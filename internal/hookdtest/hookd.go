@@ -112,12 +112,12 @@ func (h *Hookd) Do(t testing.TB, method, path string, body any) (int, []byte) {
 
 // Endpoint is the API's view of an endpoint.
 type Endpoint struct {
-	ID       string   `json:"id"`
-	URL      string   `json:"url"`
-	Events   []string `json:"events"`
-	Filter   string   `json:"filter"`
-	Secret   string   `json:"secret"`
-	Enabled  bool     `json:"enabled"`
+	ID      string   `json:"id"`
+	URL     string   `json:"url"`
+	Events  []string `json:"events"`
+	Filter  string   `json:"filter"`
+	Secret  string   `json:"secret"`
+	Enabled bool     `json:"enabled"`
 }
 
 // CreateEndpoint creates an endpoint, requires 201, and waits until this
