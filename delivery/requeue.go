@@ -39,21 +39,36 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	}
 	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq}
 	base := last.Number
+	pending := Attempt{
+		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
+		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Time: time.Now().UTC(), Outcome: OutcomePending,
+	}
+	// The log record goes first, so it can never land after the new
+	// queueing's first attempt.
+	if err := appendRecord(ctx, js, pending, "queued."+last.DeliveryID+".r"+strconv.Itoa(base)); err != nil {
+		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
+	}
 	m := nats.NewMsg(topology.DeliverySubject(last.EndpointID))
 	m.Data = e.Envelope()
 	SetHeaders(m.Header, e, last.EndpointID)
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {
+		// Put the state back, or the log would say "pending" for a delivery
+		// that is not queued.
+		last.Time = time.Now().UTC()
+		_ = appendRecord(context.WithoutCancel(ctx), js, last, "")
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
-	pending := Attempt{
-		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
-		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Time: time.Now().UTC(), Outcome: OutcomePending,
-	}
-	rec := nats.NewMsg(topology.AttemptSubject(last.EndpointID, last.DeliveryID))
-	rec.Data, _ = json.Marshal(pending)
-	if _, err := js.PublishMsg(ctx, rec, jetstream.WithMsgID("queued."+last.DeliveryID+".r"+strconv.Itoa(base))); err != nil {
-		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
-	}
 	return pending, nil
+}
+
+func appendRecord(ctx context.Context, js jetstream.JetStream, a Attempt, msgID string) error {
+	m := nats.NewMsg(topology.AttemptSubject(a.EndpointID, a.DeliveryID))
+	m.Data, _ = json.Marshal(a)
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	_, err := js.PublishMsg(ctx, m, opts...)
+	return err
 }

@@ -69,9 +69,10 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	return e, nil
 }
 
-// route publishes the event to every matching endpoint's stream, with a
-// pending record in the delivery log, and waits until every publish is
-// acknowledged.
+// route publishes the event to every matching endpoint's stream, each
+// delivery's "pending" log record first, and waits until every publish is
+// acknowledged. The record goes first so that the log never shows
+// "pending" after a fast worker's first attempt.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
 	e, err := r.Decode(m)
 	if err != nil {
@@ -81,8 +82,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
 		return fmt.Errorf("decode data: %w", err)
 	}
-	var body []byte
-	var pending []pendingPublish
+	var targets []target
 	for _, ep := range r.reg.Snapshot().All() {
 		if ep.Broken != nil {
 			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", e.ID, "err", ep.Broken)
@@ -93,103 +93,86 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", e.ID, "err", err)
 			continue
 		}
-		if !ok {
-			continue
-		}
-		if body == nil {
-			body = e.Envelope()
-		}
-		p := pendingPublish{endpointID: ep.ID}
-		if p.delivery, err = r.js.PublishMsgAsync(deliveryMsg(e, ep, body)); err == nil {
-			p.record, err = r.js.PublishMsgAsync(pendingRecord(e, ep))
-		}
-		if err != nil {
-			p.err = err
-		}
-		pending = append(pending, p)
-	}
-	r.log.Debug("routed", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(pending))
-	index, ierr := r.js.PublishMsgAsync(indexRecord(e, pending))
-	err = r.await(ctx, e, pending)
-	if ierr == nil {
-		select {
-		case <-index.Ok():
-		case ierr = <-index.Err():
-		case <-ctx.Done():
-			ierr = ctx.Err()
+		if ok {
+			targets = append(targets, target{ep: ep})
 		}
 	}
-	if ierr != nil {
-		// The index only serves GET /v1/events/{id}: never hold delivery for it.
-		r.log.Warn("event index not written", "event", e.ID, "err", ierr)
-	}
-	return err
-}
-
-// IndexRecord is what GET /v1/events/{id} reads: where the event is stored
-// and which endpoints it was routed to.
-type IndexRecord struct {
-	EventID  string        `json:"event_id"`
-	Type     string        `json:"type"`
-	Seq      uint64        `json:"seq"`
-	Time     time.Time     `json:"time"`
-	RoutedTo []RoutedEntry `json:"routed_to"`
-}
-
-// RoutedEntry is one endpoint an event was routed to.
-type RoutedEntry struct {
-	EndpointID string `json:"endpoint_id"`
-	DeliveryID string `json:"delivery_id"`
-}
-
-func indexRecord(e *event.Event, pending []pendingPublish) *nats.Msg {
-	rec := IndexRecord{EventID: e.ID, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(pending))}
-	for _, p := range pending {
-		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: p.endpointID, DeliveryID: delivery.ID(e.ID, p.endpointID)})
-	}
-	m := nats.NewMsg(topology.IndexSubject(e.ID))
-	m.Data, _ = json.Marshal(rec)
-	return m
-}
-
-type pendingPublish struct {
-	endpointID       string
-	delivery, record jetstream.PubAckFuture
-	err              error
-}
-
-// await waits for every publish; a publish to an endpoint deleted meanwhile
-// is not a failure.
-func (r *Router) await(ctx context.Context, e *event.Event, pending []pendingPublish) error {
+	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	failed := map[string]error{}
-	for _, p := range pending {
-		err := p.err
-		for _, f := range []jetstream.PubAckFuture{p.delivery, p.record} {
-			if err != nil || f == nil {
-				break
-			}
-			select {
-			case <-f.Ok():
-			case err = <-f.Err():
-			case <-ctx.Done():
-				err = ctx.Err()
-			}
+	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t.ep) })
+	var body []byte
+	if len(targets) > 0 {
+		body = e.Envelope()
+	}
+	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t.ep, body) })
+	r.writeIndex(ctx, e, targets)
+	return r.failures(e, targets)
+}
+
+// target is one matching endpoint and how publishing to it went.
+type target struct {
+	ep  *endpoint.Compiled
+	err error
+}
+
+// publishEach publishes msg(t) for every target without an error yet, all
+// at once, and waits for every acknowledgement.
+func (r *Router) publishEach(ctx context.Context, targets []target, msg func(*target) *nats.Msg) {
+	futures := make([]jetstream.PubAckFuture, len(targets))
+	for i := range targets {
+		if targets[i].err == nil {
+			futures[i], targets[i].err = r.js.PublishMsgAsync(msg(&targets[i]))
 		}
-		if err == nil {
+	}
+	for i, f := range futures {
+		if f == nil || targets[i].err != nil {
 			continue
 		}
-		if r.reg.Snapshot().Get(p.endpointID) == nil &&
-			(errors.Is(err, jetstream.ErrNoStreamResponse) || errors.Is(err, nats.ErrNoResponders)) {
+		select {
+		case <-f.Ok():
+		case targets[i].err = <-f.Err():
+		case <-ctx.Done():
+			targets[i].err = ctx.Err()
+		}
+	}
+}
+
+// failures is nil when every target got its delivery; a publish to an
+// endpoint deleted meanwhile is not a failure.
+func (r *Router) failures(e *event.Event, targets []target) error {
+	failed := map[string]error{}
+	for _, t := range targets {
+		if t.err == nil {
+			continue
+		}
+		if r.reg.Snapshot().Get(t.ep.ID) == nil &&
+			(errors.Is(t.err, jetstream.ErrNoStreamResponse) || errors.Is(t.err, nats.ErrNoResponders)) {
 			continue // deleted while routing
 		}
-		failed[p.endpointID] = err
+		failed[t.ep.ID] = t.err
 	}
 	if len(failed) > 0 {
 		return &PublishError{Event: e, Failed: failed}
 	}
 	return nil
+}
+
+// writeIndex records where the event went, for GET /v1/events/{id}. It
+// never holds delivery back: a failure is only logged.
+func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target) {
+	f, err := r.js.PublishMsgAsync(indexRecord(e, targets))
+	if err == nil {
+		select {
+		case <-f.Ok():
+		case err = <-f.Err():
+		case <-ctx.Done():
+			err = ctx.Err()
+		}
+	}
+	if err != nil {
+		r.log.Warn("event index not written", "event", e.ID, "err", err)
+	}
 }
 
 func deliveryMsg(e *event.Event, ep *endpoint.Compiled, body []byte) *nats.Msg {

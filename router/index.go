@@ -1,0 +1,40 @@
+package router
+
+import (
+	"encoding/json"
+	"time"
+
+	"github.com/nats-io/nats.go"
+
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
+)
+
+// IndexRecord is what GET /v1/events/{id} reads: where the event is stored
+// and which endpoints it was routed to.
+type IndexRecord struct {
+	EventID  string        `json:"event_id"`
+	Type     string        `json:"type"`
+	Seq      uint64        `json:"seq"`
+	Time     time.Time     `json:"time"`
+	RoutedTo []RoutedEntry `json:"routed_to"`
+}
+
+// RoutedEntry is one endpoint an event was routed to.
+type RoutedEntry struct {
+	EndpointID string `json:"endpoint_id"`
+	DeliveryID string `json:"delivery_id"`
+}
+
+func indexRecord(e *event.Event, targets []target) *nats.Msg {
+	rec := IndexRecord{EventID: e.ID, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets))}
+	for _, t := range targets {
+		if t.err == nil {
+			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
+		}
+	}
+	m := nats.NewMsg(topology.IndexSubject(e.ID))
+	m.Data, _ = json.Marshal(rec)
+	return m
+}
