@@ -12,16 +12,19 @@ import (
 // Scope is what a key may do.
 type Scope string
 
-// Scopes. Tenant-scoped keys will add a scope with a tenant id.
+// Scopes.
 const (
 	// ScopeAdmin may use every route.
 	ScopeAdmin Scope = "admin"
 	// ScopePublish may only publish events.
 	ScopePublish Scope = "publish"
+	// ScopeTenant sees and changes only its tenant's endpoints,
+	// deliveries and events.
+	ScopeTenant Scope = "tenant"
 )
 
 // Valid reports whether s is a known scope.
-func (s Scope) Valid() bool { return s == ScopeAdmin || s == ScopePublish }
+func (s Scope) Valid() bool { return s == ScopeAdmin || s == ScopePublish || s == ScopeTenant }
 
 // Key is a stored API key: its secret is kept only as a hash.
 type Key struct {
@@ -30,7 +33,16 @@ type Key struct {
 	Scope     Scope     `json:"scope"`
 	Hash      string    `json:"hash"`
 	CreatedAt time.Time `json:"created_at"`
+	// Tenant is the tenant a ScopeTenant key is limited to.
+	Tenant string `json:"tenant,omitempty"`
+	// ExpiresAt, when set, ends the key's validity (portal tokens).
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	// Portal keys are handed to a tenant's people: they cannot publish.
+	Portal bool `json:"portal,omitempty"`
 }
+
+// Expired reports whether the key has expired at now.
+func (k *Key) Expired(now time.Time) bool { return k.ExpiresAt != nil && !now.Before(*k.ExpiresAt) }
 
 // NewToken returns a new secret key: "hk_" and 32 random bytes, base64url.
 func NewToken() string {

@@ -99,7 +99,7 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Key, bool) {
 	s.mu.RLock()
 	k := s.byHash[h]
 	s.mu.RUnlock()
-	if k == nil || subtle.ConstantTimeCompare([]byte(k.Hash), []byte(h)) != 1 {
+	if k == nil || subtle.ConstantTimeCompare([]byte(k.Hash), []byte(h)) != 1 || k.Expired(time.Now()) {
 		return nil, false
 	}
 	return k, true
@@ -107,8 +107,14 @@ func (s *Store) Authenticate(ctx context.Context, token string) (*Key, bool) {
 
 // Create makes a key and returns it with its token, which is not stored.
 func (s *Store) Create(ctx context.Context, name string, scope Scope) (*Key, string, error) {
+	return s.CreateKey(ctx, Key{Name: name, Scope: scope})
+}
+
+// CreateKey makes a key shaped like tmpl (name, scope, tenant, expiry,
+// portal) and returns it with its token, which is not stored.
+func (s *Store) CreateKey(ctx context.Context, tmpl Key) (*Key, string, error) {
 	token := NewToken()
-	k, err := s.put(ctx, token, name, scope)
+	k, err := s.putKey(ctx, token, tmpl)
 	return k, token, err
 }
 
@@ -123,8 +129,13 @@ func (s *Store) Ensure(ctx context.Context, token, name string, scope Scope) err
 }
 
 func (s *Store) put(ctx context.Context, token, name string, scope Scope) (*Key, error) {
+	return s.putKey(ctx, token, Key{Name: name, Scope: scope})
+}
+
+func (s *Store) putKey(ctx context.Context, token string, tmpl Key) (*Key, error) {
 	h := Hash(token)
-	k := &Key{ID: idFor(h), Name: name, Scope: scope, Hash: h, CreatedAt: time.Now().UTC()}
+	k := &tmpl
+	k.ID, k.Hash, k.CreatedAt = idFor(h), h, time.Now().UTC()
 	b, err := json.Marshal(k)
 	if err != nil {
 		return nil, err

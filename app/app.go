@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/supervisor"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/worker"
 )
@@ -143,8 +144,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			ln.Close()
 			return err
 		}
+		tkv, err := a.topo.Tenants(context.Background())
+		if err != nil {
+			ln.Close()
+			return err
+		}
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys,
-			Deliveries: dlog, Timeout: a.cfg.Worker.Timeout, Logger: a.log})
+			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, Logger: a.log})
 		if err != nil {
 			ln.Close()
 			return err

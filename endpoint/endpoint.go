@@ -10,6 +10,8 @@ import (
 type Endpoint struct {
 	// ID is assigned at creation, e.g. "ep_01j9...".
 	ID string `json:"id"`
+	// Tenant owns the endpoint; "" is the default tenant.
+	Tenant string `json:"tenant,omitempty"`
 	// Name and Description are free text for people.
 	Name        string `json:"name,omitempty"`
 	Description string `json:"description,omitempty"`

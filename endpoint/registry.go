@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/rules"
+	"github.com/hookd/hookd/tenant"
 )
 
 // Compiled is an endpoint with its rule compiled, ready for routing.
@@ -27,8 +28,40 @@ type Compiled struct {
 
 // Snapshot is an immutable view of every endpoint at one moment.
 type Snapshot struct {
-	byID map[string]*Compiled
-	list []*Compiled
+	byID     map[string]*Compiled
+	list     []*Compiled
+	byTenant map[string][]*Compiled
+}
+
+// ForTenant returns the endpoints of a tenant ("" is the default tenant),
+// ordered by id: routing an addressed event is a lookup, whatever the
+// number of tenants. The slice must not be changed.
+func (s *Snapshot) ForTenant(tenantID string) []*Compiled {
+	return s.byTenant[tenant.Normalize(tenantID)]
+}
+
+// NewSnapshot builds a snapshot of the given endpoints, for tests and
+// benchmarks of routing.
+func NewSnapshot(list []*Compiled) *Snapshot {
+	s := &Snapshot{byID: make(map[string]*Compiled, len(list)), byTenant: map[string][]*Compiled{}}
+	for _, c := range list {
+		s.byID[c.ID] = c
+	}
+	s.index()
+	return s
+}
+
+func (s *Snapshot) index() {
+	s.list = make([]*Compiled, 0, len(s.byID))
+	for _, c := range s.byID {
+		s.list = append(s.list, c)
+	}
+	sort.Slice(s.list, func(i, j int) bool { return s.list[i].ID < s.list[j].ID })
+	s.byTenant = make(map[string][]*Compiled)
+	for _, c := range s.list {
+		t := tenant.Normalize(c.Tenant)
+		s.byTenant[t] = append(s.byTenant[t], c)
+	}
 }
 
 // Get returns the endpoint with id, or nil.
@@ -53,7 +86,7 @@ type Registry struct {
 // NewRegistry returns a Registry over kv.
 func NewRegistry(kv jetstream.KeyValue, log *slog.Logger) *Registry {
 	r := &Registry{kv: kv, log: log, ready: make(chan struct{})}
-	r.snap.Store(&Snapshot{byID: map[string]*Compiled{}})
+	r.snap.Store(&Snapshot{byID: map[string]*Compiled{}, byTenant: map[string][]*Compiled{}})
 	return r
 }
 
@@ -125,11 +158,7 @@ func (r *Registry) apply(entry jetstream.KeyValueEntry) {
 	} else {
 		delete(next.byID, id)
 	}
-	next.list = make([]*Compiled, 0, len(next.byID))
-	for _, c := range next.byID {
-		next.list = append(next.list, c)
-	}
-	sort.Slice(next.list, func(i, j int) bool { return next.list[i].ID < next.list[j].ID })
+	next.index()
 	r.snap.Store(next)
 	r.mu.Lock()
 	for _, ch := range r.subscribers {

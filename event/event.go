@@ -13,6 +13,36 @@ import (
 // "events.function.executed".
 const SubjectPrefix = "events."
 
+// TenantHeader addresses an event published to "events.<type>" to a
+// tenant.
+const TenantHeader = "Hookd-Tenant"
+
+// TenantSubject returns the subject an event of type typ addressed to
+// tenant is published to: "tenants.<tenant>.events.<type>".
+func TenantSubject(tenant, typ string) string { return "tenants." + tenant + "." + SubjectPrefix + typ }
+
+// ParseSubject splits an events-stream subject into the tenant it addresses
+// ("" for "events.<type>") and the event type.
+func ParseSubject(subject string) (tenant, typ string) {
+	if rest, ok := strings.CutPrefix(subject, "tenants."); ok {
+		if t, after, ok := strings.Cut(rest, "."); ok {
+			if typ, ok := strings.CutPrefix(after, SubjectPrefix); ok {
+				return t, typ
+			}
+		}
+	}
+	return "", strings.TrimPrefix(subject, SubjectPrefix)
+}
+
+// MsgIDScope is the prefix of a tenant's event ids in Nats-Msg-Id: ""
+// for the default tenant, "<tenant>/" otherwise.
+func MsgIDScope(tenantID string) string {
+	if tenantID == "" || tenantID == "default" {
+		return ""
+	}
+	return tenantID + "/"
+}
+
 // Event is one thing that happened in the producer's system.
 type Event struct {
 	// ID identifies the event; it is the Standard Webhooks webhook-id of
@@ -31,6 +61,9 @@ type Event struct {
 	// Seq is the event's sequence in the events stream, 0 before it is
 	// stored.
 	Seq uint64
+	// Tenant is the tenant the event is addressed to (tenant.Default when
+	// it names none).
+	Tenant string
 }
 
 // ErrInvalidType reports an event type that cannot be a NATS subject suffix.

@@ -11,6 +11,7 @@ import (
 	"github.com/hookd/hookd/apikey"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
@@ -33,6 +34,8 @@ type Config struct {
 	Keys *apikey.Store
 	// Deliveries reads the delivery log. Required.
 	Deliveries *delivery.Log
+	// Tenants stores tenants. Required.
+	Tenants *tenant.Store
 	// Sender makes test deliveries. Optional: default a new worker.Sender.
 	Sender *worker.Sender
 	// Timeout bounds a test delivery when the endpoint sets none. Optional:
@@ -56,8 +59,8 @@ func (c *Config) setDefaults() {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil || c.Deliveries == nil {
-		return errors.New("httpapi: Topology, Endpoints, Keys and Deliveries are required")
+	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil || c.Deliveries == nil || c.Tenants == nil {
+		return errors.New("httpapi: Topology, Endpoints, Keys, Deliveries and Tenants are required")
 	}
 	return nil
 }
@@ -68,6 +71,8 @@ type API struct {
 	topo       *topology.Topology
 	keys       *apikey.Store
 	deliveries *delivery.Log
+	tenants    *tenant.Store
+	limiter    *tenantLimiter
 	sender     *worker.Sender
 	timeout    time.Duration
 	js         jetstream.JetStream
@@ -81,7 +86,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	v1 := http.NewServeMux()
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
@@ -105,6 +110,12 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("POST /v1/keys", a.createKey)
 	v1.HandleFunc("GET /v1/keys", a.listKeys)
 	v1.HandleFunc("DELETE /v1/keys/{id}", a.revokeKey)
+	v1.HandleFunc("POST /v1/tenants", a.createTenant)
+	v1.HandleFunc("GET /v1/tenants", a.listTenants)
+	v1.HandleFunc("GET /v1/tenants/{id}", a.getTenant)
+	v1.HandleFunc("PATCH /v1/tenants/{id}", a.updateTenant)
+	v1.HandleFunc("DELETE /v1/tenants/{id}", a.deleteTenant)
+	v1.HandleFunc("POST /v1/tenants/{id}/portal-tokens", a.createPortalToken)
 	v1.HandleFunc("/v1/", routeNotFound)
 	a.mux.Handle("/v1/", a.requireKey(v1))
 	a.mux.HandleFunc("GET /openapi.json", serveOpenAPI)

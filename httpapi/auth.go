@@ -27,8 +27,14 @@ func (a *API) requireKey(next http.Handler) http.Handler {
 			writeError(w, errUnauthorized)
 			return
 		}
-		if key.Scope == apikey.ScopePublish && !(r.Method == http.MethodPost && r.URL.Path == "/v1/events") {
+		publishing := r.Method == http.MethodPost && r.URL.Path == "/v1/events"
+		if key.Scope == apikey.ScopePublish && !publishing {
 			writeError(w, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may only publish events"})
+			return
+		}
+		if key.Scope == apikey.ScopeTenant && (adminOnlyRoute(r.URL.Path) || key.Portal && publishing) {
+			// Tenant keys are not told what else exists.
+			routeNotFound(w, r)
 			return
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, key)))

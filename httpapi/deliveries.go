@@ -223,6 +223,12 @@ func (a *API) history(r *http.Request) ([]delivery.Attempt, error) {
 	if err != nil {
 		return nil, natsError("delivery not read", err)
 	}
+	if acc := accessOf(r); !acc.admin() {
+		ep, err := a.store.Get(r.Context(), hist[0].EndpointID)
+		if err != nil || !acc.canSee(ep.Tenant) {
+			return nil, notFound("delivery", id)
+		}
+	}
 	return hist, nil
 }
 

@@ -2,6 +2,8 @@ package httpapi
 
 import (
 	"net/http"
+
+	"github.com/hookd/hookd/tenant"
 	"regexp"
 	"strconv"
 )
@@ -40,6 +42,11 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fieldError("cursor", "is not a cursor this API returned"))
 		return
 	}
+	acc := accessOf(r)
+	only := r.URL.Query().Get("tenant")
+	if !acc.admin() {
+		only = acc.key.Tenant
+	}
 	eps, err := a.store.List(r.Context())
 	if err != nil {
 		writeError(w, natsError("endpoints not listed", err))
@@ -47,7 +54,7 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	out := endpointList{Data: []endpointView{}}
 	for _, e := range eps {
-		if e.ID <= cursor {
+		if e.ID <= cursor || only != "" && tenant.Normalize(e.Tenant) != only {
 			continue
 		}
 		if len(out.Data) == limit {

@@ -7,11 +7,13 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/tenant"
 )
 
 // endpointInput is the body of create (url required) and of PATCH (every
 // field optional: absent fields keep their value).
 type endpointInput struct {
+	Tenant      *string            `json:"tenant"`
 	URL         *string            `json:"url"`
 	Name        *string            `json:"name"`
 	Description *string            `json:"description"`
@@ -77,6 +79,7 @@ func mergeHeaders(old, next map[string]string) map[string]string {
 // the secret only in the answer to create.
 type endpointView struct {
 	ID          string            `json:"id"`
+	Tenant      string            `json:"tenant"`
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	URL         string            `json:"url"`
@@ -92,7 +95,7 @@ type endpointView struct {
 }
 
 func view(e *endpoint.Endpoint, withSecret bool) endpointView {
-	v := endpointView{ID: e.ID, Name: e.Name, Description: e.Description, URL: e.URL, Events: e.Events,
+	v := endpointView{ID: e.ID, Tenant: tenant.Normalize(e.Tenant), Name: e.Name, Description: e.Description, URL: e.URL, Events: e.Events,
 		Filter: e.Filter, Enabled: !e.Disabled, Headers: map[string]string{}, Metadata: e.Metadata,
 		CreatedAt: e.CreatedAt, UpdatedAt: e.UpdatedAt}
 	if v.Events == nil {
@@ -136,6 +139,22 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validationError(err))
 		return
 	}
+	asked := ""
+	if in.Tenant != nil {
+		asked = *in.Tenant
+	}
+	tenantID, err := accessOf(r).tenantFor(asked)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.checkEndpointLimit(r, tenantID); err != nil {
+		writeError(w, err)
+		return
+	}
+	if tenantID != tenant.Default {
+		e.Tenant = tenantID
+	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
 	if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID); err != nil {
@@ -172,7 +191,7 @@ func (a *API) getSecret(w http.ResponseWriter, r *http.Request) {
 func (a *API) lookup(r *http.Request) (*endpoint.Endpoint, error) {
 	id := r.PathValue("id")
 	e, err := a.store.Get(r.Context(), id)
-	if errors.Is(err, endpoint.ErrNotFound) {
+	if errors.Is(err, endpoint.ErrNotFound) || err == nil && !accessOf(r).canSee(e.Tenant) {
 		return nil, notFound("endpoint", id)
 	}
 	if err != nil {
@@ -189,6 +208,10 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Secret != nil {
 		writeError(w, fieldError("secret", "cannot be changed by PATCH: use POST /v1/endpoints/{id}/rotate-secret"))
+		return
+	}
+	if in.Tenant != nil {
+		writeError(w, fieldError("tenant", "cannot be changed: an endpoint stays with its tenant"))
 		return
 	}
 	a.change(w, r, "updated", func(e *endpoint.Endpoint) error {
@@ -214,7 +237,12 @@ func (a *API) disableEndpoint(w http.ResponseWriter, r *http.Request) {
 // the result.
 func (a *API) change(w http.ResponseWriter, r *http.Request, what string, fn func(*endpoint.Endpoint) error, show func(*endpoint.Endpoint) any) {
 	id := r.PathValue("id")
-	e, err := a.store.Update(r.Context(), id, fn)
+	e, err := a.store.Update(r.Context(), id, func(e *endpoint.Endpoint) error {
+		if !accessOf(r).canSee(e.Tenant) {
+			return endpoint.ErrNotFound
+		}
+		return fn(e)
+	})
 	var ae *apiError
 	switch {
 	case errors.Is(err, endpoint.ErrNotFound):
@@ -233,6 +261,10 @@ func (a *API) change(w http.ResponseWriter, r *http.Request, what string, fn fun
 
 func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
+	if _, err := a.lookup(r); err != nil {
+		writeError(w, err)
+		return
+	}
 	err := a.store.Delete(r.Context(), id)
 	if errors.Is(err, endpoint.ErrNotFound) {
 		writeError(w, notFound("endpoint", id))

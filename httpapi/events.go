@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -19,9 +21,10 @@ const maxEventIDLen = 128
 type eventInput struct {
 	// ID is optional: the Idempotency-Key header, or a generated id, when
 	// absent. Re-sending an id within the duplicate window is a no-op.
-	ID   string          `json:"id"`
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+	ID     string          `json:"id"`
+	Type   string          `json:"type"`
+	Data   json.RawMessage `json:"data"`
+	Tenant string          `json:"tenant"`
 }
 
 type eventAccepted struct {
@@ -53,14 +56,37 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	if len(in.Data) == 0 {
 		in.Data = json.RawMessage("null")
 	}
-	m := nats.NewMsg(event.Subject(in.Type))
+	tenantID, err := accessOf(r).tenantFor(in.Tenant)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	t, err := a.tenants.Get(r.Context(), tenantID)
+	if errors.Is(err, tenant.ErrNotFound) {
+		writeError(w, fieldError("tenant", "unknown tenant %q", tenantID))
+		return
+	}
+	if err != nil {
+		writeError(w, natsError("tenant not read", err))
+		return
+	}
+	if !a.limiter.allow(t.ID, t.Limits.EventsPerSecond) {
+		writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: "limit_exceeded",
+			Message: fmt.Sprintf("tenant %s publishes more than its %g events per second (limits.events_per_second)", t.ID, t.Limits.EventsPerSecond)})
+		return
+	}
+	subject := event.Subject(in.Type)
+	if t.ID != tenant.Default {
+		subject = event.TenantSubject(t.ID, in.Type)
+	}
+	m := nats.NewMsg(subject)
 	m.Data = in.Data
 	if len(in.Data) > topology.MaxEventSize {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
 			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(in.Data), topology.MaxEventSize)})
 		return
 	}
-	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(in.ID))
+	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(event.MsgIDScope(t.ID)+in.ID))
 	if err != nil {
 		a.log.Warn("event not accepted", "type", in.Type, "err", err)
 		writeError(w, natsError("event not stored", err))

@@ -10,20 +10,23 @@ import (
 )
 
 type keyInput struct {
-	Name  string `json:"name"`
-	Scope string `json:"scope"`
+	Name   string `json:"name"`
+	Scope  string `json:"scope"`
+	Tenant string `json:"tenant"`
 }
 
 type keyView struct {
-	ID        string    `json:"id"`
-	Name      string    `json:"name"`
-	Scope     string    `json:"scope"`
-	CreatedAt time.Time `json:"created_at"`
-	Key       string    `json:"key,omitempty"`
+	ID        string     `json:"id"`
+	Name      string     `json:"name"`
+	Scope     string     `json:"scope"`
+	Tenant    string     `json:"tenant,omitempty"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+	CreatedAt time.Time  `json:"created_at"`
+	Key       string     `json:"key,omitempty"`
 }
 
 func keyOf(k *apikey.Key) keyView {
-	return keyView{ID: k.ID, Name: k.Name, Scope: string(k.Scope), CreatedAt: k.CreatedAt}
+	return keyView{ID: k.ID, Name: k.Name, Scope: string(k.Scope), Tenant: k.Tenant, ExpiresAt: k.ExpiresAt, CreatedAt: k.CreatedAt}
 }
 
 func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
@@ -36,14 +39,27 @@ func (a *API) createKey(w http.ResponseWriter, r *http.Request) {
 		in.Scope = string(apikey.ScopeAdmin)
 	}
 	if !apikey.Scope(in.Scope).Valid() {
-		writeError(w, fieldError("scope", "must be admin or publish, not %q", in.Scope))
+		writeError(w, fieldError("scope", "must be admin, publish or tenant, not %q", in.Scope))
 		return
+	}
+	switch {
+	case in.Scope == string(apikey.ScopeTenant) && in.Tenant == "":
+		writeError(w, fieldError("tenant", "required with scope tenant"))
+		return
+	case in.Scope != string(apikey.ScopeTenant) && in.Tenant != "":
+		writeError(w, fieldError("tenant", "only a tenant-scoped key has a tenant"))
+		return
+	case in.Tenant != "":
+		if _, err := a.tenants.Get(r.Context(), in.Tenant); err != nil {
+			writeError(w, fieldError("tenant", "unknown tenant %q", in.Tenant))
+			return
+		}
 	}
 	if len(in.Name) > 256 || strings.ContainsAny(in.Name, "\r\n") {
 		writeError(w, fieldError("name", "must be one line of at most 256 characters"))
 		return
 	}
-	k, token, err := a.keys.Create(r.Context(), in.Name, apikey.Scope(in.Scope))
+	k, token, err := a.keys.CreateKey(r.Context(), apikey.Key{Name: in.Name, Scope: apikey.Scope(in.Scope), Tenant: in.Tenant})
 	if err != nil {
 		writeError(w, natsError("key not stored", err))
 		return

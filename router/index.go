@@ -15,6 +15,7 @@ import (
 // and which endpoints it was routed to.
 type IndexRecord struct {
 	EventID  string        `json:"event_id"`
+	Tenant   string        `json:"tenant"`
 	Type     string        `json:"type"`
 	Seq      uint64        `json:"seq"`
 	Time     time.Time     `json:"time"`
@@ -28,13 +29,13 @@ type RoutedEntry struct {
 }
 
 func indexRecord(e *event.Event, targets []target) *nats.Msg {
-	rec := IndexRecord{EventID: e.ID, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets))}
+	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets))}
 	for _, t := range targets {
 		if t.err == nil {
 			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
 		}
 	}
-	m := nats.NewMsg(topology.IndexSubject(e.ID))
+	m := nats.NewMsg(topology.IndexSubject(e.Tenant, e.ID))
 	m.Data, _ = json.Marshal(rec)
 	return m
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/rules"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -47,9 +48,14 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
+	tenantID, typ := event.ParseSubject(m.Subject())
+	if tenantID == "" {
+		tenantID = m.Headers().Get(event.TenantHeader)
+	}
 	e := &event.Event{
 		ID:      m.Headers().Get(jetstream.MsgIDHeader),
-		Type:    strings.TrimPrefix(m.Subject(), event.SubjectPrefix),
+		Tenant:  tenant.Normalize(tenantID),
+		Type:    typ,
 		Subject: m.Subject(),
 		Time:    meta.Timestamp.UTC(),
 		Data:    event.NormalizeData(m.Data()),
@@ -58,6 +64,9 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	if e.ID == "" {
 		e.ID = event.SequenceID(r.seed, meta.Sequence.Stream)
 	}
+	// The API scopes a tenant's event ids in Nats-Msg-Id ("<tenant>/<id>"),
+	// so two tenants' equal ids are not taken for duplicates.
+	e.ID = strings.TrimPrefix(e.ID, event.MsgIDScope(e.Tenant))
 	if h := m.Headers(); len(h) > 0 {
 		e.Headers = make(map[string]string, len(h))
 		for k, v := range h {
@@ -78,25 +87,11 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if err != nil {
 		return err
 	}
-	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers}
+	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
 	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
 		return fmt.Errorf("decode data: %w", err)
 	}
-	var targets []target
-	for _, ep := range r.reg.Snapshot().All() {
-		if ep.Broken != nil {
-			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", e.ID, "err", ep.Broken)
-			continue
-		}
-		ok, err := ep.Rule.Match(ev, &env)
-		if err != nil {
-			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", e.ID, "err", err)
-			continue
-		}
-		if ok {
-			targets = append(targets, target{ep: ep})
-		}
-	}
+	targets := r.match(r.reg.Snapshot(), &env, ev)
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
@@ -108,6 +103,29 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t.ep, body) })
 	r.writeIndex(ctx, e, targets)
 	return r.failures(e, targets)
+}
+
+// match returns the endpoints an event goes to. Only the addressed
+// tenant's endpoints are considered (for a tenant-less event, the default
+// tenant's), found by lookup: the cost does not grow with the number of
+// tenants.
+func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator) []target {
+	var targets []target
+	for _, ep := range snap.ForTenant(env.Tenant) {
+		if ep.Broken != nil {
+			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", env.ID, "err", ep.Broken)
+			continue
+		}
+		ok, err := ep.Rule.Match(ev, env)
+		if err != nil {
+			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", env.ID, "err", err)
+			continue
+		}
+		if ok {
+			targets = append(targets, target{ep: ep})
+		}
+	}
+	return targets
 }
 
 // target is one matching endpoint and how publishing to it went.

@@ -23,7 +23,7 @@ const (
 var ErrInvalidFilter = errors.New("invalid filter")
 
 // Env is what a filter sees: `type`, `id`, `subject`, `time`, `data` (the
-// decoded JSON body) and `headers`.
+// decoded JSON body), `headers` and `tenant`.
 type Env struct {
 	Type    string            `expr:"type"`
 	ID      string            `expr:"id"`
@@ -31,6 +31,7 @@ type Env struct {
 	Time    time.Time         `expr:"time"`
 	Data    any               `expr:"data"`
 	Headers map[string]string `expr:"headers"`
+	Tenant  string            `expr:"tenant"`
 }
 
 // Filter is a compiled filter expression. It is safe for concurrent use;

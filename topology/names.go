@@ -24,6 +24,11 @@ const (
 	// IndexStream finds events by id: one record per event, written by the
 	// router, on "hookd.index.<hash of the event id>".
 	IndexStream = "HOOKD_EVENT_INDEX"
+	// TenantsBucket holds tenants, keyed by tenant id.
+	TenantsBucket = "hookd_tenants"
+	// TenantEventsSubjects is what EventsStream captures for events
+	// addressed to a tenant: "tenants.<tenant>.events.<type>".
+	TenantEventsSubjects = "tenants.*.events.>"
 	// KeysBucket holds API keys (hashes only), keyed by key id.
 	KeysBucket = "hookd_keys"
 	// RouterConsumer is the durable consumer on EventsStream shared by all
@@ -50,9 +55,10 @@ func AttemptSubject(endpointID, deliveryID string) string {
 }
 
 // IndexSubject is the subject of an event's index record. Event ids are
-// chosen by producers, so they are hashed into a subject token.
-func IndexSubject(eventID string) string {
-	sum := sha256.Sum256([]byte(eventID))
+// chosen by producers (and two tenants may choose the same), so tenant and
+// id are hashed into a subject token.
+func IndexSubject(tenantID, eventID string) string {
+	sum := sha256.Sum256([]byte(tenantID + "\x00" + eventID))
 	return "hookd.index." + hex.EncodeToString(sum[:16])
 }
 

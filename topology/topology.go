@@ -82,7 +82,7 @@ func (t *Topology) Config() Config { return t.cfg }
 func (t *Topology) EnsureCore(ctx context.Context) error {
 	streams := []jetstream.StreamConfig{{
 		Name:       EventsStream,
-		Subjects:   []string{EventsSubjects},
+		Subjects:   []string{EventsSubjects, TenantEventsSubjects},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
 		MaxMsgSize: MaxEventSize,
@@ -115,7 +115,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, bucket := range []string{EndpointsBucket, KeysBucket} {
+	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket} {
 		if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
 			History:  1,
@@ -126,6 +126,15 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Tenants returns the tenants bucket; EnsureCore must have run.
+func (t *Topology) Tenants(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, TenantsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", TenantsBucket, err)
+	}
+	return kv, nil
 }
 
 // Keys returns the API keys bucket; EnsureCore must have run.

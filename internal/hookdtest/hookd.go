@@ -153,7 +153,17 @@ func (h *Hookd) WaitEndpoint(t testing.TB, id string, cond func(*Endpoint) bool)
 // event id.
 func (h *Hookd) PublishEvent(t testing.TB, typ string, data any) string {
 	t.Helper()
-	status, out := h.Do(t, http.MethodPost, "/v1/events", map[string]any{"type": typ, "data": data})
+	return h.PublishEventAs(t, "", typ, data)
+}
+
+// PublishEventAs publishes an event addressed to a tenant ("" for none).
+func (h *Hookd) PublishEventAs(t testing.TB, tenantID, typ string, data any) string {
+	t.Helper()
+	body := map[string]any{"type": typ, "data": data}
+	if tenantID != "" {
+		body["tenant"] = tenantID
+	}
+	status, out := h.Do(t, http.MethodPost, "/v1/events", body)
 	if status != http.StatusAccepted {
 		t.Fatalf("publish event: %d %s", status, out)
 	}
