@@ -29,7 +29,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve", "api", "router", "worker":
 		err = runServe(ctx, cmd, rest, stdout, stderr, getenv)
-	case "endpoint", "delivery", "event", "rule", "key":
+	case "endpoint", "delivery", "event", "rule", "key", "tenant":
 		g, _ := findGroup(cmd)
 		err = runGroup(ctx, g, rest, stdout, stderr, getenv)
 	case "recover":
@@ -76,11 +76,14 @@ Usage:
 
 Client commands (call a running hookd's API):
   hookd endpoint create|list|get|update|delete|enable|disable|secret|rotate-secret|test|test-filter
+                 (create and list take --tenant T)
   hookd delivery list ENDPOINT_ID | get ID | retry ID [--force]
   hookd recover ENDPOINT_ID --since T [--until T]
-  hookd event send TYPE [--data JSON|@file] [--id ID] | get ID
+  hookd event send TYPE [--data JSON|@file] [--id ID] [--tenant T] | get ID [--tenant T]
   hookd rule test --event FILE 'EXPR'
-  hookd key create [--name N --scope admin|publish] | list | revoke ID
+  hookd key create [--name N --scope admin|publish|tenant --tenant T] | list | revoke ID
+  hookd tenant create ID [--name N --metadata k=v --max-endpoints N --events-per-second R]
+  hookd tenant list | get ID | update ID [flags] | delete ID | portal-token ID [--ttl 1h]
 
 Run "hookd serve --help" for flags. Every flag can be set with HOOKD_<FLAG>,
 e.g. HOOKD_RETRY_SCHEDULE for --retry-schedule.

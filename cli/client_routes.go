@@ -30,9 +30,14 @@ func (c *client) createEndpoint(ctx context.Context, body map[string]any) (json.
 	return c.do(ctx, http.MethodPost, "/v1/endpoints", nil, body)
 }
 
-// listEndpoints: GET /v1/endpoints.
-func (c *client) listEndpoints(ctx context.Context, p page) (json.RawMessage, error) {
-	return c.do(ctx, http.MethodGet, "/v1/endpoints", p.query(), nil)
+// listEndpoints: GET /v1/endpoints; a non-empty tenant lists only that
+// tenant's endpoints.
+func (c *client) listEndpoints(ctx context.Context, p page, tenant string) (json.RawMessage, error) {
+	q := p.query()
+	if tenant != "" {
+		q.Set("tenant", tenant)
+	}
+	return c.do(ctx, http.MethodGet, "/v1/endpoints", q, nil)
 }
 
 // getEndpoint: GET /v1/endpoints/{id}.
@@ -135,12 +140,15 @@ func (c *client) retryDelivery(ctx context.Context, id string, force bool) (json
 	return c.do(ctx, http.MethodPost, "/v1/deliveries/"+escape(id)+"/retry", nil, body)
 }
 
-// sendEvent: POST /v1/events; empty id lets the server choose, nil data
-// sends none.
-func (c *client) sendEvent(ctx context.Context, eventType, id string, data json.RawMessage) (json.RawMessage, error) {
+// sendEvent: POST /v1/events; empty id lets the server choose, empty
+// tenant sends none (the default tenant), nil data sends none.
+func (c *client) sendEvent(ctx context.Context, eventType, id, tenant string, data json.RawMessage) (json.RawMessage, error) {
 	body := map[string]any{"type": eventType}
 	if id != "" {
 		body["id"] = id
+	}
+	if tenant != "" {
+		body["tenant"] = tenant
 	}
 	if data != nil {
 		body["data"] = data
@@ -148,9 +156,15 @@ func (c *client) sendEvent(ctx context.Context, eventType, id string, data json.
 	return c.do(ctx, http.MethodPost, "/v1/events", nil, body)
 }
 
-// getEvent: GET /v1/events/{id}.
-func (c *client) getEvent(ctx context.Context, id string) (json.RawMessage, error) {
-	return c.do(ctx, http.MethodGet, "/v1/events/"+escape(id), nil, nil)
+// getEvent: GET /v1/events/{id}; event ids are per tenant, so a
+// non-empty tenant looks in that tenant's (admin keys; the server's
+// default is the default tenant, or a tenant key's own).
+func (c *client) getEvent(ctx context.Context, id, tenant string) (json.RawMessage, error) {
+	var q url.Values
+	if tenant != "" {
+		q = url.Values{"tenant": {tenant}}
+	}
+	return c.do(ctx, http.MethodGet, "/v1/events/"+escape(id), q, nil)
 }
 
 // testRule: POST /v1/rules/test; nil patterns are not sent.
@@ -163,13 +177,16 @@ func (c *client) testRule(ctx context.Context, filter string, patterns []string,
 }
 
 // createKey: POST /v1/keys; empty fields are left to the server.
-func (c *client) createKey(ctx context.Context, name, scope string) (json.RawMessage, error) {
+func (c *client) createKey(ctx context.Context, name, scope, tenant string) (json.RawMessage, error) {
 	body := map[string]any{}
 	if name != "" {
 		body["name"] = name
 	}
 	if scope != "" {
 		body["scope"] = scope
+	}
+	if tenant != "" {
+		body["tenant"] = tenant
 	}
 	return c.do(ctx, http.MethodPost, "/v1/keys", nil, body)
 }
@@ -183,4 +200,40 @@ func (c *client) listKeys(ctx context.Context) (json.RawMessage, error) {
 func (c *client) revokeKey(ctx context.Context, id string) error {
 	_, err := c.do(ctx, http.MethodDelete, "/v1/keys/"+escape(id), nil, nil)
 	return err
+}
+
+// createTenant: POST /v1/tenants. body holds the fields to send.
+func (c *client) createTenant(ctx context.Context, body map[string]any) (json.RawMessage, error) {
+	return c.do(ctx, http.MethodPost, "/v1/tenants", nil, body)
+}
+
+// listTenants: GET /v1/tenants.
+func (c *client) listTenants(ctx context.Context, p page) (json.RawMessage, error) {
+	return c.do(ctx, http.MethodGet, "/v1/tenants", p.query(), nil)
+}
+
+// getTenant: GET /v1/tenants/{id}.
+func (c *client) getTenant(ctx context.Context, id string) (json.RawMessage, error) {
+	return c.do(ctx, http.MethodGet, "/v1/tenants/"+escape(id), nil, nil)
+}
+
+// updateTenant: PATCH /v1/tenants/{id} with only the fields to change.
+func (c *client) updateTenant(ctx context.Context, id string, body map[string]any) (json.RawMessage, error) {
+	return c.do(ctx, http.MethodPatch, "/v1/tenants/"+escape(id), nil, body)
+}
+
+// deleteTenant: DELETE /v1/tenants/{id}.
+func (c *client) deleteTenant(ctx context.Context, id string) error {
+	_, err := c.do(ctx, http.MethodDelete, "/v1/tenants/"+escape(id), nil, nil)
+	return err
+}
+
+// createPortalToken: POST /v1/tenants/{id}/portal-tokens; an empty ttl
+// leaves it to the server.
+func (c *client) createPortalToken(ctx context.Context, id, ttl string) (json.RawMessage, error) {
+	body := map[string]any{}
+	if ttl != "" {
+		body["ttl"] = ttl
+	}
+	return c.do(ctx, http.MethodPost, "/v1/tenants/"+escape(id)+"/portal-tokens", nil, body)
 }

@@ -112,7 +112,7 @@ func TestNewClientServer(t *testing.T) {
 // Usage, help and unknown commands, without a server.
 func TestClientUsage(t *testing.T) {
 	r := runMain(nil, "help")
-	for _, cmd := range []string{"hookd endpoint", "hookd delivery", "hookd recover", "hookd event", "hookd rule", "hookd key", "HOOKD_API_KEY"} {
+	for _, cmd := range []string{"hookd endpoint", "hookd delivery", "hookd recover", "hookd event", "hookd rule", "hookd key", "hookd tenant", "--tenant", "HOOKD_API_KEY"} {
 		if !strings.Contains(r.out, cmd) {
 			t.Fatalf("usage lacks %q:\n%s", cmd, r.out)
 		}

@@ -8,8 +8,8 @@ import (
 )
 
 var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that receive webhooks", cmds: []command{
-	{name: "create", summary: "create an endpoint (--url is required); prints its signing secret", setup: endpointCreate},
-	{name: "list", summary: "list endpoints, oldest first", setup: endpointList},
+	{name: "create", summary: "create an endpoint (--url is required), in --tenant or the default tenant; prints its signing secret", setup: endpointCreate},
+	{name: "list", summary: "list endpoints, oldest first (--tenant: only that tenant's)", setup: endpointList},
 	{name: "get", args: []string{"ID"}, summary: "show an endpoint", setup: endpointGet},
 	{name: "update", args: []string{"ID"}, summary: "change the fields given as flags, and only those", setup: endpointUpdate},
 	{name: "delete", args: []string{"ID"}, summary: "delete an endpoint and its pending deliveries", setup: endpointDelete},
@@ -83,6 +83,7 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 func endpointCreate(fs *flag.FlagSet) runFunc {
 	var f endpointFlags
 	f.register(fs)
+	tenant := fs.String("tenant", "", "tenant that owns the endpoint (admin keys; default: the default tenant, or a tenant key's own)")
 	return func(ctx context.Context, x *invocation, _ []string) error {
 		if !given(x.fs, "url") || f.url == "" {
 			return &usageError{errors.New("--url is required")}
@@ -90,6 +91,9 @@ func endpointCreate(fs *flag.FlagSet) runFunc {
 		body, err := f.body(x.fs)
 		if err != nil {
 			return err
+		}
+		if given(x.fs, "tenant") {
+			body["tenant"] = *tenant
 		}
 		answer, err := x.api.createEndpoint(ctx, body)
 		if err != nil {
@@ -125,18 +129,23 @@ func endpointList(fs *flag.FlagSet) runFunc {
 	var p page
 	fs.IntVar(&p.limit, "limit", 0, "endpoints per page, 1 to 250 (default: the server's, 50)")
 	fs.StringVar(&p.cursor, "cursor", "", "next_cursor of the previous page")
+	tenant := fs.String("tenant", "", "only this tenant's endpoints (admin keys)")
 	return func(ctx context.Context, x *invocation, _ []string) error {
-		answer, err := x.api.listEndpoints(ctx, p)
+		answer, err := x.api.listEndpoints(ctx, p, *tenant)
 		if err != nil {
 			return err
 		}
 		return show(x.out, answer, func(t *table, l listOf[endpointView]) {
-			t.row("ID", "NAME", "URL", "EVENTS", "ENABLED")
+			t.row("ID", "TENANT", "NAME", "URL", "EVENTS", "ENABLED")
 			for _, e := range l.Data {
-				t.row(e.ID, orDash(e.Name), e.URL, list(e.Events, "*"), yesNo(e.enabled()))
+				t.row(e.ID, orDash(e.Tenant), orDash(e.Name), e.URL, list(e.Events, "*"), yesNo(e.enabled()))
 			}
 			if l.HasMore {
-				x.out.note("more: hookd endpoint list --cursor %s", l.NextCursor)
+				more := ""
+				if *tenant != "" {
+					more = " --tenant " + *tenant
+				}
+				x.out.note("more: hookd endpoint list%s --cursor %s", more, l.NextCursor)
 			}
 		})
 	}
@@ -253,6 +262,7 @@ func endpointTestFilter(fs *flag.FlagSet) runFunc {
 // it (create).
 func printEndpoint(t *table, e endpointView) {
 	t.field("id", e.ID)
+	t.field("tenant", orDash(e.Tenant))
 	t.field("name", orDash(e.Name))
 	t.field("description", orDash(e.Description))
 	t.field("url", e.URL)

@@ -27,7 +27,7 @@ func TestEndpointCommandsLifecycle(t *testing.T) {
 	}
 
 	get := c.ok("endpoint", "get", id)
-	if field(t, get, "id") != id || field(t, get, "url") != rc.URL || field(t, get, "events") != "order.*,billing.>" ||
+	if field(t, get, "id") != id || field(t, get, "tenant") != "default" || field(t, get, "url") != rc.URL || field(t, get, "events") != "order.*,billing.>" ||
 		field(t, get, "filter") != "data.total > 100" || field(t, get, "enabled") != "true" {
 		t.Fatalf("get:\n%s", get)
 	}
@@ -45,8 +45,8 @@ func TestEndpointCommandsLifecycle(t *testing.T) {
 	}
 
 	rows := columns(c.ok("endpoint", "list"))
-	if !reflect.DeepEqual(rows[0], []string{"ID", "NAME", "URL", "EVENTS", "ENABLED"}) || len(rows) != 2 ||
-		!reflect.DeepEqual(rows[1], []string{id, "-", rc.URL, "order.*,billing.>", "true"}) {
+	if !reflect.DeepEqual(rows[0], []string{"ID", "TENANT", "NAME", "URL", "EVENTS", "ENABLED"}) || len(rows) != 2 ||
+		!reflect.DeepEqual(rows[1], []string{id, "default", "-", rc.URL, "order.*,billing.>", "true"}) {
 		t.Fatalf("list: %q", rows)
 	}
 	if l := c.json("endpoint", "list"); len(l["data"].([]any)) != 1 {
@@ -100,7 +100,7 @@ func TestEndpointCommandsFields(t *testing.T) {
 		field(t, get, "metadata") != "team=payments, tier=gold" || field(t, get, "enabled") != "false" {
 		t.Fatalf("get:\n%s", get)
 	}
-	if rows := columns(c.ok("endpoint", "list")); !reflect.DeepEqual(rows[1], []string{id, "Billing", rc.URL, "*", "false"}) {
+	if rows := columns(c.ok("endpoint", "list")); !reflect.DeepEqual(rows[1], []string{id, "default", "Billing", rc.URL, "*", "false"}) {
 		t.Fatalf("list: %q", rows)
 	}
 

@@ -7,12 +7,13 @@ import (
 
 var eventGroup = group{name: "event", summary: "publish and inspect events", cmds: []command{
 	{name: "send", args: []string{"TYPE"}, summary: "publish an event; answers once it is stored", setup: eventSend},
-	{name: "get", args: []string{"ID"}, summary: "show an event and where it was routed", setup: eventGet},
+	{name: "get", args: []string{"ID"}, summary: "show an event and where it was routed (--tenant: an event sent for that tenant)", setup: eventGet},
 }}
 
 func eventSend(fs *flag.FlagSet) runFunc {
 	data := fs.String("data", "", "the event's data: JSON, or @file.json (default: null)")
 	id := fs.String("id", "", "event id: re-sending an id within two minutes stores it once (default: generated)")
+	tenant := fs.String("tenant", "", "tenant whose endpoints consider the event (default: the default tenant's)")
 	return func(ctx context.Context, x *invocation, args []string) error {
 		var raw []byte
 		if given(x.fs, "data") {
@@ -21,7 +22,7 @@ func eventSend(fs *flag.FlagSet) runFunc {
 				return err
 			}
 		}
-		answer, err := x.api.sendEvent(ctx, args[0], *id, raw)
+		answer, err := x.api.sendEvent(ctx, args[0], *id, *tenant, raw)
 		if err != nil {
 			return err
 		}
@@ -32,15 +33,19 @@ func eventSend(fs *flag.FlagSet) runFunc {
 	}
 }
 
-func eventGet(*flag.FlagSet) runFunc {
+func eventGet(fs *flag.FlagSet) runFunc {
+	tenant := fs.String("tenant", "", "tenant the event was sent for: ids are per tenant (default: the default tenant's)")
 	return func(ctx context.Context, x *invocation, args []string) error {
-		answer, err := x.api.getEvent(ctx, args[0])
+		answer, err := x.api.getEvent(ctx, args[0], *tenant)
 		if err != nil {
 			return err
 		}
 		return show(x.out, answer, func(t *table, e eventView) {
 			t.field("id", e.ID)
 			t.field("type", e.Type)
+			if e.Tenant != "" {
+				t.field("tenant", e.Tenant)
+			}
 			t.field("timestamp", when(e.Timestamp))
 			t.field("data", compact(e.Data))
 			if len(e.RoutedTo) == 0 {

@@ -20,12 +20,12 @@ func TestKeyCommands(t *testing.T) {
 	}
 
 	rows := columns(c.ok("key", "list"))
-	if !reflect.DeepEqual(rows[0], []string{"ID", "NAME", "SCOPE", "CREATED"}) {
+	if !reflect.DeepEqual(rows[0], []string{"ID", "NAME", "SCOPE", "TENANT", "CREATED", "EXPIRES"}) {
 		t.Fatalf("list header %q", rows[0])
 	}
 	found := false
 	for _, r := range rows[1:] {
-		found = found || r[0] == id && r[1] == "ci" && r[2] == "publish"
+		found = found || r[0] == id && r[1] == "ci" && r[2] == "publish" && r[3] == "-" && r[5] == "-"
 	}
 	if !found || strings.Contains(c.ok("key", "list"), token) {
 		t.Fatalf("list: %q", rows)
@@ -42,7 +42,8 @@ func TestKeyCommands(t *testing.T) {
 	// The table shows the key once, with a warning on stderr; admin is the
 	// default scope.
 	r := c.run("key", "create")
-	if r.code != 0 || !strings.Contains(r.err, "shown only this once") || !strings.HasPrefix(field(t, r.out, "key"), "hk_") || field(t, r.out, "scope") != "admin" {
+	if r.code != 0 || !strings.Contains(r.err, "shown only this once") || !strings.HasPrefix(field(t, r.out, "key"), "hk_") || field(t, r.out, "scope") != "admin" ||
+		field(t, r.out, "tenant") != "-" || field(t, r.out, "expires_at") != "-" {
 		t.Fatalf("create table: %s", r)
 	}
 

@@ -35,7 +35,7 @@ type group struct {
 }
 
 // groups are the client commands with subcommands.
-var groups = []group{endpointGroup, deliveryGroup, eventGroup, ruleGroup, keyGroup}
+var groups = []group{endpointGroup, deliveryGroup, eventGroup, ruleGroup, keyGroup, tenantGroup}
 
 func findGroup(name string) (group, bool) {
 	for _, g := range groups {

@@ -17,6 +17,7 @@ type listOf[T any] struct {
 
 type endpointView struct {
 	ID          string            `json:"id"`
+	Tenant      string            `json:"tenant"`
 	Name        string            `json:"name"`
 	Description string            `json:"description"`
 	URL         string            `json:"url"`
@@ -124,6 +125,7 @@ type eventAccepted struct {
 type eventView struct {
 	ID        string          `json:"id"`
 	Type      string          `json:"type"`
+	Tenant    string          `json:"tenant"`
 	Timestamp string          `json:"timestamp"`
 	Data      json.RawMessage `json:"data"`
 	RoutedTo  []struct {
@@ -136,6 +138,43 @@ type keyView struct {
 	ID        string `json:"id"`
 	Name      string `json:"name"`
 	Scope     string `json:"scope"`
+	Tenant    string `json:"tenant"`
 	CreatedAt string `json:"created_at"`
+	ExpiresAt string `json:"expires_at"`
 	Key       string `json:"key"`
+}
+
+type tenantView struct {
+	ID        string            `json:"id"`
+	Name      string            `json:"name"`
+	Metadata  map[string]string `json:"metadata"`
+	Limits    tenantLimits      `json:"limits"`
+	CreatedAt string            `json:"created_at"`
+	UpdatedAt string            `json:"updated_at"`
+}
+
+// tenantLimits are a tenant's limits; 0 is unlimited.
+type tenantLimits struct {
+	MaxEndpoints    int     `json:"max_endpoints"`
+	EventsPerSecond float64 `json:"events_per_second"`
+}
+
+func (l tenantLimits) maxEndpoints() string {
+	if l.MaxEndpoints <= 0 {
+		return "unlimited"
+	}
+	return strconv.Itoa(l.MaxEndpoints)
+}
+
+func (l tenantLimits) eventsPerSecond() string {
+	if l.EventsPerSecond <= 0 {
+		return "unlimited"
+	}
+	return strconv.FormatFloat(l.EventsPerSecond, 'f', -1, 64)
+}
+
+type portalTokenView struct {
+	Token     string `json:"token"`
+	Tenant    string `json:"tenant"`
+	ExpiresAt string `json:"expires_at"`
 }

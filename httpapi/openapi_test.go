@@ -291,7 +291,8 @@ func TestOpenAPIDocument(t *testing.T) {
 	t.Run("component schemas", func(t *testing.T) {
 		for _, name := range []string{"Endpoint", "EndpointCreated", "EndpointCreate", "EndpointUpdate", "EndpointList",
 			"Delivery", "DeliveryList", "Attempt", "AttemptResult", "Event", "EventCreate", "EventAccepted",
-			"Key", "KeyCreate", "KeyCreated", "KeyList", "FilterResult", "Error"} {
+			"Key", "KeyCreate", "KeyCreated", "KeyList", "FilterResult", "Error",
+			"Tenant", "TenantCreate", "TenantUpdate", "TenantList", "Limits", "PortalTokenRequest", "PortalToken"} {
 			if _, ok := schemas[name].(map[string]any); !ok {
 				t.Errorf("components.schemas.%s is missing", name)
 			}
@@ -499,6 +500,14 @@ func (c *conformance) newRequest(t *testing.T, a apiCall, body []byte) *http.Req
 // mismatch is reported and the test goes on.
 func (c *conformance) call(t *testing.T, a apiCall) []byte {
 	t.Helper()
+	_, out := c.exchange(t, a, a.want)
+	return out
+}
+
+// exchange sends a, requires one of the statuses want, validates the
+// exchange, and returns the answer (its body already read) and its body.
+func (c *conformance) exchange(t *testing.T, a apiCall, want ...int) (*http.Response, []byte) {
+	t.Helper()
 	var body []byte
 	switch b := a.body.(type) {
 	case nil:
@@ -523,12 +532,12 @@ func (c *conformance) call(t *testing.T, a apiCall) []byte {
 	if err != nil {
 		t.Fatalf("%s: reading the answer: %v", what, err)
 	}
-	if resp.StatusCode != a.want {
+	if !slices.Contains(want, resp.StatusCode) {
 		hint := ""
 		if resp.StatusCode == http.StatusNotFound && bytes.Contains(out, []byte("no route for")) {
 			hint = " (the server has no such route yet)"
 		}
-		t.Fatalf("%s: status %d, want %d%s: %.500s", what, resp.StatusCode, a.want, hint, out)
+		t.Fatalf("%s: status %d, want %v%s: %.500s", what, resp.StatusCode, want, hint, out)
 	}
 
 	// The request, as the document sees it.
@@ -548,7 +557,7 @@ func (c *conformance) call(t *testing.T, a apiCall) []byte {
 		t.Errorf("%s: the %d answer does not conform to %s:%s\nbody: %.1000s", what, resp.StatusCode, openAPIFile, formatErrors(errs), out)
 	}
 	c.checkContent(t, what, a, resp, out)
-	return out
+	return resp, out
 }
 
 // checkContent requires a body exactly when the document declares content
@@ -658,6 +667,26 @@ func (c *conformance) createKey(t *testing.T, scope string) (id, key string) {
 	}
 	k := decodeJSON[idBody](t, out)
 	return k.ID, k.Key
+}
+
+// createTenantKey makes a fixture key of scope tenant and returns its id
+// and secret.
+func (c *conformance) createTenantKey(t *testing.T, tenantID string) (id, key string) {
+	t.Helper()
+	status, out := c.h.Do(t, http.MethodPost, "/v1/keys", map[string]string{"name": "fixture " + tenantID, "scope": "tenant", "tenant": tenantID})
+	if status != http.StatusCreated {
+		t.Fatalf("create fixture tenant key: %d %s", status, out)
+	}
+	k := decodeJSON[idBody](t, out)
+	return k.ID, k.Key
+}
+
+// createTenant makes a fixture tenant.
+func (c *conformance) createTenant(t *testing.T, body string) {
+	t.Helper()
+	if status, out := c.h.Do(t, http.MethodPost, "/v1/tenants", body); status != http.StatusCreated {
+		t.Fatalf("create fixture tenant: %d %s", status, out)
+	}
 }
 
 const (
@@ -993,5 +1022,365 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints/" + deadID + "/recover", body: `{}`, want: 400, request: reqInvalid}), "invalid_field", "since")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints/" + deadID + "/recover", body: `{"since":"last week"}`, want: 400, request: reqInvalid}), "invalid_field", "since")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints/" + unknownEndpoint + "/recover", body: map[string]string{"since": before}, want: 404}), "not_found", "")
+	})
+}
+
+// rawStatus sends a request without checking it against the document (to
+// wait for a state): the status of the answer.
+func (c *conformance) rawStatus(t *testing.T, method, path, key string) int {
+	t.Helper()
+	resp, err := http.DefaultClient.Do(c.newRequest(t, apiCall{method: method, path: path, key: key}, nil))
+	if err != nil {
+		t.Fatalf("%s %s: %v", method, path, err)
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+// Tenants (docs/api.md "## Tenants"): the tenant routes; the tenant of
+// endpoints, events and keys; limits; and what a tenant key sees: only its
+// tenant, everything else being 404, never 403.
+func TestOpenAPIConformanceTenants(t *testing.T) {
+	// A router (GET /v1/events/{id} shows routed events, and routing writes
+	// pending deliveries) but no worker: deliveries stay pending.
+	c := newConformance(t, app.Config{NoWorker: true})
+	_, publishKey := c.createKey(t, "publish")
+	c.createTenant(t, `{"id":"acme","name":"Acme Corp","metadata":{"plan":"pro"}}`)
+	c.createTenant(t, `{"id":"globex"}`)
+	acmeKeyID, acmeKey := c.createTenantKey(t, "acme")
+	_, globexKey := c.createTenantKey(t, "globex")
+	acmeEP := c.createEndpoint(t, `{"url":"https://acme.example/hook","tenant":"acme","events":["order.>"]}`)
+	globexEP := c.createEndpoint(t, `{"url":"https://globex.example/hook","tenant":"globex","events":["order.>"]}`)
+	defaultEP := c.createEndpoint(t, `{"url":"https://default.example/hook","events":["order.>"]}`)
+	for _, id := range []string{acmeEP, globexEP, defaultEP} {
+		c.h.WaitEndpoint(t, id, func(e *hookdtest.Endpoint) bool { return e != nil })
+	}
+
+	type tenantBody struct {
+		ID     string            `json:"id"`
+		Name   string            `json:"name"`
+		Limits map[string]any    `json:"limits"`
+		Meta   map[string]string `json:"metadata"`
+	}
+	type endpointBody struct {
+		ID     string `json:"id"`
+		Tenant string `json:"tenant"`
+	}
+	type page struct {
+		Data       []endpointBody `json:"data"`
+		HasMore    bool           `json:"has_more"`
+		NextCursor string         `json:"next_cursor"`
+	}
+
+	t.Run("POST /v1/tenants", func(t *testing.T) {
+		out := c.call(t, apiCall{method: "POST", path: "/v1/tenants", want: 201,
+			body: `{"id":"Initech_2-b","name":"Initech","metadata":{"plan":"pro"},"limits":{"max_endpoints":10,"events_per_second":50}}`})
+		if tb := decodeJSON[tenantBody](t, out); tb.ID != "Initech_2-b" || tb.Name != "Initech" || tb.Meta["plan"] != "pro" {
+			t.Errorf("create answered %s", out)
+		}
+		c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"` + strings.Repeat("x", 64) + `"}`, want: 201})
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"acme"}`, want: 409}), "conflict", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"default"}`, want: 409}), "conflict", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"bad id"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"tenants.x"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"` + strings.Repeat("x", 65) + `"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"name":"no id"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1","plan":"pro"}`, want: 400, request: reqInvalid}), "invalid_field", "plan")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1","limits":{"max_endpoints":-1}}`, want: 400, request: reqInvalid}), "invalid_field", "limits.max_endpoints")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1","limits":{"events_per_second":-1}}`, want: 400, request: reqInvalid}), "invalid_field", "limits.events_per_second")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1","limits":{"max_events":1}}`, want: 400, request: reqInvalid}), "invalid_field", "max_events")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":`, want: 400, request: reqAny}), "invalid_json", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1"}`, key: noKey, want: 401, request: reqInvalid}), "unauthorized", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1"}`, key: publishKey, want: 403}), "forbidden", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants", body: `{"id":"x1"}`, key: acmeKey, want: 404}), "not_found", "")
+	})
+
+	t.Run("GET /v1/tenants", func(t *testing.T) {
+		type tenantPage struct {
+			Data       []tenantBody `json:"data"`
+			HasMore    bool         `json:"has_more"`
+			NextCursor string       `json:"next_cursor"`
+		}
+		var seen []string
+		cursor := ""
+		for range 20 {
+			p := decodeJSON[tenantPage](t, c.call(t, apiCall{method: "GET", path: "/v1/tenants?limit=1&cursor=" + cursor, want: 200}))
+			for _, tb := range p.Data {
+				seen = append(seen, tb.ID)
+			}
+			if !p.HasMore {
+				if p.NextCursor != "" {
+					t.Errorf("last page has next_cursor %q", p.NextCursor)
+				}
+				break
+			}
+			cursor = p.NextCursor
+		}
+		if !slices.IsSorted(seen) || !slices.Contains(seen, "acme") || !slices.Contains(seen, "globex") || !slices.Contains(seen, "default") {
+			t.Errorf("pages of one gave %v, want every tenant in id order", seen)
+		}
+		c.call(t, apiCall{method: "GET", path: "/v1/tenants", want: 200})
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants?limit=0", want: 400, request: reqInvalid}), "invalid_field", "limit")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants?cursor=not.an.id", want: 400}), "invalid_field", "cursor")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants", key: noKey, want: 401, request: reqInvalid}), "unauthorized", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants", key: publishKey, want: 403}), "forbidden", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants", key: acmeKey, want: 404}), "not_found", "")
+	})
+
+	t.Run("GET /v1/tenants/{id}", func(t *testing.T) {
+		out := c.call(t, apiCall{method: "GET", path: "/v1/tenants/acme", want: 200})
+		if tb := decodeJSON[tenantBody](t, out); tb.ID != "acme" || tb.Name != "Acme Corp" {
+			t.Errorf("GET acme: %s", out)
+		}
+		c.call(t, apiCall{method: "GET", path: "/v1/tenants/default", want: 200}) // always exists
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/nosuch", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/bad.id", want: 404, request: reqInvalid}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/acme", key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/acme", key: publishKey, want: 403}), "forbidden", "")
+	})
+
+	t.Run("PATCH /v1/tenants/{id}", func(t *testing.T) {
+		c.createTenant(t, `{"id":"patched","name":"Before","metadata":{"a":"1"}}`)
+		out := c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"name":"After","limits":{"max_endpoints":3}}`, want: 200})
+		if tb := decodeJSON[tenantBody](t, out); tb.Name != "After" || tb.Meta["a"] != "1" || tb.Limits["max_endpoints"] != 3.0 {
+			t.Errorf("PATCH name and limits: %s", out)
+		}
+		out = c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"metadata":{"b":"2"},"limits":{}}`, want: 200})
+		if tb := decodeJSON[tenantBody](t, out); tb.Name != "After" || len(tb.Meta) != 1 || tb.Meta["b"] != "2" || len(tb.Limits) != 0 {
+			t.Errorf("PATCH replaces metadata and limits whole: %s", out)
+		}
+		c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{}`, want: 200})
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"id":"renamed"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"limits":{"max_endpoints":"ten"}}`, want: 400, request: reqInvalid}), "invalid_field", "limits.max_endpoints")
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"limits":{"events_per_second":-5}}`, want: 400, request: reqInvalid}), "invalid_field", "limits.events_per_second")
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/nosuch", body: `{"name":"x"}`, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/patched", body: `{"name":"x"}`, key: acmeKey, want: 404}), "not_found", "")
+		c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/default", body: `{"name":"Everyone else"}`, want: 200})
+	})
+
+	t.Run("DELETE /v1/tenants/{id}", func(t *testing.T) {
+		c.createTenant(t, `{"id":"doomed"}`)
+		ep := c.createEndpoint(t, `{"url":"https://doomed.example/hook","tenant":"doomed"}`)
+		_, key := c.createTenantKey(t, "doomed")
+		c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + ep, key: key, want: 200})
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/doomed", key: key, want: 404}), "not_found", "")
+		c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/doomed", want: 204})
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/doomed", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + ep, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints", key: key, want: 401}), "unauthorized", "")
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/doomed", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/default", want: 409}), "conflict", "")
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/nosuch", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/tenants/globex", key: publishKey, want: 403}), "forbidden", "")
+	})
+
+	t.Run("POST /v1/tenants/{id}/portal-tokens", func(t *testing.T) {
+		type token struct {
+			Token     string    `json:"token"`
+			Tenant    string    `json:"tenant"`
+			ExpiresAt time.Time `json:"expires_at"`
+		}
+		start := time.Now()
+		tok := decodeJSON[token](t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", want: 201}))
+		if tok.Tenant != "acme" || tok.ExpiresAt.Before(start.Add(time.Hour-time.Minute)) || tok.ExpiresAt.After(time.Now().Add(time.Hour+time.Minute)) {
+			t.Errorf("default token: %+v, want tenant acme expiring in 1h", tok)
+		}
+		long := decodeJSON[token](t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"ttl":"720h"}`, want: 201}))
+		if d := time.Until(long.ExpiresAt); d < 719*time.Hour || d > 721*time.Hour {
+			t.Errorf("720h token expires in %s", d)
+		}
+		c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"ttl":"5m"}`, want: 201})
+		c.call(t, apiCall{method: "POST", path: "/v1/tenants/default/portal-tokens", body: `{}`, want: 201})
+
+		// The token manages the tenant's endpoints, and nothing else.
+		p := decodeJSON[page](t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints", key: tok.Token, want: 200}))
+		for _, e := range p.Data {
+			if e.Tenant != "acme" {
+				t.Errorf("acme's portal token lists %+v", e)
+			}
+		}
+		c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + acmeEP, key: tok.Token, want: 200})
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + globexEP, key: tok.Token, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created"}`, key: tok.Token, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", key: tok.Token, want: 404}), "not_found", "")
+
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"ttl":"1m"}`, want: 400, request: reqAny}), "invalid_field", "ttl")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"ttl":"721h"}`, want: 400, request: reqAny}), "invalid_field", "ttl")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"ttl":"30d"}`, want: 400, request: reqInvalid}), "invalid_field", "ttl")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", body: `{"expires":"1h"}`, want: 400, request: reqInvalid}), "invalid_field", "expires")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/nosuch/portal-tokens", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/tenants/acme/portal-tokens", key: publishKey, want: 403}), "forbidden", "")
+	})
+
+	t.Run("endpoints of a tenant", func(t *testing.T) {
+		out := c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://acme.example/2","tenant":"acme"}`, want: 201})
+		if e := decodeJSON[endpointBody](t, out); e.Tenant != "acme" {
+			t.Errorf("created in acme: %s", out)
+		}
+		out = c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://x.example/3"}`, want: 201})
+		if e := decodeJSON[endpointBody](t, out); e.Tenant != "default" {
+			t.Errorf("created without a tenant: %s", out)
+		}
+		out = c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://acme.example/4"}`, key: acmeKey, want: 201})
+		if e := decodeJSON[endpointBody](t, out); e.Tenant != "acme" {
+			t.Errorf("created by acme's key: %s", out)
+		}
+		c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://acme.example/5","tenant":"acme"}`, key: acmeKey, want: 201})
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://acme.example/6","tenant":"globex"}`, key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://x.example/7","tenant":"nosuch"}`, want: 400}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://x.example/8","tenant":"bad id"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/endpoints/" + acmeEP, body: `{"tenant":"globex"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+
+		for _, tc := range []struct{ path, key, tenant string }{
+			{"/v1/endpoints?tenant=acme", adminKey, "acme"},
+			{"/v1/endpoints?tenant=default", adminKey, "default"},
+			{"/v1/endpoints?tenant=nosuch", adminKey, "nosuch"},
+			{"/v1/endpoints", acmeKey, "acme"},
+			{"/v1/endpoints?tenant=globex", acmeKey, "acme"}, // a tenant key sees only its own
+			{"/v1/endpoints", globexKey, "globex"},
+		} {
+			p := decodeJSON[page](t, c.call(t, apiCall{method: "GET", path: tc.path, key: tc.key, want: 200}))
+			for _, e := range p.Data {
+				if e.Tenant != tc.tenant {
+					t.Errorf("GET %s (key %.12s) lists %+v", tc.path, tc.key, e)
+				}
+			}
+		}
+
+		// Another tenant's endpoint does not exist for a tenant key.
+		for _, a := range []apiCall{
+			{method: "GET", path: "/v1/endpoints/" + globexEP},
+			{method: "PATCH", path: "/v1/endpoints/" + globexEP, body: `{"name":"mine"}`},
+			{method: "DELETE", path: "/v1/endpoints/" + globexEP},
+			{method: "GET", path: "/v1/endpoints/" + globexEP + "/secret"},
+			{method: "POST", path: "/v1/endpoints/" + globexEP + "/disable"},
+			{method: "POST", path: "/v1/endpoints/" + globexEP + "/rotate-secret"},
+			{method: "GET", path: "/v1/endpoints/" + globexEP + "/deliveries"},
+			{method: "GET", path: "/v1/endpoints/" + defaultEP},
+		} {
+			a.key, a.want = acmeKey, 404
+			wantError(t, c.call(t, a), "not_found", "")
+		}
+		c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + acmeEP, key: acmeKey, want: 200})
+		c.call(t, apiCall{method: "PATCH", path: "/v1/endpoints/" + acmeEP, body: `{"name":"Acme orders"}`, key: acmeKey, want: 200})
+		c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + globexEP, want: 200}) // admin sees all
+	})
+
+	t.Run("events of a tenant", func(t *testing.T) {
+		type accepted struct{ ID string }
+		acmeEvent := decodeJSON[accepted](t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"acme","data":{"n":1}}`, want: 202})).ID
+		ownEvent := decodeJSON[accepted](t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","data":{"n":2}}`, key: acmeKey, want: 202})).ID
+		plainEvent := decodeJSON[accepted](t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created"}`, want: 202})).ID
+		c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"acme"}`, key: acmeKey, want: 202})
+		c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"default"}`, key: publishKey, want: 202})
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"globex"}`, key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"bad id"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+
+		type shown struct {
+			Tenant   string `json:"tenant"`
+			RoutedTo []struct {
+				EndpointID string `json:"endpoint_id"`
+				DeliveryID string `json:"delivery_id"`
+			} `json:"routed_to"`
+		}
+		// Each event is considered only by its tenant's endpoints. Event ids
+		// are per tenant: an admin key names the tenant with ?tenant=.
+		for _, tc := range []struct{ path, key, tenant, endpoint string }{
+			{"/v1/events/" + acmeEvent, acmeKey, "acme", acmeEP},
+			{"/v1/events/" + ownEvent, acmeKey, "acme", acmeEP},
+			{"/v1/events/" + acmeEvent + "?tenant=acme", adminKey, "acme", acmeEP},
+			{"/v1/events/" + plainEvent, adminKey, "default", defaultEP},
+			{"/v1/events/" + plainEvent + "?tenant=default", adminKey, "default", defaultEP},
+		} {
+			hookdtest.WaitFor(t, 10*time.Second, tc.path+" routed", func() bool { return c.rawStatus(t, "GET", tc.path, tc.key) == 200 })
+			e := decodeJSON[shown](t, c.call(t, apiCall{method: "GET", path: tc.path, key: tc.key, want: 200}))
+			var routed []string
+			for _, r := range e.RoutedTo {
+				routed = append(routed, r.EndpointID)
+			}
+			otherTenant := func(id string) bool {
+				return id != tc.endpoint && slices.Contains([]string{acmeEP, globexEP, defaultEP}, id)
+			}
+			if e.Tenant != tc.tenant || !slices.Contains(routed, tc.endpoint) || slices.ContainsFunc(routed, otherTenant) {
+				t.Errorf("GET %s: %+v, want tenant %s, routed to %s and no other tenant's endpoint", tc.path, e, tc.tenant, tc.endpoint)
+			}
+		}
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent, key: globexKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent + "?tenant=acme", key: globexKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + plainEvent, key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent + "?tenant=bad.id", want: 404, request: reqInvalid}), "not_found", "")
+
+		// A delivery of another tenant's endpoint does not exist for a
+		// tenant key.
+		dlv := "/v1/deliveries/" + delivery.ID(acmeEvent, acmeEP)
+		hookdtest.WaitFor(t, 10*time.Second, dlv+" pending", func() bool { return c.rawStatus(t, "GET", dlv, adminKey) == 200 })
+		c.call(t, apiCall{method: "GET", path: dlv, key: acmeKey, want: 200})
+		wantError(t, c.call(t, apiCall{method: "GET", path: dlv, key: globexKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: dlv + "/retry", key: globexKey, want: 404}), "not_found", "")
+	})
+
+	t.Run("POST /v1/keys with tenant", func(t *testing.T) {
+		type key struct {
+			Scope, Tenant string
+			ExpiresAt     *time.Time `json:"expires_at"`
+		}
+		k := decodeJSON[key](t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"acme ci","scope":"tenant","tenant":"acme"}`, want: 201}))
+		if k.Scope != "tenant" || k.Tenant != "acme" || k.ExpiresAt != nil {
+			t.Errorf("tenant key: %+v", k)
+		}
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"x","scope":"tenant"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"x","scope":"tenant","tenant":"bad id"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"x","scope":"admin","tenant":"acme"}`, want: 400, request: reqInvalid}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"x","scope":"tenant","tenant":"nosuch"}`, want: 400}), "invalid_field", "tenant")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/keys", body: `{"name":"x"}`, key: acmeKey, want: 404}), "not_found", "")
+	})
+
+	t.Run("GET /v1/keys and DELETE /v1/keys/{id} with tenant keys", func(t *testing.T) {
+		// Portal tokens are keys with a tenant and an expiry.
+		c.call(t, apiCall{method: "POST", path: "/v1/tenants/globex/portal-tokens", want: 201})
+		out := c.call(t, apiCall{method: "GET", path: "/v1/keys", want: 200})
+		if !strings.Contains(string(out), `"tenant":"globex"`) || !strings.Contains(string(out), `"expires_at"`) {
+			t.Errorf("keys lack a tenant key or a portal token: %s", out)
+		}
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/keys", key: acmeKey, want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "DELETE", path: "/v1/keys/" + acmeKeyID, key: acmeKey, want: 404}), "not_found", "")
+	})
+
+	t.Run("limits", func(t *testing.T) {
+		c.createTenant(t, `{"id":"tiny","limits":{"max_endpoints":1,"events_per_second":1}}`)
+		c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/1","tenant":"tiny"}`, want: 201})
+		resp, out := c.exchange(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/2","tenant":"tiny"}`}, 429)
+		wantError(t, out, "limit_exceeded", "")
+		if resp.Header.Get("Retry-After") == "" {
+			t.Errorf("429 without Retry-After")
+		}
+		_, tinyKey := c.createTenantKey(t, "tiny")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/3"}`, key: tinyKey, want: 429}), "limit_exceeded", "")
+
+		limited := false
+		for i := 0; i < 50 && !limited; i++ {
+			resp, out := c.exchange(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"tiny"}`}, 202, 429)
+			if resp.StatusCode == 429 {
+				limited = true
+				wantError(t, out, "limit_exceeded", "")
+				if resp.Header.Get("Retry-After") == "" {
+					t.Errorf("429 without Retry-After")
+				}
+			}
+		}
+		if !limited {
+			t.Errorf("50 events at once to a tenant limited to 1 a second: none refused")
+		}
+		// Other tenants are not limited by it.
+		c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"acme"}`, want: 202})
+
+		// 0 is unlimited.
+		c.call(t, apiCall{method: "PATCH", path: "/v1/tenants/tiny", body: `{"limits":{"max_endpoints":0,"events_per_second":0}}`, want: 200})
+		c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/4","tenant":"tiny"}`, want: 201})
+		for range 5 {
+			c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"order.created","tenant":"tiny"}`, want: 202})
+		}
 	})
 }
