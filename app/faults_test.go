@@ -217,4 +217,8 @@ func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	if n := healthy.CountByID()[id]; n != 1 {
 		t.Fatalf("healthy endpoint got the event %d times, want 1", n)
 	}
+	// The delivery log says dead, not pending, so it can be recovered.
+	if p := listDeliveries(t, h, broken.ID, "status=dead"); len(p.Data) != 1 {
+		t.Fatalf("unroutable delivery not listed as dead: %+v", listDeliveries(t, h, broken.ID, ""))
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,5 +273,36 @@ func TestPortalToken(t *testing.T) {
 	}
 	if status, out := h.Do(t, http.MethodPost, "/v1/tenants/acme/portal-tokens", `{"ttl":"1s"}`); status != 400 || !strings.Contains(string(out), `"field":"ttl"`) {
 		t.Fatalf("short ttl: %d %s", status, out)
+	}
+}
+
+// A tenant's dead delivery can be retried and recovered like any other.
+func TestTenantDeliveryRetry(t *testing.T) {
+	var ok atomic.Bool
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		if ok.Load() {
+			return 200
+		}
+		return 400
+	})
+	h := hookdtest.Start(t, fastConfig())
+	createTenant(t, h, `{"id":"acme"}`)
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "tenant": "acme"})
+	id := h.PublishEventAs(t, "acme", "order.paid", map[string]int{"n": 1})
+	hookdtest.WaitFor(t, 10*time.Second, "dead delivery", func() bool {
+		p := listDeliveries(t, h, ep.ID, "status=dead")
+		return len(p.Data) == 1
+	})
+	dlv := listDeliveries(t, h, ep.ID, "status=dead").Data[0].ID
+	ok.Store(true)
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+dlv+"/retry", nil); status != http.StatusAccepted {
+		t.Fatalf("retry: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "retried delivery", func() bool { return rc.CountByID()[id] == 2 })
+	hookdtest.WaitFor(t, 10*time.Second, "succeeded", func() bool { return getDelivery(t, h, dlv).Status == "succeeded" })
+	// "/" is reserved in event ids: "<tenant>/<id>" scopes a tenant's ids.
+	if status, out := h.Do(t, http.MethodPost, "/v1/events", `{"type":"a.b","id":"acme/x","data":{}}`); status != 400 || !strings.Contains(string(out), `"field":"id"`) {
+		t.Fatalf("id with /: %d %s", status, out)
 	}
 }

@@ -34,10 +34,15 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
-	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" && id != last.EventID {
+	tenantID, _ := event.ParseSubject(raw.Subject)
+	if tenantID == "" {
+		tenantID = raw.Header.Get(event.TenantHeader)
+	}
+	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
+		// The sequence now holds another event: ours is gone.
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
-	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq}
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq, Tenant: tenantID}
 	base := last.Number
 	pending := Attempt{
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
@@ -45,7 +50,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	}
 	// The log record goes first, so it can never land after the new
 	// queueing's first attempt.
-	if err := appendRecord(ctx, js, pending, "queued."+last.DeliveryID+".r"+strconv.Itoa(base)); err != nil {
+	if err := appendRecord(ctx, js, pending, ""); err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
 	m := nats.NewMsg(topology.DeliverySubject(last.EndpointID))

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"time"
 
+	"golang.org/x/net/http/httpguts"
+
 	"github.com/hookd/hookd/rules"
 )
 
@@ -84,14 +86,14 @@ func validateHeaders(h map[string]string) error {
 	}
 	for name, value := range h {
 		field := "headers." + name
-		if name == "" || strings.ContainsAny(name, " \t\r\n:()<>@,;\\\"/[]?={}") {
+		if !httpguts.ValidHeaderFieldName(name) {
 			return fieldErr(field, "is not a valid header name")
 		}
-		if reservedHeaders[http.CanonicalHeaderKey(name)] {
+		if reservedHeaders[http.CanonicalHeaderKey(name)] || strings.HasPrefix(strings.ToLower(name), "webhook-") {
 			return fieldErr(field, "is set by hookd and cannot be overridden")
 		}
-		if strings.ContainsAny(value, "\r\n\x00") || len(value) > 4096 {
-			return fieldErr(field, "value must be one line of at most 4096 bytes")
+		if !httpguts.ValidHeaderFieldValue(value) || len(value) > 4096 {
+			return fieldErr(field, "value must be one line of visible characters, at most 4096 bytes")
 		}
 	}
 	return nil

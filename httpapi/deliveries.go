@@ -364,7 +364,10 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 			if errors.As(err, &ae) && ae.Code == "event_expired" {
 				continue // nothing left to send
 			}
-			writeError(w, fmt.Errorf("recovered %d, then: %w", n, err))
+			if errors.As(err, &ae) {
+				ae.Message = fmt.Sprintf("requeued %d, then stopped: %s", n, ae.Message)
+			}
+			writeError(w, err)
 			return
 		}
 		n++

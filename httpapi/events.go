@@ -49,8 +49,9 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.ID == "" {
 		in.ID = event.NewID("evt")
-	} else if len(in.ID) > maxEventIDLen || strings.ContainsAny(in.ID, " \t\r\n") {
-		writeError(w, fieldError("id", "must be 1 to %d characters without white space", maxEventIDLen))
+	} else if len(in.ID) > maxEventIDLen || strings.ContainsAny(in.ID, " \t\r\n/") {
+		// "/" is reserved: a tenant's ids are scoped as "<tenant>/<id>".
+		writeError(w, fieldError("id", "must be 1 to %d characters without white space or /", maxEventIDLen))
 		return
 	}
 	if len(in.Data) == 0 {

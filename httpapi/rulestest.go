@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/rules"
+	"github.com/hookd/hookd/tenant"
 )
 
 // testEvent is an event as a rule test gives it.
@@ -17,10 +18,11 @@ type testEvent struct {
 	Time    *time.Time        `json:"time"`
 	Data    json.RawMessage   `json:"data"`
 	Headers map[string]string `json:"headers"`
+	Tenant  string            `json:"tenant"`
 }
 
 func (e *testEvent) env() (*rules.Env, error) {
-	env := &rules.Env{ID: e.ID, Type: e.Type, Subject: e.Subject, Headers: e.Headers}
+	env := &rules.Env{ID: e.ID, Type: e.Type, Subject: e.Subject, Headers: e.Headers, Tenant: tenant.Normalize(e.Tenant)}
 	if env.Subject == "" && e.Type != "" {
 		env.Subject = "events." + e.Type
 	}
@@ -110,6 +112,7 @@ func (a *API) testEndpointFilter(w http.ResponseWriter, r *http.Request) {
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "conflict", Message: "the endpoint's stored rule no longer compiles: " + err.Error()})
 		return
 	}
+	in.Event.Tenant = ep.Tenant // the endpoint only ever sees its tenant's events
 	out, err := match(rule, &in.Event)
 	if err != nil {
 		writeError(w, err)
