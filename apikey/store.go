@@ -45,10 +45,14 @@ func (s *Store) Run(ctx context.Context) error {
 	}
 	defer func() { _ = w.Stop() }()
 	initial := true
+	purge := time.NewTicker(time.Minute)
+	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-purge.C:
+			s.purgeExpired(ctx)
 		case entry, ok := <-w.Updates():
 			if !ok {
 				return errors.New("api keys: watch closed")
@@ -85,6 +89,25 @@ func (s *Store) apply(entry jetstream.KeyValueEntry) {
 		return
 	}
 	s.byHash[k.Hash] = &k
+}
+
+// purgeExpired deletes expired keys (portal tokens), so they do not pile
+// up. Several processes may do it at once: a missing key is fine.
+func (s *Store) purgeExpired(ctx context.Context) {
+	now := time.Now()
+	s.mu.RLock()
+	var expired []string
+	for _, k := range s.byHash {
+		if k.Expired(now) {
+			expired = append(expired, k.ID)
+		}
+	}
+	s.mu.RUnlock()
+	for _, id := range expired {
+		if err := s.Revoke(ctx, id); err != nil && !errors.Is(err, ErrNotFound) {
+			s.log.Warn("expired key not purged", "key", id, "err", err)
+		}
+	}
 }
 
 // Authenticate returns the key a token belongs to. It waits for the first
@@ -153,12 +176,11 @@ func (s *Store) putKey(ctx context.Context, token string, tmpl Key) (*Key, error
 // Bootstrap creates an admin key if this is the first start (no key was
 // ever bootstrapped), and returns its token; "" when nothing was created.
 func (s *Store) Bootstrap(ctx context.Context) (string, error) {
-	if _, err := s.kv.Create(ctx, bootstrapMarker, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return "", nil
-		}
+	if _, err := s.kv.Create(ctx, bootstrapMarker, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil && !errors.Is(err, jetstream.ErrKeyExists) {
 		return "", fmt.Errorf("api keys: bootstrap: %w", err)
 	}
+	// Also when the marker exists: a start that died between the marker
+	// and the key must not leave hookd without any key.
 	keys, err := s.List(ctx)
 	if err != nil || len(keys) > 0 {
 		return "", err

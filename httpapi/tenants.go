@@ -190,44 +190,55 @@ func (a *API) deleteTenant(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ctx := r.Context()
-	eps, err := a.store.List(ctx)
-	if err != nil {
-		writeError(w, natsError("endpoints not listed", err))
+	// Sweep, delete the record (so no new endpoint or key can be made for
+	// it), then sweep again for what was created meanwhile.
+	if err := a.sweepTenant(r, t.ID); err != nil {
+		writeError(w, err)
 		return
-	}
-	for _, e := range eps {
-		if e.Tenant != t.ID {
-			continue
-		}
-		if err := a.store.Delete(ctx, e.ID); err != nil && !errors.Is(err, endpoint.ErrNotFound) {
-			writeError(w, natsError("endpoint "+e.ID+" not deleted", err))
-			return
-		}
-		if err := a.topo.DeleteEndpoint(ctx, e.ID); err != nil {
-			writeError(w, natsError("endpoint stream "+e.ID+" not deleted", err))
-			return
-		}
-	}
-	keys, err := a.keys.List(ctx)
-	if err != nil {
-		writeError(w, natsError("keys not listed", err))
-		return
-	}
-	for _, k := range keys {
-		if k.Tenant == t.ID {
-			if err := a.keys.Revoke(ctx, k.ID); err != nil && !errors.Is(err, apikey.ErrNotFound) {
-				writeError(w, natsError("key not revoked", err))
-				return
-			}
-		}
 	}
 	if err := a.tenants.Delete(ctx, t.ID); err != nil {
 		writeError(w, natsError("tenant not deleted", err))
 		return
 	}
+	if err := a.sweepTenant(r, t.ID); err != nil {
+		writeError(w, err)
+		return
+	}
 	a.limiter.forget(t.ID)
 	a.log.Info("tenant deleted", "tenant", t.ID)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// sweepTenant deletes a tenant's endpoints (with their streams) and keys.
+func (a *API) sweepTenant(r *http.Request, tenantID string) error {
+	ctx := r.Context()
+	eps, err := a.store.List(ctx)
+	if err != nil {
+		return natsError("endpoints not listed", err)
+	}
+	for _, e := range eps {
+		if e.Tenant != tenantID {
+			continue
+		}
+		if err := a.store.Delete(ctx, e.ID); err != nil && !errors.Is(err, endpoint.ErrNotFound) {
+			return natsError("endpoint "+e.ID+" not deleted", err)
+		}
+		if err := a.topo.DeleteEndpoint(ctx, e.ID); err != nil {
+			return natsError("endpoint stream "+e.ID+" not deleted", err)
+		}
+	}
+	keys, err := a.keys.List(ctx)
+	if err != nil {
+		return natsError("keys not listed", err)
+	}
+	for _, k := range keys {
+		if k.Tenant == tenantID {
+			if err := a.keys.Revoke(ctx, k.ID); err != nil && !errors.Is(err, apikey.ErrNotFound) {
+				return natsError("key not revoked", err)
+			}
+		}
+	}
+	return nil
 }
 
 type portalInput struct {
