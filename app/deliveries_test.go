@@ -242,3 +242,44 @@ func TestDeliveryIDIsNotAWildcard(t *testing.T) {
 		}
 	}
 }
+
+// A manual retry made while an attempt is still running replaces that
+// queueing: the late attempt neither logs over the new state nor schedules
+// more retries.
+func TestRetryDuringAttemptSupersedesIt(t *testing.T) {
+	release := make(chan struct{})
+	var retried atomic.Bool
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(n int, _ hookdtest.Request) int {
+		if n == 2 {
+			<-release
+			return 503
+		}
+		if retried.Load() {
+			return 200
+		}
+		return 503
+	})
+	cfg := fastConfig()
+	cfg.Worker.RetrySchedule = []time.Duration{20 * time.Millisecond, time.Hour}
+	h := hookdtest.Start(t, cfg)
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	id := h.PublishEvent(t, "a.b", nil)
+	hookdtest.WaitFor(t, 10*time.Second, "second attempt in flight", func() bool { return rc.CountByID()[id] == 2 })
+	dlv := listDeliveries(t, h, ep.ID, "").Data[0].ID
+	retried.Store(true)
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+dlv+"/retry", nil); status != http.StatusAccepted {
+		close(release)
+		t.Fatalf("retry: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "retried delivery succeeded", func() bool { return getDelivery(t, h, dlv).Status == "succeeded" })
+	close(release)
+	h.WaitIdle(t, ep.ID) // the late attempt's message is settled, not scheduled again
+	d := getDelivery(t, h, dlv)
+	if d.Status != "succeeded" {
+		t.Fatalf("the late attempt overwrote the state: %+v", d)
+	}
+	if n := rc.CountByID()[id]; n != 3 {
+		t.Fatalf("receiver got %d requests, want 3", n)
+	}
+}

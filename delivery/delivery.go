@@ -20,6 +20,11 @@ const (
 	// HeaderAttemptBase is the number of attempts made before this queueing
 	// of the delivery (set on a manual retry).
 	HeaderAttemptBase = "Hookd-Attempt-Base"
+	// HeaderLogSeq is the sequence of the delivery's "pending" log record
+	// written with this queueing: the worker appends its first attempt
+	// record only if that is still the newest, so a queueing that a manual
+	// retry replaced meanwhile notices it.
+	HeaderLogSeq = "Hookd-Log-Seq"
 	// HeaderError, HeaderAttempts and HeaderStatusCode are set on dead
 	// letters: the last error, how many attempts were made, and the last
 	// HTTP status (absent when there was none).

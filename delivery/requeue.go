@@ -50,30 +50,35 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	}
 	// The log record goes first, so it can never land after the new
 	// queueing's first attempt.
-	if err := appendRecord(ctx, js, pending, ""); err != nil {
+	logSeq, err := appendRecord(ctx, js, pending, "")
+	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
 	m := nats.NewMsg(topology.DeliverySubject(last.EndpointID))
 	m.Data = e.Envelope()
 	SetHeaders(m.Header, e, last.EndpointID)
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
+	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {
 		// Put the state back, or the log would say "pending" for a delivery
 		// that is not queued.
 		last.Time = time.Now().UTC()
-		_ = appendRecord(context.WithoutCancel(ctx), js, last, "")
+		_, _ = appendRecord(context.WithoutCancel(ctx), js, last, "")
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
 	return pending, nil
 }
 
-func appendRecord(ctx context.Context, js jetstream.JetStream, a Attempt, msgID string) error {
+func appendRecord(ctx context.Context, js jetstream.JetStream, a Attempt, msgID string) (uint64, error) {
 	m := nats.NewMsg(topology.AttemptSubject(a.EndpointID, a.DeliveryID))
 	m.Data, _ = json.Marshal(a)
 	var opts []jetstream.PublishOpt
 	if msgID != "" {
 		opts = append(opts, jetstream.WithMsgID(msgID))
 	}
-	_, err := js.PublishMsg(ctx, m, opts...)
-	return err
+	ack, err := js.PublishMsg(ctx, m, opts...)
+	if err != nil {
+		return 0, err
+	}
+	return ack.Sequence, nil
 }

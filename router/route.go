@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -95,12 +96,12 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t.ep) })
+	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t.ep) }, func(t *target, ack *jetstream.PubAck) { t.logSeq = ack.Sequence })
 	var body []byte
 	if len(targets) > 0 {
 		body = e.Envelope()
 	}
-	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t.ep, body) })
+	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t, body) }, nil)
 	r.writeIndex(ctx, e, targets)
 	return r.failures(e, targets)
 }
@@ -130,13 +131,14 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 
 // target is one matching endpoint and how publishing to it went.
 type target struct {
-	ep  *endpoint.Compiled
-	err error
+	ep     *endpoint.Compiled
+	err    error
+	logSeq uint64 // of the pending log record
 }
 
 // publishEach publishes msg(t) for every target without an error yet, all
 // at once, and waits for every acknowledgement.
-func (r *Router) publishEach(ctx context.Context, targets []target, msg func(*target) *nats.Msg) {
+func (r *Router) publishEach(ctx context.Context, targets []target, msg func(*target) *nats.Msg, onAck func(*target, *jetstream.PubAck)) {
 	futures := make([]jetstream.PubAckFuture, len(targets))
 	for i := range targets {
 		if targets[i].err == nil {
@@ -148,7 +150,10 @@ func (r *Router) publishEach(ctx context.Context, targets []target, msg func(*ta
 			continue
 		}
 		select {
-		case <-f.Ok():
+		case ack := <-f.Ok():
+			if onAck != nil {
+				onAck(&targets[i], ack)
+			}
 		case targets[i].err = <-f.Err():
 		case <-ctx.Done():
 			targets[i].err = ctx.Err()
@@ -193,11 +198,12 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 	}
 }
 
-func deliveryMsg(e *event.Event, ep *endpoint.Compiled, body []byte) *nats.Msg {
-	m := nats.NewMsg(topology.DeliverySubject(ep.ID))
+func deliveryMsg(e *event.Event, t *target, body []byte) *nats.Msg {
+	m := nats.NewMsg(topology.DeliverySubject(t.ep.ID))
 	m.Data = body
-	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, ep.ID))
-	delivery.SetHeaders(m.Header, e, ep.ID)
+	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
+	delivery.SetHeaders(m.Header, e, t.ep.ID)
+	m.Header.Set(delivery.HeaderLogSeq, strconv.FormatUint(t.logSeq, 10))
 	return m
 }
 

@@ -45,10 +45,11 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	rec := newRecord(endpointID, msg.Headers())
 	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	rec.Number, rec.Queue = base+1, base
+	logSeq, _ := strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
 	if meta.NumDelivered > 1 {
 		// A redelivery: the log, not NumDelivered (which also counts
 		// hand-backs and held rounds), says which attempt this is.
-		last, err := w.lastRecord(ctx, endpointID, rec.DeliveryID)
+		last, seq, err := w.lastRecord(ctx, endpointID, rec.DeliveryID)
 		if err != nil {
 			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
 			w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
@@ -63,6 +64,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		if last != nil && last.Number >= base {
 			rec.Number = last.Number + 1
 		}
+		logSeq = seq
 	}
 
 	var resp Response
@@ -80,25 +82,34 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 
 	failures := rec.Number - base // failed attempts of this queueing, this one included
 	var retry *RetryableError
+	var delay time.Duration
 	switch {
 	case sendErr == nil:
 		rec.Outcome = delivery.OutcomeSucceeded
-		w.record(ctx, rec)
-		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 	case errors.As(sendErr, &retry) && failures <= len(w.cfg.RetrySchedule):
-		delay := w.cfg.RetrySchedule[failures-1]
+		delay = w.cfg.RetrySchedule[failures-1]
 		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
-		w.record(ctx, rec)
-		w.settle(func() error { return msg.NakWithDelay(delay) }, "nak", endpointID, rec.DeliveryID)
 	default: // *PermanentError, or retries exhausted
 		rec.Outcome = delivery.OutcomeDead
+	}
+	if w.record(ctx, rec, logSeq) {
+		// A manual retry queued the delivery anew while this attempt ran:
+		// that queueing carries on, this one stops here.
+		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+		return
+	}
+	switch rec.Outcome {
+	case delivery.OutcomeSucceeded:
+		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+	case delivery.OutcomeRetrying:
+		w.settle(func() error { return msg.NakWithDelay(delay) }, "nak", endpointID, rec.DeliveryID)
+	default:
 		if err := w.deadLetter(ctx, msg, rec); err != nil {
 			// Never drop it: the whole delivery is tried again later.
 			w.log.Error("dead letter failed", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
 			w.settle(func() error { return msg.NakWithDelay(5 * time.Second) }, "nak", endpointID, rec.DeliveryID)
 			return
 		}
-		w.record(ctx, rec)
 		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 	}
 }
