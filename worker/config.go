@@ -21,6 +21,10 @@ type Config struct {
 	// RetrySchedule is the delay before each retry; its length is the number
 	// of retries. Optional: default DefaultRetrySchedule.
 	RetrySchedule []time.Duration
+	// Jitter spreads each retry delay by up to this fraction either way, so
+	// retries of a burst do not arrive together. Optional: default 0.2;
+	// negative means none.
+	Jitter float64
 	// Timeout bounds one HTTP attempt. Optional: default 15s.
 	Timeout time.Duration
 	// Concurrency bounds the deliveries in flight in this process.
@@ -43,6 +47,12 @@ func (c *Config) setDefaults() {
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
 	}
+	if c.Jitter == 0 {
+		c.Jitter = 0.2
+	}
+	if c.Jitter < 0 {
+		c.Jitter = 0
+	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 512
 	}
@@ -63,6 +73,9 @@ func (c Config) Validate() error {
 		if d <= 0 {
 			return fmt.Errorf("worker: retry schedule step %d is %s, must be positive", i+1, d)
 		}
+	}
+	if c.Jitter >= 1 {
+		return errors.New("worker: jitter must be below 1")
 	}
 	if c.Timeout < 0 {
 		return errors.New("worker: timeout must be positive")

@@ -82,12 +82,19 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 
 	failures := rec.Number - base // failed attempts of this queueing, this one included
 	var retry *RetryableError
+	var gone *GoneError
 	var delay time.Duration
 	switch {
 	case sendErr == nil:
 		rec.Outcome = delivery.OutcomeSucceeded
+	case errors.As(sendErr, &gone):
+		// Held, not dead: the endpoint is disabled and its deliveries wait
+		// for it to be enabled again.
+		w.disable(ctx, endpointID)
+		delay = heldDelay
+		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
 	case errors.As(sendErr, &retry) && failures <= len(w.cfg.RetrySchedule):
-		delay = w.cfg.RetrySchedule[failures-1]
+		delay = retryDelay(w.cfg.RetrySchedule[failures-1], w.cfg.Jitter, retry.After)
 		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
 	default: // *PermanentError, or retries exhausted
 		rec.Outcome = delivery.OutcomeDead
@@ -136,6 +143,19 @@ func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout 
 		timeout = ep.Timeout
 	}
 	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: timeout}, nil
+}
+
+// disable turns an endpoint off after it answered 410 Gone.
+func (w *Worker) disable(ctx context.Context, endpointID string) {
+	_, err := w.endpoints.Update(ctx, endpointID, func(e *endpoint.Endpoint) error {
+		e.Disabled = true
+		return nil
+	})
+	if err != nil {
+		w.log.Error("endpoint answered 410 Gone but could not be disabled", "endpoint", endpointID, "err", err)
+		return
+	}
+	w.log.Warn("endpoint answered 410 Gone: disabled, its deliveries are held until it is enabled", "endpoint", endpointID)
 }
 
 func newRecord(endpointID string, h nats.Header) delivery.Attempt {

@@ -3,6 +3,7 @@ package worker
 import (
 	"errors"
 	"fmt"
+	"time"
 )
 
 // RetryableError is a failed attempt worth repeating: a timeout, a
@@ -10,6 +11,8 @@ import (
 type RetryableError struct {
 	StatusCode int
 	Err        error
+	// After is the receiver's Retry-After (429, 502, 503, 504), 0 if none.
+	After time.Duration
 }
 
 func (e *RetryableError) Error() string { return describe(e.StatusCode, e.Err) }
@@ -35,6 +38,12 @@ func describe(code int, err error) string {
 		return fmt.Sprintf("HTTP %d", code)
 	}
 }
+
+// GoneError is a 410 answer: the receiver says the endpoint is gone for
+// good, so hookd disables it and holds its deliveries.
+type GoneError struct{}
+
+func (e *GoneError) Error() string { return "HTTP 410: the endpoint is gone; it was disabled" }
 
 // errEndpointGone: the endpoint was deleted while a delivery was pending.
 var errEndpointGone = errors.New("endpoint deleted")

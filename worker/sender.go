@@ -9,6 +9,8 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
@@ -127,7 +129,36 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
 	_ = resp.Body.Close()
 	out := Response{StatusCode: resp.StatusCode, Body: body, Duration: time.Since(start)}
-	return out, classify(resp.StatusCode, readErr)
+	err = classify(resp.StatusCode, readErr)
+	var retry *RetryableError
+	if errors.As(err, &retry) && throttles(resp.StatusCode) {
+		retry.After = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
+	}
+	return out, err
+}
+
+// throttles reports the statuses whose Retry-After hookd honours.
+func throttles(code int) bool {
+	switch code {
+	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		return true
+	}
+	return false
+}
+
+// parseRetryAfter reads Retry-After as seconds or an HTTP date; 0 when
+// absent or unreadable.
+func parseRetryAfter(v string, now time.Time) time.Duration {
+	if v == "" {
+		return 0
+	}
+	if secs, err := strconv.Atoi(strings.TrimSpace(v)); err == nil {
+		return max(0, time.Duration(secs)*time.Second)
+	}
+	if t, err := http.ParseTime(v); err == nil {
+		return max(0, t.Sub(now))
+	}
+	return 0
 }
 
 // classify maps a status code to the attempt's error, nil for success.
@@ -137,6 +168,8 @@ func classify(code int, readErr error) error {
 		return nil // the body's read error does not matter: the receiver took it.
 	case code == http.StatusRequestTimeout || code == http.StatusTooManyRequests:
 		return &RetryableError{StatusCode: code}
+	case code == http.StatusGone:
+		return &GoneError{}
 	case code >= 400 && code < 500:
 		return &PermanentError{StatusCode: code}
 	default:

@@ -22,7 +22,7 @@ func TestClassify(t *testing.T) {
 	}{
 		{200, false, false}, {204, false, false}, {299, false, false},
 		{301, false, true}, {302, false, true},
-		{400, true, false}, {401, true, false}, {404, true, false}, {410, true, false},
+		{400, true, false}, {401, true, false}, {404, true, false}, {410, false, false},
 		{408, false, true}, {429, false, true},
 		{500, false, true}, {502, false, true}, {503, false, true}, {504, false, true},
 	}
@@ -33,6 +33,10 @@ func TestClassify(t *testing.T) {
 		if errors.As(err, &perm) != c.permanent || errors.As(err, &retry) != c.retry {
 			t.Errorf("classify(%d) = %v", c.code, err)
 		}
+	}
+	var gone *GoneError
+	if !errors.As(classify(410, nil), &gone) {
+		t.Error("410 is not a GoneError")
 	}
 }
 

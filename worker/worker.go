@@ -34,6 +34,7 @@ type Worker struct {
 	ackWait time.Duration
 
 	attemptsStream jetstream.Stream
+	endpoints      *endpoint.Store
 	changed        <-chan struct{}
 	global         chan struct{}
 	consumers      map[string]*endpointConsumer
@@ -85,6 +86,11 @@ func (w *Worker) Run(ctx context.Context) error {
 	if w.attemptsStream, err = w.js.Stream(ctx, topology.AttemptsStream); err != nil {
 		return fmt.Errorf("worker: attempts stream: %w", err)
 	}
+	kv, err := w.topo.Endpoints(ctx)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.endpoints = endpoint.NewStore(kv)
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {

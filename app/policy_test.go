@@ -1,0 +1,108 @@
+package app_test
+
+import (
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/topology"
+)
+
+// gaps returns the time from the end of each attempt to the start of the
+// next.
+func gaps(as []delivery.Attempt) []time.Duration {
+	var out []time.Duration
+	for i := 1; i < len(as); i++ {
+		end := as[i-1].Time.Add(time.Duration(as[i-1].DurationSeconds * float64(time.Second)))
+		out = append(out, as[i].Time.Sub(end))
+	}
+	return out
+}
+
+// Retries wait the schedule's step, jittered by at most 20% either way.
+func TestJitteredSchedule(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int { return 500 })
+	cfg := fastConfig()
+	cfg.Worker.RetrySchedule = []time.Duration{300 * time.Millisecond, 300 * time.Millisecond, 300 * time.Millisecond}
+	h := hookdtest.Start(t, cfg)
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	h.PublishEvent(t, "a.b", nil)
+	hookdtest.WaitFor(t, 15*time.Second, "four attempts", func() bool { return len(h.Attempts(t, ep.ID)) == 4 })
+	as := h.Attempts(t, ep.ID)
+	for i, g := range gaps(as) {
+		// JetStream never redelivers early; scheduling may add a little.
+		if g < 240*time.Millisecond || g > 360*time.Millisecond+300*time.Millisecond {
+			t.Errorf("gap %d is %s, want 300ms +-20%% (plus scheduling slack)", i+1, g)
+		}
+		if want := as[i].NextAttemptInSeconds; want < 0.24 || want > 0.36 {
+			t.Errorf("attempt %d announced a retry in %.3fs", i+1, want)
+		}
+	}
+}
+
+// A throttling answer's Retry-After is honoured, within the schedule's step
+// and twice it.
+func TestRetryAfterHonoured(t *testing.T) {
+	var n atomic.Int32
+	throttler := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if n.Add(1) == 1 {
+			w.Header().Set("Retry-After", "1")
+			w.WriteHeader(http.StatusTooManyRequests)
+			return
+		}
+		w.WriteHeader(200)
+	})
+	srv := httptest.NewServer(throttler)
+	t.Cleanup(srv.Close)
+	cfg := fastConfig()
+	cfg.Worker.RetrySchedule = []time.Duration{600 * time.Millisecond}
+	h := hookdtest.Start(t, cfg)
+	ep := h.CreateEndpoint(t, map[string]any{"url": srv.URL})
+	h.PublishEvent(t, "a.b", nil)
+	hookdtest.WaitFor(t, 15*time.Second, "second attempt", func() bool { return len(h.Attempts(t, ep.ID)) == 2 })
+	as := h.Attempts(t, ep.ID)
+	if as[0].StatusCode != 429 || as[0].NextAttemptInSeconds != 1 {
+		t.Fatalf("first attempt %+v: want 429 and a retry in 1s (Retry-After, within [0.6s, 1.2s])", as[0])
+	}
+	if g := gaps(as)[0]; g < 950*time.Millisecond {
+		t.Fatalf("retried after %s, before the receiver's Retry-After of 1s", g)
+	}
+}
+
+// 410 Gone disables the endpoint at once; its deliveries are held and go
+// out once it is enabled again.
+func TestGoneDisablesEndpoint(t *testing.T) {
+	var back atomic.Bool
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		if back.Load() {
+			return 200
+		}
+		return http.StatusGone
+	})
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	id := h.PublishEvent(t, "a.b", nil)
+	h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil && !e.Enabled })
+	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != 200 || !strings.Contains(string(out), `"enabled":false`) {
+		t.Fatalf("after 410: %d %s", status, out)
+	}
+	if held := hookdtest.Messages(t, h.App.JetStream(), topology.EndpointStream(ep.ID), topology.DeliverySubject(ep.ID)); len(held) != 1 {
+		t.Fatalf("%d deliveries held, want 1", len(held))
+	}
+	if n := len(h.DeadLetters(t, ep.ID)); n != 0 {
+		t.Fatalf("410 dead-lettered %d deliveries; they must be held", n)
+	}
+	back.Store(true)
+	if status, _ := h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/enable", nil); status != 200 {
+		t.Fatal("enable")
+	}
+	hookdtest.WaitFor(t, 15*time.Second, "held delivery after enable", func() bool { return rc.CountByID()[id] == 2 })
+	h.WaitIdle(t, ep.ID)
+}
