@@ -106,3 +106,37 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	hookdtest.WaitFor(t, 15*time.Second, "held delivery after enable", func() bool { return rc.CountByID()[id] == 2 })
 	h.WaitIdle(t, ep.ID)
 }
+
+// An endpoint's own retry policy overrides the server's schedule.
+func TestPerEndpointRetryPolicy(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int { return 503 })
+	h := hookdtest.Start(t, fastConfig()) // server default: 2 retries
+	short := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "retry": map[string]any{"max_attempts": 2}})
+	long := h.CreateEndpoint(t, map[string]any{"url": rc.URL + "/long", "retry": map[string]any{"schedule": []string{"30ms", "30ms", "30ms", "30ms"}}})
+	h.PublishEvent(t, "a.b", nil)
+	hookdtest.WaitFor(t, 15*time.Second, "both dead", func() bool {
+		return len(h.DeadLetters(t, short.ID)) == 1 && len(h.DeadLetters(t, long.ID)) == 1
+	})
+	if n := len(h.Attempts(t, short.ID)); n != 2 {
+		t.Errorf("max_attempts 2: %d attempts", n)
+	}
+	if n := len(h.Attempts(t, long.ID)); n != 5 {
+		t.Errorf("4-step schedule: %d attempts, want 5", n)
+	}
+	status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+long.ID, nil)
+	if status != 200 || !strings.Contains(string(out), `"retry":{"schedule":["30ms","30ms","30ms","30ms"],"max_attempts":0}`) {
+		t.Fatalf("GET: %d %s", status, out)
+	}
+	for body, field := range map[string]string{
+		`{"retry":{"schedule":["soon"]}}`:    "retry.schedule[0]",
+		`{"retry":{"schedule":["1ms"]}}`:     "retry.schedule[0]",
+		`{"retry":{"max_attempts":99}}`:      "retry.max_attempts",
+		`{"retry":{"max_attempts":"three"}}`: "retry.max_attempts",
+	} {
+		status, out := h.Do(t, http.MethodPatch, "/v1/endpoints/"+long.ID, body)
+		if status != 400 || !strings.Contains(string(out), `"field":"`+field+`"`) {
+			t.Errorf("%s: %d %s", body, status, out)
+		}
+	}
+}

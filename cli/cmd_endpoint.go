@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"strings"
 )
 
 var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that receive webhooks", cmds: []command{
@@ -24,6 +25,8 @@ var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that 
 // endpointFlags are the fields of create and update.
 type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
+	retrySchedule                                   string
+	maxAttempts                                     int
 	events                                          stringList
 	headers, metadata                               pairMap
 	disabled                                        bool
@@ -39,6 +42,8 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.filter, "filter", "", "expr expression over the event, e.g. 'data.amount > 100'")
 	fs.Var(&f.headers, "header", "header sent with every delivery, 'Name: value' (repeatable; '' clears)")
 	fs.StringVar(&f.timeout, "timeout", "", "timeout of one attempt, e.g. 30s ('' is the server's default)")
+	fs.StringVar(&f.retrySchedule, "retry-schedule", "", "this endpoint's delays before each retry, e.g. 1s,30s,5m ('' is the server's)")
+	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
 	fs.Var(&f.metadata, "metadata", "label, key=value (repeatable; '' clears)")
 	fs.BoolVar(&f.disabled, "disabled", false, "hold deliveries until enabled (--disabled=false enables)")
 	fs.StringVar(&f.secret, "secret", "", "signing secret, whsec_... (create only; default: generated)")
@@ -48,6 +53,19 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 	body := map[string]any{}
 	var err error
+	if given(fs, "retry-schedule") || given(fs, "max-attempts") {
+		// The API replaces the policy whole: both parts are sent.
+		schedule := []string{}
+		for _, step := range strings.Split(f.retrySchedule, ",") {
+			if step = strings.TrimSpace(step); step != "" {
+				if _, derr := durationArg("retry-schedule", step); derr != nil {
+					return nil, derr
+				}
+				schedule = append(schedule, step)
+			}
+		}
+		body["retry"] = map[string]any{"schedule": schedule, "max_attempts": f.maxAttempts}
+	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
 		case "url":

@@ -1,6 +1,7 @@
 package cli
 
 import (
+	"bytes"
 	"reflect"
 	"strings"
 	"testing"
@@ -328,4 +329,20 @@ func TestClientCommandsEnvironment(t *testing.T) {
 	}
 	wantFail(t, runMain(vars, "endpoint", "list", "--api-key", "hk_wrong"), 1, []string{"401 unauthorized"}, nil)
 	wantFail(t, runMain(map[string]string{"HOOKD_SERVER": "ftp://x"}, "endpoint", "list"), 2, []string{"--server"}, nil)
+}
+
+func TestEndpointRetryFlags(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NoRouter: true, NoWorker: true})
+	var out, errOut bytes.Buffer
+	code := Main([]string{"endpoint", "create", "--server", h.URL, "--api-key", hookdtest.AdminKey, "--url", "https://x.example",
+		"--retry-schedule", "1s,30s", "--max-attempts", "4", "-o", "json"}, &out, &errOut, func(string) string { return "" })
+	if code != 0 || !strings.Contains(out.String(), `"max_attempts": 4`) || !strings.Contains(out.String(), `"30s"`) {
+		t.Fatalf("exit %d: %s %s", code, out.String(), errOut.String())
+	}
+	errOut.Reset()
+	code = Main([]string{"endpoint", "create", "--server", h.URL, "--api-key", hookdtest.AdminKey, "--url", "https://x.example",
+		"--retry-schedule", "1s,soon"}, &out, &errOut, func(string) string { return "" })
+	if code != 2 || !strings.Contains(errOut.String(), "retry-schedule") {
+		t.Fatalf("bad schedule: exit %d, %s", code, errOut.String())
+	}
 }

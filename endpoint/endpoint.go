@@ -32,6 +32,8 @@ type Endpoint struct {
 	Headers map[string]string `json:"headers,omitempty"`
 	// Timeout bounds one attempt; 0 means the server's default.
 	Timeout time.Duration `json:"timeout,omitempty"`
+	// Retry overrides the server's retry schedule.
+	Retry RetryPolicy `json:"retry,omitzero"`
 	// Metadata are free labels.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Disabled endpoints are still routed to, but their deliveries are held

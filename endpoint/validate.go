@@ -73,6 +73,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := validateMetadata(e.Metadata); err != nil {
 		return nil, err
 	}
+	if err := e.Retry.validate(); err != nil {
+		return nil, err
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}

@@ -22,6 +22,7 @@ type endpointInput struct {
 	Headers     *map[string]string `json:"headers"`
 	Timeout     *string            `json:"timeout"`
 	Metadata    *map[string]string `json:"metadata"`
+	Retry       *retryView         `json:"retry"`
 	Enabled     *bool              `json:"enabled"`
 	Secret      *string            `json:"secret"`
 }
@@ -48,6 +49,13 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	}
 	if in.Enabled != nil {
 		e.Disabled = !*in.Enabled
+	}
+	if in.Retry != nil {
+		p, err := in.Retry.policy()
+		if err != nil {
+			return err
+		}
+		e.Retry = p
 	}
 	if in.Timeout != nil {
 		d := time.Duration(0)
@@ -89,6 +97,7 @@ type endpointView struct {
 	Headers     map[string]string `json:"headers"`
 	Timeout     string            `json:"timeout"`
 	Metadata    map[string]string `json:"metadata"`
+	Retry       retryView         `json:"retry"`
 	Secret      string            `json:"secret,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -110,6 +119,7 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 	if e.Timeout > 0 {
 		v.Timeout = e.Timeout.String()
 	}
+	v.Retry = retryOf(e.Retry)
 	if withSecret {
 		v.Secret = e.Secret
 	}

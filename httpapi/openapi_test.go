@@ -857,7 +857,7 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 	failing := hookdtest.NewReceiver(t)
 	failing.SetRespond(func(int, hookdtest.Request) int { return http.StatusServiceUnavailable })
 	gone := hookdtest.NewReceiver(t)
-	gone.SetRespond(func(int, hookdtest.Request) int { return http.StatusGone })
+	gone.SetRespond(func(int, hookdtest.Request) int { return http.StatusNotFound })
 
 	goodID := c.createEndpoint(t, fmt.Sprintf(`{"url":%q,"events":["ok.>"],"filter":"data.n > 0"}`, good.URL+"/hook"))
 	badID := c.createEndpoint(t, fmt.Sprintf(`{"url":%q,"events":["fail.>"]}`, failing.URL+"/hook"))
@@ -869,7 +869,7 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 	before := time.Now().Add(-time.Minute).UTC().Format(time.RFC3339)
 
 	// A delivery in each state: succeeded, failed (retry scheduled), dead
-	// (410 is permanent), and pending (held by a disabled endpoint, never
+	// (404 is permanent), and pending (held by a disabled endpoint, never
 	// attempted).
 	okEvent := c.h.PublishEvent(t, "ok.created", map[string]int{"n": 1})
 	failEvent := c.h.PublishEvent(t, "fail.created", map[string]int{"n": 1})

@@ -80,6 +80,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		rec.Error = sendErr.Error()
 	}
 
+	schedule := ep.Retry.Effective(w.cfg.RetrySchedule)
 	failures := rec.Number - base // failed attempts of this queueing, this one included
 	var retry *RetryableError
 	var gone *GoneError
@@ -93,8 +94,8 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.disable(ctx, endpointID)
 		delay = heldDelay
 		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
-	case errors.As(sendErr, &retry) && failures <= len(w.cfg.RetrySchedule):
-		delay = retryDelay(w.cfg.RetrySchedule[failures-1], w.cfg.Jitter, retry.After)
+	case errors.As(sendErr, &retry) && failures <= len(schedule):
+		delay = retryDelay(schedule[failures-1], w.cfg.Jitter, retry.After)
 		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
 	default: // *PermanentError, or retries exhausted
 		rec.Outcome = delivery.OutcomeDead
