@@ -140,3 +140,41 @@ func TestPerEndpointRetryPolicy(t *testing.T) {
 		}
 	}
 }
+
+// LangSmith's rules as a profile: 4xx (even 429) never retried, 5xx retried
+// twice with exponential backoff, the response body never read.
+func TestLangSmithProfile(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(_ int, r hookdtest.Request) int {
+		if strings.Contains(string(r.Body), "throttle") {
+			return http.StatusTooManyRequests
+		}
+		return http.StatusInternalServerError
+	})
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "profile": "langsmith"})
+	h.PublishEvent(t, "run.matched", map[string]string{"kind": "throttle"})
+	h.PublishEvent(t, "run.matched", map[string]string{"kind": "error"})
+	hookdtest.WaitFor(t, 20*time.Second, "both dead", func() bool { return len(h.DeadLetters(t, ep.ID)) == 2 })
+	var throttled, failed []delivery.Attempt
+	for _, a := range h.Attempts(t, ep.ID) {
+		if a.StatusCode == 429 {
+			throttled = append(throttled, a)
+		} else {
+			failed = append(failed, a)
+		}
+		if a.Response != "" {
+			t.Errorf("response body was read: %q", a.Response)
+		}
+	}
+	if len(throttled) != 1 {
+		t.Errorf("429 attempted %d times, want once (4xx never retried)", len(throttled))
+	}
+	if len(failed) != 3 {
+		t.Fatalf("500 attempted %d times, want 3 (2 retries)", len(failed))
+	}
+	g := gaps(failed)
+	if g[0] < 800*time.Millisecond || g[1] < 1600*time.Millisecond || g[1] < g[0] {
+		t.Errorf("backoff %v, want about 1s then 2s", g)
+	}
+}

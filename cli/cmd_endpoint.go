@@ -25,7 +25,7 @@ var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that 
 // endpointFlags are the fields of create and update.
 type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
-	retrySchedule                                   string
+	retrySchedule, profile                          string
 	maxAttempts                                     int
 	events                                          stringList
 	headers, metadata                               pairMap
@@ -43,6 +43,7 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.Var(&f.headers, "header", "header sent with every delivery, 'Name: value' (repeatable; '' clears)")
 	fs.StringVar(&f.timeout, "timeout", "", "timeout of one attempt, e.g. 30s ('' is the server's default)")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "", "this endpoint's delays before each retry, e.g. 1s,30s,5m ('' is the server's)")
+	fs.StringVar(&f.profile, "profile", "", "response handling: standard or langsmith (5s timeout, 5xx retried twice, 4xx never, body unread)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
 	fs.Var(&f.metadata, "metadata", "label, key=value (repeatable; '' clears)")
 	fs.BoolVar(&f.disabled, "disabled", false, "hold deliveries until enabled (--disabled=false enables)")
@@ -93,6 +94,8 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			body["enabled"] = !f.disabled
 		case "secret":
 			body["secret"] = f.secret
+		case "profile":
+			body["profile"] = f.profile
 		}
 	})
 	return body, err

@@ -34,6 +34,9 @@ type Endpoint struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Retry overrides the server's retry schedule.
 	Retry RetryPolicy `json:"retry,omitzero"`
+	// Profile selects ready-made response handling: ProfileStandard ("")
+	// or ProfileLangSmith.
+	Profile string `json:"profile,omitempty"`
 	// Metadata are free labels.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Disabled endpoints are still routed to, but their deliveries are held

@@ -26,3 +26,19 @@ func TestRetryPolicyEffective(t *testing.T) {
 		}
 	}
 }
+
+func TestProfilePolicy(t *testing.T) {
+	def := []time.Duration{time.Minute}
+	std := (&Endpoint{}).Policy(def, 15*time.Second)
+	if !slices.Equal(std.Schedule, def) || std.Timeout != 15*time.Second || !std.ReadBody || !std.RetryThrottled {
+		t.Fatalf("standard: %+v", std)
+	}
+	ls := (&Endpoint{Profile: ProfileLangSmith}).Policy(def, 15*time.Second)
+	if !slices.Equal(ls.Schedule, []time.Duration{time.Second, 2 * time.Second}) || ls.Timeout != 5*time.Second || ls.ReadBody || ls.RetryThrottled {
+		t.Fatalf("langsmith: %+v", ls)
+	}
+	own := (&Endpoint{Profile: ProfileLangSmith, Timeout: time.Second, Retry: RetryPolicy{MaxAttempts: 1}}).Policy(def, 15*time.Second)
+	if len(own.Schedule) != 0 || own.Timeout != time.Second {
+		t.Fatalf("explicit settings must win over the profile: %+v", own)
+	}
+}

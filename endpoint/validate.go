@@ -76,6 +76,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := e.Retry.validate(); err != nil {
 		return nil, err
 	}
+	if e.Profile != "" && e.Profile != ProfileStandard && e.Profile != ProfileLangSmith {
+		return nil, fieldErr("profile", "must be standard or langsmith, not %q", e.Profile)
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}

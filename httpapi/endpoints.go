@@ -23,6 +23,7 @@ type endpointInput struct {
 	Timeout     *string            `json:"timeout"`
 	Metadata    *map[string]string `json:"metadata"`
 	Retry       *retryView         `json:"retry"`
+	Profile     *string            `json:"profile"`
 	Enabled     *bool              `json:"enabled"`
 	Secret      *string            `json:"secret"`
 }
@@ -38,6 +39,7 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	set(&e.Description, in.Description)
 	set(&e.Filter, in.Filter)
 	set(&e.Secret, in.Secret)
+	set(&e.Profile, in.Profile)
 	if in.Events != nil {
 		e.Events = *in.Events
 	}
@@ -98,6 +100,7 @@ type endpointView struct {
 	Timeout     string            `json:"timeout"`
 	Metadata    map[string]string `json:"metadata"`
 	Retry       retryView         `json:"retry"`
+	Profile     string            `json:"profile"`
 	Secret      string            `json:"secret,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -120,6 +123,10 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 		v.Timeout = e.Timeout.String()
 	}
 	v.Retry = retryOf(e.Retry)
+	v.Profile = e.Profile
+	if v.Profile == "" {
+		v.Profile = endpoint.ProfileStandard
+	}
 	if withSecret {
 		v.Secret = e.Secret
 	}

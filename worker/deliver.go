@@ -80,7 +80,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		rec.Error = sendErr.Error()
 	}
 
-	schedule := ep.Retry.Effective(w.cfg.RetrySchedule)
+	schedule := ep.Policy(w.cfg.RetrySchedule, w.cfg.Timeout).Schedule
 	failures := rec.Number - base // failed attempts of this queueing, this one included
 	var retry *RetryableError
 	var gone *GoneError
@@ -140,10 +140,9 @@ func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout 
 		}
 		keys = append(keys, k)
 	}
-	if ep.Timeout > 0 {
-		timeout = ep.Timeout
-	}
-	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: timeout}, nil
+	p := ep.Policy(nil, timeout)
+	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: p.Timeout,
+		SkipBody: !p.ReadBody, NoThrottleRetry: !p.RetryThrottled}, nil
 }
 
 // disable turns an endpoint off after it answered 410 Gone.

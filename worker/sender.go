@@ -34,6 +34,10 @@ type Request struct {
 	// Headers are the endpoint's own headers, set before hookd's.
 	Headers map[string]string
 	Timeout time.Duration
+	// SkipBody leaves the response body unread (LangSmith's rule).
+	SkipBody bool
+	// NoThrottleRetry makes 408 and 429 permanent, like any other 4xx.
+	NoThrottleRetry bool
 }
 
 // Response is what one attempt got back.
@@ -126,10 +130,17 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 		}
 		return Response{Duration: time.Since(start)}, &RetryableError{Err: err}
 	}
-	body, readErr := io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	var body []byte
+	var readErr error
+	if !r.SkipBody {
+		body, readErr = io.ReadAll(io.LimitReader(resp.Body, maxResponseRead))
+	}
 	_ = resp.Body.Close()
 	out := Response{StatusCode: resp.StatusCode, Body: body, Duration: time.Since(start)}
 	err = classify(resp.StatusCode, readErr)
+	if r.NoThrottleRetry && (resp.StatusCode == http.StatusRequestTimeout || resp.StatusCode == http.StatusTooManyRequests) {
+		err = &PermanentError{StatusCode: resp.StatusCode}
+	}
 	var retry *RetryableError
 	if errors.As(err, &retry) && throttles(resp.StatusCode) {
 		retry.After = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
