@@ -2,13 +2,13 @@ package tenant
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/kvjson"
 )
 
 // Errors of the store.
@@ -20,24 +20,31 @@ var (
 
 // Store keeps tenants in a key-value bucket keyed by id.
 type Store struct {
-	kv jetstream.KeyValue
+	b kvjson.Bucket[Tenant]
 }
 
 // NewStore returns a Store over kv.
-func NewStore(kv jetstream.KeyValue) *Store { return &Store{kv: kv} }
+func NewStore(kv jetstream.KeyValue) *Store {
+	return &Store{b: kvjson.Bucket[Tenant]{KV: kv, Kind: "tenant"}}
+}
+
+func domainErr(id string, err error) error {
+	switch {
+	case errors.Is(err, kvjson.ErrNotFound):
+		return fmt.Errorf("%w: %s", ErrNotFound, id)
+	case errors.Is(err, kvjson.ErrExists):
+		return fmt.Errorf("%w: %s", ErrExists, id)
+	case errors.Is(err, kvjson.ErrConflict):
+		return fmt.Errorf("%w: %s", ErrConflict, id)
+	}
+	return err
+}
 
 // Create stores a new tenant, or fails with ErrExists.
 func (s *Store) Create(ctx context.Context, t *Tenant) error {
 	now := time.Now().UTC()
 	t.CreatedAt, t.UpdatedAt = now, now
-	b, _ := json.Marshal(t)
-	if _, err := s.kv.Create(ctx, t.ID, b); err != nil {
-		if errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("%w: %s", ErrExists, t.ID)
-		}
-		return fmt.Errorf("tenant %s: create: %w", t.ID, err)
-	}
-	return nil
+	return domainErr(t.ID, s.b.Put(ctx, t.ID, t, 0))
 }
 
 // Get returns the tenant with id. The default tenant exists even when it
@@ -51,25 +58,16 @@ func (s *Store) get(ctx context.Context, id string) (*Tenant, uint64, error) {
 	if ValidateID(id) != nil {
 		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
-	entry, err := s.kv.Get(ctx, id)
-	if errors.Is(err, jetstream.ErrKeyNotFound) {
-		if id == Default {
-			return &Tenant{ID: Default, Name: "Default tenant"}, 0, nil
-		}
-		return nil, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
+	t, rev, err := s.b.Get(ctx, id)
+	if errors.Is(err, kvjson.ErrNotFound) && id == Default {
+		return &Tenant{ID: Default, Name: "Default tenant"}, 0, nil
 	}
-	if err != nil {
-		return nil, 0, fmt.Errorf("tenant %s: get: %w", id, err)
-	}
-	var t Tenant
-	if err := json.Unmarshal(entry.Value(), &t); err != nil {
-		return nil, 0, fmt.Errorf("tenant %s: decode: %w", id, err)
-	}
-	return &t, entry.Revision(), nil
+	return t, rev, domainErr(id, err)
 }
 
 // Update applies change and stores the result, failing with ErrConflict
-// on a concurrent change.
+// on a concurrent change. The implicit default tenant is stored on its
+// first change.
 func (s *Store) Update(ctx context.Context, id string, change func(*Tenant) error) (*Tenant, error) {
 	t, rev, err := s.get(ctx, id)
 	if err != nil {
@@ -82,17 +80,12 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Tenant) erro
 	if t.CreatedAt.IsZero() {
 		t.CreatedAt = t.UpdatedAt
 	}
-	b, _ := json.Marshal(t)
-	if rev == 0 {
-		_, err = s.kv.Create(ctx, id, b) // the implicit default tenant, stored on first change
-	} else {
-		_, err = s.kv.Update(ctx, id, b, rev)
-	}
-	if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-		return nil, fmt.Errorf("%w: %s", ErrConflict, id)
+	err = s.b.Put(ctx, id, t, rev)
+	if errors.Is(err, kvjson.ErrExists) {
+		err = kvjson.ErrConflict // the default tenant was stored meanwhile
 	}
 	if err != nil {
-		return nil, fmt.Errorf("tenant %s: update: %w", id, err)
+		return nil, domainErr(id, err)
 	}
 	return t, nil
 }
@@ -102,24 +95,26 @@ func (s *Store) Delete(ctx context.Context, id string) error {
 	if _, _, err := s.get(ctx, id); err != nil {
 		return err
 	}
-	if err := s.kv.Delete(ctx, id); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
-		return fmt.Errorf("tenant %s: delete: %w", id, err)
+	err := s.b.Delete(ctx, id)
+	if errors.Is(err, kvjson.ErrNotFound) {
+		return nil // the implicit default tenant
 	}
-	return nil
+	return domainErr(id, err)
 }
 
 // List returns every tenant, the default one included, ordered by id.
 func (s *Store) List(ctx context.Context) ([]*Tenant, error) {
-	lister, err := s.kv.ListKeys(ctx)
+	ids, err := s.b.Keys(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("tenants: list: %w", err)
+		return nil, err
 	}
-	ids := map[string]bool{Default: true}
-	for k := range lister.Keys() {
-		ids[k] = true
-	}
-	out := make([]*Tenant, 0, len(ids))
-	for id := range ids {
+	seen := map[string]bool{}
+	out := make([]*Tenant, 0, len(ids)+1)
+	for _, id := range append([]string{Default}, ids...) {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
 		t, err := s.Get(ctx, id)
 		if errors.Is(err, ErrNotFound) {
 			continue
@@ -129,6 +124,6 @@ func (s *Store) List(ctx context.Context) ([]*Tenant, error) {
 		}
 		out = append(out, t)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].ID < out[j].ID })
+	sortByID(out)
 	return out, nil
 }

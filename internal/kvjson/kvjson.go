@@ -1,0 +1,96 @@
+// Package kvjson keeps JSON documents in a JetStream key-value bucket, with
+// the optimistic concurrency every hookd store needs: reads return the
+// revision, and writes at a revision fail if the document changed.
+package kvjson
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Errors, checked with errors.Is.
+var (
+	// ErrNotFound reports a missing (or unusable) key.
+	ErrNotFound = errors.New("not found")
+	// ErrExists reports a create of a key that exists.
+	ErrExists = errors.New("exists")
+	// ErrConflict reports a write at a revision that is no longer current.
+	ErrConflict = errors.New("changed concurrently")
+)
+
+// Bucket stores documents of type T.
+type Bucket[T any] struct {
+	KV jetstream.KeyValue
+	// Kind names the documents in errors, e.g. "endpoint".
+	Kind string
+}
+
+// Get returns the document at key and its revision.
+func (b Bucket[T]) Get(ctx context.Context, key string) (*T, uint64, error) {
+	entry, err := b.KV.Get(ctx, key)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
+		return nil, 0, fmt.Errorf("%s %s: %w", b.Kind, key, ErrNotFound)
+	}
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s %s: get: %w", b.Kind, key, err)
+	}
+	var v T
+	if err := json.Unmarshal(entry.Value(), &v); err != nil {
+		return nil, 0, fmt.Errorf("%s %s: decode: %w", b.Kind, key, err)
+	}
+	return &v, entry.Revision(), nil
+}
+
+// Put stores v at key: a create when rev is 0, else an update that fails
+// with ErrConflict unless the key is still at rev.
+func (b Bucket[T]) Put(ctx context.Context, key string, v *T, rev uint64) error {
+	raw, err := json.Marshal(v)
+	if err != nil {
+		return fmt.Errorf("%s %s: encode: %w", b.Kind, key, err)
+	}
+	if rev == 0 {
+		_, err = b.KV.Create(ctx, key, raw)
+		if errors.Is(err, jetstream.ErrKeyExists) {
+			return fmt.Errorf("%s %s: %w", b.Kind, key, ErrExists)
+		}
+	} else {
+		_, err = b.KV.Update(ctx, key, raw, rev)
+		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
+			return fmt.Errorf("%s %s: %w", b.Kind, key, ErrConflict)
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("%s %s: store: %w", b.Kind, key, err)
+	}
+	return nil
+}
+
+// Delete removes key; a missing key is ErrNotFound.
+func (b Bucket[T]) Delete(ctx context.Context, key string) error {
+	if _, _, err := b.Get(ctx, key); err != nil {
+		return err
+	}
+	if err := b.KV.Delete(ctx, key); err != nil && !errors.Is(err, jetstream.ErrKeyNotFound) {
+		return fmt.Errorf("%s %s: delete: %w", b.Kind, key, err)
+	}
+	return nil
+}
+
+// Keys returns every key, sorted.
+func (b Bucket[T]) Keys(ctx context.Context) ([]string, error) {
+	lister, err := b.KV.ListKeys(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("%s: list: %w", b.Kind, err)
+	}
+	var keys []string
+	for k := range lister.Keys() {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
