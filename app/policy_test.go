@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/topology"
 )
@@ -176,5 +177,43 @@ func TestLangSmithProfile(t *testing.T) {
 	g := gaps(failed)
 	if g[0] < 800*time.Millisecond || g[1] < 1600*time.Millisecond || g[1] < g[0] {
 		t.Errorf("backoff %v, want about 1s then 2s", g)
+	}
+}
+
+// max_in_flight holds across workers: three workers, a slow receiver that
+// counts the requests it has at once.
+func TestMaxInFlightAcrossWorkers(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	var now, peak atomic.Int32
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		n := now.Add(1)
+		for p := peak.Load(); n > p && !peak.CompareAndSwap(p, n); p = peak.Load() {
+		}
+		time.Sleep(20 * time.Millisecond) // the receiver's work, so requests overlap
+		now.Add(-1)
+		return 200
+	})
+	cfg := fastConfig()
+	cfg.NATSURLs = ns.ClientURL()
+	h := hookdtest.Start(t, cfg)
+	for range 2 {
+		w := fastConfig()
+		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
+		hookdtest.Start(t, w)
+	}
+	capped := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "max_in_flight": 3})
+	const events = 60
+	for i := range events {
+		h.PublishEvent(t, "load.test", map[string]int{"i": i})
+	}
+	hookdtest.WaitFor(t, 30*time.Second, "every delivery", func() bool { return len(rc.CountByID()) == events })
+	h.WaitIdle(t, capped.ID)
+	if p := peak.Load(); p > 3 || p < 2 {
+		t.Fatalf("peak concurrent requests %d, want 2 or 3 (capped at 3, and really parallel)", p)
 	}
 }

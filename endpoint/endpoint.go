@@ -34,6 +34,9 @@ type Endpoint struct {
 	Timeout time.Duration `json:"timeout,omitempty"`
 	// Retry overrides the server's retry schedule.
 	Retry RetryPolicy `json:"retry,omitzero"`
+	// MaxInFlight caps the deliveries out at once to this endpoint across
+	// all workers; 0 means no cap beyond the workers' own.
+	MaxInFlight int `json:"max_in_flight,omitempty"`
 	// Profile selects ready-made response handling: ProfileStandard ("")
 	// or ProfileLangSmith.
 	Profile string `json:"profile,omitempty"`

@@ -76,6 +76,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := e.Retry.validate(); err != nil {
 		return nil, err
 	}
+	if e.MaxInFlight < 0 || e.MaxInFlight > 10000 {
+		return nil, fieldErr("max_in_flight", "must be from 0 (no cap) to 10000")
+	}
 	if e.Profile != "" && e.Profile != ProfileStandard && e.Profile != ProfileLangSmith {
 		return nil, fieldErr("profile", "must be standard or langsmith, not %q", e.Profile)
 	}

@@ -24,6 +24,7 @@ type endpointInput struct {
 	Metadata    *map[string]string `json:"metadata"`
 	Retry       *retryView         `json:"retry"`
 	Profile     *string            `json:"profile"`
+	MaxInFlight *int               `json:"max_in_flight"`
 	Enabled     *bool              `json:"enabled"`
 	Secret      *string            `json:"secret"`
 }
@@ -51,6 +52,9 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	}
 	if in.Enabled != nil {
 		e.Disabled = !*in.Enabled
+	}
+	if in.MaxInFlight != nil {
+		e.MaxInFlight = *in.MaxInFlight
 	}
 	if in.Retry != nil {
 		p, err := in.Retry.policy()
@@ -101,6 +105,7 @@ type endpointView struct {
 	Metadata    map[string]string `json:"metadata"`
 	Retry       retryView         `json:"retry"`
 	Profile     string            `json:"profile"`
+	MaxInFlight int               `json:"max_in_flight"`
 	Secret      string            `json:"secret,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -123,7 +128,7 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 		v.Timeout = e.Timeout.String()
 	}
 	v.Retry = retryOf(e.Retry)
-	v.Profile = e.Profile
+	v.Profile, v.MaxInFlight = e.Profile, e.MaxInFlight
 	if v.Profile == "" {
 		v.Profile = endpoint.ProfileStandard
 	}
@@ -174,7 +179,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
-	if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID); err != nil {
+	if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.MaxInFlight); err != nil {
 		writeError(w, natsError("endpoint stream not created", err))
 		return
 	}
@@ -235,8 +240,17 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		if err := in.applyTo(e); err != nil {
 			return err
 		}
-		_, err := e.Validate()
-		return validationError(err)
+		if _, err := e.Validate(); err != nil {
+			return validationError(err)
+		}
+		if in.MaxInFlight != nil {
+			// The cap lives in the endpoint's consumer: set it before the
+			// change is stored, so a stored value is always in force.
+			if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.MaxInFlight); err != nil {
+				return natsError("max_in_flight not applied", err)
+			}
+		}
+		return nil
 	}, func(e *endpoint.Endpoint) any { return view(e, false) })
 }
 

@@ -155,10 +155,19 @@ func (t *Topology) Endpoints(ctx context.Context) (jetstream.KeyValue, error) {
 	return kv, nil
 }
 
+// defaultMaxAckPending bounds an endpoint's unacknowledged deliveries when
+// it sets no max_in_flight.
+const defaultMaxAckPending = 20000
+
 // EnsureEndpoint creates or updates an endpoint's delivery stream and its
 // worker consumer, and returns the consumer. The stream is a work queue: a
-// delivery is removed once a worker acknowledged it.
-func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
+// delivery is removed once a worker acknowledged it. maxInFlight, when
+// positive, caps the deliveries out at once across all workers (the
+// consumer's MaxAckPending); 0 is the default cap.
+func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, maxInFlight int) (jetstream.Consumer, error) {
+	if maxInFlight <= 0 {
+		maxInFlight = defaultMaxAckPending
+	}
 	s, err := t.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:       EndpointStream(endpointID),
 		Subjects:   []string{DeliverySubject(endpointID)},
@@ -177,7 +186,7 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string) (jetst
 		// Workers dead-letter by attempt count themselves, so JetStream must
 		// never stop redelivering on its own.
 		MaxDeliver:    -1,
-		MaxAckPending: 20000,
+		MaxAckPending: maxInFlight,
 		Replicas:      t.cfg.Replicas,
 	})
 	if err != nil {
