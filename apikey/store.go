@@ -55,6 +55,9 @@ func (s *Store) Run(ctx context.Context) error {
 			s.purgeExpired(ctx)
 		case entry, ok := <-w.Updates():
 			if !ok {
+				if ctx.Err() != nil {
+					return nil // the watch ends with ctx, sometimes before ctx.Done is seen
+				}
 				return errors.New("api keys: watch closed")
 			}
 			if entry == nil {

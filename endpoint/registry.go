@@ -121,6 +121,9 @@ func (r *Registry) Run(ctx context.Context) error {
 			return ctx.Err()
 		case entry, ok := <-w.Updates():
 			if !ok {
+				if ctx.Err() != nil {
+					return ctx.Err() // the watch ends with ctx, sometimes before ctx.Done is seen
+				}
 				return fmt.Errorf("endpoints: watch closed")
 			}
 			if entry == nil {
