@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/supervisor"
 	"github.com/hookd/hookd/tenant"
@@ -167,7 +168,11 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.sup.Add("router", r)
 	}
 	if !a.cfg.NoWorker {
-		w, err := worker.New(a.topo, a.reg, a.cfg.Worker)
+		wcfg := a.cfg.Worker
+		if wcfg.Ops == nil {
+			wcfg.Ops = ops.NewPublisher(a.js)
+		}
+		w, err := worker.New(a.topo, a.reg, wcfg)
 		if err != nil {
 			return err
 		}

@@ -18,7 +18,8 @@ import (
 type serveFlags struct {
 	data, httpAddr, natsListen, natsURLs string
 	retry                                durationList
-	timeout                              time.Duration
+	timeout, autoDisableAfter            time.Duration
+	autoDisableFailures, failingAfter    int
 	concurrency, replicas                int
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
@@ -32,6 +33,9 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
+	fs.IntVar(&f.autoDisableFailures, "auto-disable-failures", 0, "disable an endpoint after this many failed attempts in a row (0: never)")
+	fs.IntVar(&f.failingAfter, "failing-after", 3, "raise a hookd.delivery.failing event after this many failed attempts of a delivery")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
@@ -108,6 +112,12 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
 	cfg.Worker.Concurrency = f.concurrency
+	cfg.Worker.AutoDisableAfter = f.autoDisableAfter
+	if f.autoDisableAfter == 0 {
+		cfg.Worker.AutoDisableAfter = -1 // the flag's 0 means never
+	}
+	cfg.Worker.AutoDisableFailures = f.autoDisableFailures
+	cfg.Worker.FailingAfter = f.failingAfter
 	if role == "serve" || role == "api" {
 		cfg.HTTPAddr = f.httpAddr
 	}

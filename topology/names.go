@@ -24,6 +24,9 @@ const (
 	// IndexStream finds events by id: one record per event, written by the
 	// router, on "hookd.index.<hash of the event id>".
 	IndexStream = "HOOKD_EVENT_INDEX"
+	// HealthBucket tracks, per endpoint, since when and how often it has
+	// failed without a success in between: what auto-disable decides on.
+	HealthBucket = "hookd_endpoint_health"
 	// TenantsBucket holds tenants, keyed by tenant id.
 	TenantsBucket = "hookd_tenants"
 	// TenantEventsSubjects is what EventsStream captures for events

@@ -115,7 +115,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
-	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket} {
+	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket} {
 		if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
 			History:  1,
@@ -126,6 +126,15 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		}
 	}
 	return nil
+}
+
+// Health returns the endpoint health bucket; EnsureCore must have run.
+func (t *Topology) Health(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, HealthBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", HealthBucket, err)
+	}
+	return kv, nil
 }
 
 // Tenants returns the tenants bucket; EnsureCore must have run.

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/version"
 )
 
@@ -33,6 +34,18 @@ type Config struct {
 	// EndpointConcurrency bounds the deliveries in flight to one endpoint
 	// from this process. Optional: default 64.
 	EndpointConcurrency int
+	// AutoDisableAfter disables an endpoint that has only failed for this
+	// long (its deliveries are kept). Optional: default 120h (5 days);
+	// negative turns it off.
+	AutoDisableAfter time.Duration
+	// AutoDisableFailures disables an endpoint after this many failed
+	// attempts in a row. Optional: default 0, off.
+	AutoDisableFailures int
+	// FailingAfter raises a delivery.failing operational event when a
+	// delivery has failed this many attempts. Optional: default 3.
+	FailingAfter int
+	// Ops publishes operational events. Optional: none when nil.
+	Ops *ops.Publisher
 	// UserAgent is sent with every delivery. Optional: default
 	// "hookd/<version>".
 	UserAgent string
@@ -46,6 +59,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
+	}
+	if c.AutoDisableAfter == 0 {
+		c.AutoDisableAfter = 120 * time.Hour
+	}
+	if c.FailingAfter == 0 {
+		c.FailingAfter = 3
 	}
 	if c.Jitter == 0 {
 		c.Jitter = 0.2

@@ -91,7 +91,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	case errors.As(sendErr, &gone):
 		// Held, not dead: the endpoint is disabled and its deliveries wait
 		// for it to be enabled again.
-		w.disable(ctx, endpointID)
+		w.disable(ctx, endpointID, "it answered 410 Gone")
 		delay = heldDelay
 		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
 	case errors.As(sendErr, &retry) && failures <= len(schedule):
@@ -105,6 +105,12 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		// that queueing carries on, this one stops here.
 		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 		return
+	}
+	if rec.Outcome == delivery.OutcomeSucceeded {
+		w.noteSuccess(ctx, ep.Endpoint)
+	} else if gone == nil {
+		w.noteFailure(ctx, ep.Endpoint, time.Now())
+		w.deliveryOps(ctx, rec, failures)
 	}
 	switch rec.Outcome {
 	case delivery.OutcomeSucceeded:
@@ -143,19 +149,6 @@ func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout 
 	p := ep.Policy(nil, timeout)
 	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: p.Timeout,
 		SkipBody: !p.ReadBody, NoThrottleRetry: !p.RetryThrottled}, nil
-}
-
-// disable turns an endpoint off after it answered 410 Gone.
-func (w *Worker) disable(ctx context.Context, endpointID string) {
-	_, err := w.endpoints.Update(ctx, endpointID, func(e *endpoint.Endpoint) error {
-		e.Disabled = true
-		return nil
-	})
-	if err != nil {
-		w.log.Error("endpoint answered 410 Gone but could not be disabled", "endpoint", endpointID, "err", err)
-		return
-	}
-	w.log.Warn("endpoint answered 410 Gone: disabled, its deliveries are held until it is enabled", "endpoint", endpointID)
 }
 
 func newRecord(endpointID string, h nats.Header) delivery.Attempt {

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -35,9 +36,13 @@ type Worker struct {
 
 	attemptsStream jetstream.Stream
 	endpoints      *endpoint.Store
-	changed        <-chan struct{}
-	global         chan struct{}
-	consumers      map[string]*endpointConsumer
+	health         kvjson.Bucket[health]
+	// healthy holds endpoints known to have no run of failures, so a
+	// success costs no key-value read.
+	healthy   sync.Map
+	changed   <-chan struct{}
+	global    chan struct{}
+	consumers map[string]*endpointConsumer
 
 	// mu orders inflight.Add before inflight.Wait: once stopping is set no
 	// delivery starts.
@@ -91,6 +96,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	w.endpoints = endpoint.NewStore(kv)
+	hkv, err := w.topo.Health(ctx)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.health = kvjson.Bucket[health]{KV: hkv, Kind: "endpoint health"}
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {
