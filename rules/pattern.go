@@ -62,8 +62,14 @@ func (p Pattern) Match(typ string) bool {
 }
 
 // PatternSet is an endpoint's list of patterns; an empty set matches every
-// event type.
+// event type but hookd's own.
 type PatternSet []Pattern
+
+// reservedPrefix starts the types of hookd's operational events. Only a
+// pattern that names it ("hookd.>", "hookd.endpoint.*") matches them: an
+// endpoint that takes every event ("*", ">", or no pattern) does not get
+// hookd's operational events unasked.
+const reservedPrefix = "hookd."
 
 // ParsePatterns parses every source in srcs.
 func ParsePatterns(srcs []string) (PatternSet, error) {
@@ -80,10 +86,14 @@ func ParsePatterns(srcs []string) (PatternSet, error) {
 
 // Match reports whether any pattern matches typ, or the set is empty.
 func (s PatternSet) Match(typ string) bool {
+	reserved := strings.HasPrefix(typ, reservedPrefix)
 	if len(s) == 0 {
-		return true
+		return !reserved
 	}
 	for _, p := range s {
+		if reserved && p.tokens[0] != "hookd" {
+			continue
+		}
 		if p.Match(typ) {
 			return true
 		}

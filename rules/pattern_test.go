@@ -57,3 +57,22 @@ func TestEmptyPatternSetMatchesAll(t *testing.T) {
 		t.Fatal("set matching wrong")
 	}
 }
+
+func TestOperationalEventsOnlyWhenNamed(t *testing.T) {
+	var all PatternSet
+	if all.Match("hookd.endpoint.disabled") {
+		t.Fatal("an empty set took an operational event")
+	}
+	for _, src := range []string{">", "*.>", "*.endpoint.disabled"} {
+		s, _ := ParsePatterns([]string{src})
+		if s.Match("hookd.endpoint.disabled") {
+			t.Errorf("%q took an operational event without naming hookd", src)
+		}
+	}
+	for _, src := range []string{"hookd.>", "hookd.endpoint.*", "hookd.endpoint.disabled"} {
+		s, _ := ParsePatterns([]string{src})
+		if !s.Match("hookd.endpoint.disabled") {
+			t.Errorf("%q did not take the operational event it names", src)
+		}
+	}
+}
