@@ -3,7 +3,9 @@ package app_test
 import (
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -215,5 +217,52 @@ func TestMaxInFlightAcrossWorkers(t *testing.T) {
 	h.WaitIdle(t, capped.ID)
 	if p := peak.Load(); p > 3 || p < 2 {
 		t.Fatalf("peak concurrent requests %d, want 2 or 3 (capped at 3, and really parallel)", p)
+	}
+}
+
+// rate_limit holds within 10% across three workers over 500 deliveries.
+func TestRateLimitAcrossWorkers(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	var mu sync.Mutex
+	var arrivals []time.Time
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		mu.Lock()
+		arrivals = append(arrivals, time.Now())
+		mu.Unlock()
+		return 200
+	})
+	cfg := fastConfig()
+	cfg.NATSURLs = ns.ClientURL()
+	h := hookdtest.Start(t, cfg)
+	for range 2 {
+		w := fastConfig()
+		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
+		hookdtest.Start(t, w)
+	}
+	const rate, events = 100.0, 500
+	// Held while the events are published, so that the limit, not the
+	// publishing speed, is what paces the deliveries.
+	limited := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "rate_limit": rate, "enabled": false})
+	for i := range events {
+		h.PublishEvent(t, "load.test", map[string]int{"i": i})
+	}
+	h.WaitIdle(t)
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+limited.ID+"/enable", nil); status != 200 {
+		t.Fatalf("enable: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 60*time.Second, "every delivery", func() bool { return len(rc.CountByID()) == events })
+	h.WaitIdle(t, limited.ID)
+	mu.Lock()
+	defer mu.Unlock()
+	slices.SortFunc(arrivals, func(a, b time.Time) int { return a.Compare(b) })
+	got := float64(len(arrivals)-1) / arrivals[len(arrivals)-1].Sub(arrivals[0]).Seconds()
+	t.Logf("%d deliveries at %.1f/s with a limit of %.0f/s", len(arrivals), got, rate)
+	if got > rate*1.1 || got < rate*0.9 {
+		t.Fatalf("measured %.1f deliveries/s, want %.0f +-10%%", got, rate)
 	}
 }

@@ -27,6 +27,7 @@ type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
 	retrySchedule, profile                          string
 	maxAttempts, maxInFlight                        int
+	rateLimit                                       float64
 	events                                          stringList
 	headers, metadata                               pairMap
 	disabled                                        bool
@@ -44,6 +45,7 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeout, "timeout", "", "timeout of one attempt, e.g. 30s ('' is the server's default)")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "", "this endpoint's delays before each retry, e.g. 1s,30s,5m ('' is the server's)")
 	fs.StringVar(&f.profile, "profile", "", "response handling: standard or langsmith (5s timeout, 5xx retried twice, 4xx never, body unread)")
+	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "deliveries per second to this endpoint across all workers (0: none)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "deliveries out at once to this endpoint across all workers (0: no cap)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
 	fs.Var(&f.metadata, "metadata", "label, key=value (repeatable; '' clears)")
@@ -99,6 +101,8 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			body["profile"] = f.profile
 		case "max-in-flight":
 			body["max_in_flight"] = f.maxInFlight
+		case "rate-limit":
+			body["rate_limit"] = f.rateLimit
 		}
 	})
 	return body, err

@@ -37,6 +37,9 @@ type Endpoint struct {
 	// MaxInFlight caps the deliveries out at once to this endpoint across
 	// all workers; 0 means no cap beyond the workers' own.
 	MaxInFlight int `json:"max_in_flight,omitempty"`
+	// RateLimit caps the deliveries per second to this endpoint across all
+	// workers; 0 means none.
+	RateLimit float64 `json:"rate_limit,omitempty"`
 	// Profile selects ready-made response handling: ProfileStandard ("")
 	// or ProfileLangSmith.
 	Profile string `json:"profile,omitempty"`

@@ -76,6 +76,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := e.Retry.validate(); err != nil {
 		return nil, err
 	}
+	if e.RateLimit < 0 || e.RateLimit > 10000 {
+		return nil, fieldErr("rate_limit", "must be from 0 (none) to 10000 deliveries per second")
+	}
 	if e.MaxInFlight < 0 || e.MaxInFlight > 10000 {
 		return nil, fieldErr("max_in_flight", "must be from 0 (no cap) to 10000")
 	}

@@ -25,6 +25,7 @@ type endpointInput struct {
 	Retry       *retryView         `json:"retry"`
 	Profile     *string            `json:"profile"`
 	MaxInFlight *int               `json:"max_in_flight"`
+	RateLimit   *float64           `json:"rate_limit"`
 	Enabled     *bool              `json:"enabled"`
 	Secret      *string            `json:"secret"`
 }
@@ -55,6 +56,9 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	}
 	if in.MaxInFlight != nil {
 		e.MaxInFlight = *in.MaxInFlight
+	}
+	if in.RateLimit != nil {
+		e.RateLimit = *in.RateLimit
 	}
 	if in.Retry != nil {
 		p, err := in.Retry.policy()
@@ -106,6 +110,7 @@ type endpointView struct {
 	Retry       retryView         `json:"retry"`
 	Profile     string            `json:"profile"`
 	MaxInFlight int               `json:"max_in_flight"`
+	RateLimit   float64           `json:"rate_limit"`
 	Secret      string            `json:"secret,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -128,7 +133,7 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 		v.Timeout = e.Timeout.String()
 	}
 	v.Retry = retryOf(e.Retry)
-	v.Profile, v.MaxInFlight = e.Profile, e.MaxInFlight
+	v.Profile, v.MaxInFlight, v.RateLimit = e.Profile, e.MaxInFlight, e.RateLimit
 	if v.Profile == "" {
 		v.Profile = endpoint.ProfileStandard
 	}

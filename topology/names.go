@@ -27,6 +27,9 @@ const (
 	// HealthBucket tracks, per endpoint, since when and how often it has
 	// failed without a success in between: what auto-disable decides on.
 	HealthBucket = "hookd_endpoint_health"
+	// RateBucket holds each rate-limited endpoint's token bucket, shared by
+	// all workers.
+	RateBucket = "hookd_rate"
 	// TenantsBucket holds tenants, keyed by tenant id.
 	TenantsBucket = "hookd_tenants"
 	// TenantEventsSubjects is what EventsStream captures for events

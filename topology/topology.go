@@ -125,7 +125,22 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 			return fmt.Errorf("topology: bucket %s: %w", bucket, err)
 		}
 	}
+	// Rate buckets of endpoints no longer sending are of no use: they expire.
+	if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: RateBucket, History: 1, TTL: time.Minute, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
+	}
 	return nil
+}
+
+// Rate returns the rate-limit bucket; EnsureCore must have run.
+func (t *Topology) Rate(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, RateBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
+	}
+	return kv, nil
 }
 
 // Health returns the endpoint health bucket; EnsureCore must have run.

@@ -69,6 +69,11 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 
 	var resp Response
 	req, sendErr := w.request(ep.Endpoint, rec.EventID, msg.Data())
+	if sendErr == nil && !w.waitRate(ctx, endpointID, ep.RateLimit, msg) {
+		// Not attempted: it counts no attempt.
+		w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
+		return
+	}
 	if sendErr == nil {
 		stop := w.heartbeat(msg)
 		resp, sendErr = w.sender.Send(ctx, req)

@@ -37,6 +37,8 @@ type Worker struct {
 	attemptsStream jetstream.Stream
 	endpoints      *endpoint.Store
 	health         kvjson.Bucket[health]
+	rate           kvjson.Bucket[tokenBucket]
+	rateLocks      sync.Map // endpoint id -> *sync.Mutex
 	// healthy holds endpoints known to have no run of failures, so a
 	// success costs no key-value read.
 	healthy   sync.Map
@@ -101,6 +103,11 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	w.health = kvjson.Bucket[health]{KV: hkv, Kind: "endpoint health"}
+	rkv, err := w.topo.Rate(ctx)
+	if err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
+	w.rate = kvjson.Bucket[tokenBucket]{KV: rkv, Kind: "rate limit"}
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {
