@@ -111,12 +111,12 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		Replicas: t.cfg.Replicas,
 	}}
 	for _, sc := range streams {
-		if _, err := t.js.CreateOrUpdateStream(ctx, sc); err != nil {
+		if err := t.ensureStream(ctx, sc); err != nil {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
 	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket} {
-		if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
 			History:  1,
 			Storage:  jetstream.FileStorage,
@@ -126,7 +126,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		}
 	}
 	// Rate buckets of endpoints no longer sending are of no use: they expire.
-	if _, err := t.js.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket: RateBucket, History: 1, TTL: time.Minute, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
 	}); err != nil {
 		return fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
@@ -192,7 +192,7 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, maxInF
 	if maxInFlight <= 0 {
 		maxInFlight = defaultMaxAckPending
 	}
-	s, err := t.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	err := t.ensureStream(ctx, jetstream.StreamConfig{
 		Name:       EndpointStream(endpointID),
 		Subjects:   []string{DeliverySubject(endpointID)},
 		Retention:  jetstream.WorkQueuePolicy,
@@ -200,6 +200,10 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, maxInF
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
 	})
+	if err != nil {
+		return nil, fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
+	}
+	s, err := t.js.Stream(ctx, EndpointStream(endpointID))
 	if err != nil {
 		return nil, fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
 	}

@@ -1,0 +1,55 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"slices"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// ensureStream creates a stream, or updates it only when its configuration
+// differs: every hookd process runs this at start, and needless updates
+// race (inside nats-server) with consumers being created on the stream.
+func (t *Topology) ensureStream(ctx context.Context, want jetstream.StreamConfig) error {
+	s, err := t.js.Stream(ctx, want.Name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		_, err = t.js.CreateStream(ctx, want)
+		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+			return nil // another process created it meanwhile
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if sameStream(s.CachedInfo().Config, want) {
+		return nil
+	}
+	_, err = t.js.UpdateStream(ctx, want)
+	return err
+}
+
+// sameStream compares the fields hookd sets.
+func sameStream(have, want jetstream.StreamConfig) bool {
+	replicas := func(n int) int { return max(n, 1) }
+	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
+		have.MaxMsgSize == want.MaxMsgSize && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
+		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
+		replicas(have.Replicas) == replicas(want.Replicas) && have.Retention == want.Retention
+}
+
+// ensureBucket creates a key-value bucket unless it exists. An existing
+// bucket keeps its configuration (changing one is an operator's act).
+func (t *Topology) ensureBucket(ctx context.Context, cfg jetstream.KeyValueConfig) error {
+	if _, err := t.js.KeyValue(ctx, cfg.Bucket); err == nil {
+		return nil
+	} else if !errors.Is(err, jetstream.ErrBucketNotFound) {
+		return err
+	}
+	_, err := t.js.CreateKeyValue(ctx, cfg)
+	if errors.Is(err, jetstream.ErrBucketExists) {
+		return nil
+	}
+	return err
+}
