@@ -33,8 +33,16 @@ func (t *Topology) ensureStream(ctx context.Context, want jetstream.StreamConfig
 // sameStream compares the fields hookd sets.
 func sameStream(have, want jetstream.StreamConfig) bool {
 	replicas := func(n int) int { return max(n, 1) }
+	// The server stores "no limit" as -1 where the request said 0.
+	limit := func(n int64) int64 {
+		if n <= 0 {
+			return -1
+		}
+		return n
+	}
 	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
-		have.MaxMsgSize == want.MaxMsgSize && have.MaxMsgsPerSubject == want.MaxMsgsPerSubject &&
+		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize)) &&
+		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) &&
 		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
 		replicas(have.Replicas) == replicas(want.Replicas) && have.Retention == want.Retention
 }

@@ -80,7 +80,17 @@ func (t *Topology) Config() Config { return t.cfg }
 // and the endpoints bucket. It is idempotent and safe to call from every
 // process at start-up.
 func (t *Topology) EnsureCore(ctx context.Context) error {
-	streams := []jetstream.StreamConfig{{
+	for _, sc := range t.coreStreams() {
+		if err := t.ensureStream(ctx, sc); err != nil {
+			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
+		}
+	}
+	return t.ensureBuckets(ctx)
+}
+
+// coreStreams are the streams every hookd deployment has.
+func (t *Topology) coreStreams() []jetstream.StreamConfig {
+	return []jetstream.StreamConfig{{
 		Name:       EventsStream,
 		Subjects:   []string{EventsSubjects, TenantEventsSubjects},
 		Retention:  jetstream.LimitsPolicy,
@@ -110,11 +120,9 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 		Storage:  jetstream.FileStorage,
 		Replicas: t.cfg.Replicas,
 	}}
-	for _, sc := range streams {
-		if err := t.ensureStream(ctx, sc); err != nil {
-			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
-		}
-	}
+}
+
+func (t *Topology) ensureBuckets(ctx context.Context) error {
 	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket} {
 		if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
