@@ -185,11 +185,6 @@ func TestLangSmithProfile(t *testing.T) {
 // max_in_flight holds across workers: three workers, a slow receiver that
 // counts the requests it has at once.
 func TestMaxInFlightAcrossWorkers(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
 	var now, peak atomic.Int32
 	rc := hookdtest.NewReceiver(t)
 	rc.SetRespond(func(int, hookdtest.Request) int {
@@ -200,14 +195,7 @@ func TestMaxInFlightAcrossWorkers(t *testing.T) {
 		now.Add(-1)
 		return 200
 	})
-	cfg := fastConfig()
-	cfg.NATSURLs = ns.ClientURL()
-	h := hookdtest.Start(t, cfg)
-	for range 2 {
-		w := fastConfig()
-		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
-		hookdtest.Start(t, w)
-	}
+	h := startThreeWorkers(t)
 	capped := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "max_in_flight": 3})
 	const events = 60
 	for i := range events {
@@ -222,11 +210,6 @@ func TestMaxInFlightAcrossWorkers(t *testing.T) {
 
 // rate_limit holds within 10% across three workers over 500 deliveries.
 func TestRateLimitAcrossWorkers(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
 	var mu sync.Mutex
 	var arrivals []time.Time
 	rc := hookdtest.NewReceiver(t)
@@ -236,14 +219,7 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 		mu.Unlock()
 		return 200
 	})
-	cfg := fastConfig()
-	cfg.NATSURLs = ns.ClientURL()
-	h := hookdtest.Start(t, cfg)
-	for range 2 {
-		w := fastConfig()
-		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
-		hookdtest.Start(t, w)
-	}
+	h := startThreeWorkers(t)
 	const rate, events = 100.0, 500
 	// Held while the events are published, so that the limit, not the
 	// publishing speed, is what paces the deliveries.
@@ -265,4 +241,24 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 	if got > rate*1.1 || got < rate*0.9 {
 		t.Fatalf("measured %.1f deliveries/s, want %.0f +-10%%", got, rate)
 	}
+}
+
+// startThreeWorkers runs three hookd processes on one NATS server: the
+// first with API, router and worker, the others with API and worker.
+func startThreeWorkers(t *testing.T) *hookdtest.Hookd {
+	t.Helper()
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown) // after the hookds, which stop first
+	cfg := fastConfig()
+	cfg.NATSURLs = ns.ClientURL()
+	h := hookdtest.Start(t, cfg)
+	for range 2 {
+		w := fastConfig()
+		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
+		hookdtest.Start(t, w)
+	}
+	return h
 }

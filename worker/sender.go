@@ -9,12 +9,14 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/hashicorp/go-retryablehttp"
 
+	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/signing"
 )
 
@@ -96,9 +98,20 @@ func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (boo
 	return false, nil
 }
 
+// redactURL drops the query from the URL in a request error: the error
+// ends up in logs and attempt records, and a query may carry a shared
+// secret (LangSmith's ?secret=...).
+func redactURL(err error) {
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		urlErr.URL = endpoint.RedactedURL(urlErr.URL)
+	}
+}
+
 // countAttempts keeps the response and error as they are, saying how many
 // connection attempts were made when the last one failed.
 func countAttempts(resp *http.Response, err error, attempts int) (*http.Response, error) {
+	redactURL(err)
 	if err != nil && attempts > 1 {
 		err = fmt.Errorf("%w (%d attempts)", err, attempts)
 	}
@@ -128,6 +141,7 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s", r.Timeout)
 		}
+		redactURL(err)
 		return Response{Duration: time.Since(start)}, &RetryableError{Err: err}
 	}
 	var body []byte

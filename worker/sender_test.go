@@ -81,3 +81,15 @@ func TestSendRetriesConnectionFailuresInProcess(t *testing.T) {
 		t.Fatal("in-process retries are not short")
 	}
 }
+
+// A failed request's error never carries the URL's query, which may hold a
+// shared secret.
+func TestSendErrorRedactsQuery(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	u := srv.URL + "/hook?secret=s3cr3t"
+	srv.Close()
+	_, err := newTestSender().Send(context.Background(), Request{URL: u, MessageID: "m", Body: []byte("{}"), Timeout: 5 * time.Second})
+	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
+		t.Fatalf("error %v carries the secret", err)
+	}
+}
