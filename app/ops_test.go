@@ -8,7 +8,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -98,5 +100,54 @@ func TestExhaustedAndRecoveredEvents(t *testing.T) {
 		if body.Data.EndpointID != ep.ID {
 			t.Errorf("operational event about %q, want %s: %s", body.Data.EndpointID, ep.ID, r.Body)
 		}
+	}
+}
+
+// Operational events about a tenant's endpoint reach that tenant's
+// endpoints only (and every tenant's go out on core NATS with the
+// Hookd-Tenant header); delivery.succeeded is raised when switched on, and
+// never for a delivery of an operational event.
+func TestOpsEventsStayWithTheirTenant(t *testing.T) {
+	cfg := fastConfig()
+	cfg.Worker.OpsDeliverySucceeded = true
+	h := hookdtest.Start(t, cfg)
+	core, err := h.App.JetStream().Conn().SubscribeSync("hookd.ops.>")
+	if err != nil {
+		t.Fatal(err)
+	}
+	createTenant(t, h, `{"id":"acme"}`)
+	acmeOps, defaultOps, acmeHook := hookdtest.NewReceiver(t), hookdtest.NewReceiver(t), hookdtest.NewReceiver(t)
+	h.CreateEndpoint(t, map[string]any{"tenant": "acme", "url": acmeOps.URL, "events": []string{"hookd.>"}})
+	h.CreateEndpoint(t, map[string]any{"url": defaultOps.URL, "events": []string{"hookd.>"}})
+	hook := h.CreateEndpoint(t, map[string]any{"tenant": "acme", "url": acmeHook.URL, "events": []string{"order.*"}})
+	id := h.PublishEventAs(t, "acme", "order.paid", map[string]int{"n": 1})
+	hookdtest.WaitFor(t, 10*time.Second, "acme's delivery.succeeded", func() bool { return acmeOps.Count() == 1 })
+	h.WaitIdle(t)
+
+	var got struct {
+		Type string
+		Data ops.DeliveryData
+	}
+	if err := json.Unmarshal(acmeOps.Requests()[0].Body, &got); err != nil {
+		t.Fatal(err)
+	}
+	want := ops.DeliveryData{Tenant: "acme", DeliveryID: delivery.ID(id, hook.ID), EndpointID: hook.ID, EventID: id,
+		EventType: "order.paid", Attempts: 1, LastStatusCode: 200, DurationSeconds: got.Data.DurationSeconds}
+	if got.Type != "hookd.delivery.succeeded" || got.Data != want || got.Data.DurationSeconds <= 0 {
+		t.Fatalf("acme's ops endpoint got %s %+v, want hookd.delivery.succeeded %+v", got.Type, got.Data, want)
+	}
+	// Its own delivery raised nothing more, and nothing of acme's leaked.
+	if n := acmeOps.Count(); n != 1 {
+		t.Fatalf("acme's ops endpoint got %d deliveries, want 1: ops deliveries must not raise ops events", n)
+	}
+	if n := defaultOps.Count(); n != 0 {
+		t.Fatalf("the default tenant's ops endpoint got %d of acme's operational events", n)
+	}
+	m, err := core.NextMsg(5 * time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Subject != "hookd.ops.delivery.succeeded" || m.Header.Get("Hookd-Tenant") != "acme" {
+		t.Fatalf("core NATS got %s with tenant %q", m.Subject, m.Header.Get("Hookd-Tenant"))
 	}
 }

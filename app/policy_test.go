@@ -247,6 +247,13 @@ func TestRateLimitAcrossWorkers(t *testing.T) {
 // first with API, router and worker, the others with API and worker.
 func startThreeWorkers(t *testing.T) *hookdtest.Hookd {
 	t.Helper()
+	return startProcesses(t, 3, false)[0]
+}
+
+// startProcesses runs n hookd processes on one NATS server, each with API
+// and worker; the first has a router, the others too if routers is set.
+func startProcesses(t *testing.T, n int, routers bool) []*hookdtest.Hookd {
+	t.Helper()
 	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
 	if err != nil {
 		t.Fatal(err)
@@ -254,11 +261,22 @@ func startThreeWorkers(t *testing.T) *hookdtest.Hookd {
 	t.Cleanup(ns.Shutdown) // after the hookds, which stop first
 	cfg := fastConfig()
 	cfg.NATSURLs = ns.ClientURL()
-	h := hookdtest.Start(t, cfg)
-	for range 2 {
+	hs := []*hookdtest.Hookd{hookdtest.Start(t, cfg)}
+	for range n - 1 {
 		w := fastConfig()
-		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), true, "127.0.0.1:0"
-		hookdtest.Start(t, w)
+		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), !routers, "127.0.0.1:0"
+		hs = append(hs, hookdtest.Start(t, w))
 	}
-	return h
+	return hs
+}
+
+// createEverywhere creates an endpoint through the first process and waits
+// until every process's registry has it, so no router routes without it.
+func createEverywhere(t *testing.T, hs []*hookdtest.Hookd, body any) hookdtest.Endpoint {
+	t.Helper()
+	ep := hs[0].CreateEndpoint(t, body)
+	for _, h := range hs[1:] {
+		h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil })
+	}
+	return ep
 }

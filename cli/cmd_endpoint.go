@@ -25,7 +25,7 @@ var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that 
 // endpointFlags are the fields of create and update.
 type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
-	retrySchedule, profile                          string
+	retrySchedule, profile, ordering, orderingKey   string
 	maxAttempts, maxInFlight                        int
 	rateLimit                                       float64
 	events                                          stringList
@@ -45,6 +45,8 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.timeout, "timeout", "", "timeout of one attempt, e.g. 30s ('' is the server's default)")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "", "this endpoint's delays before each retry, e.g. 1s,30s,5m ('' is the server's)")
 	fs.StringVar(&f.profile, "profile", "", "response handling: standard or langsmith (5s timeout, 5xx retried twice, 4xx never, body unread)")
+	fs.StringVar(&f.ordering, "ordering", "", "none (parallel) or ordered (in acceptance order, a failing delivery holding back the rest; create only)")
+	fs.StringVar(&f.orderingKey, "ordering-key", "", "with --ordering ordered: expr key, e.g. data.order_id; equal keys in order, others in parallel (create only)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "deliveries per second to this endpoint across all workers (0: none)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "deliveries out at once to this endpoint across all workers (0: no cap)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
@@ -99,6 +101,10 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			body["secret"] = f.secret
 		case "profile":
 			body["profile"] = f.profile
+		case "ordering":
+			body["ordering"] = f.ordering
+		case "ordering-key":
+			body["ordering_key"] = f.orderingKey
 		case "max-in-flight":
 			body["max_in_flight"] = f.maxInFlight
 		case "rate-limit":
@@ -299,6 +305,10 @@ func printEndpoint(t *table, e endpointView) {
 	t.field("enabled", yesNo(e.enabled()))
 	t.field("headers", orDash(pairs(e.Headers, ": ")))
 	t.field("timeout", e.timeout())
+	t.field("retry", e.retry())
+	t.field("profile", orDefault(e.Profile))
+	t.field("ordering", e.ordering())
+	t.field("limits", e.limits())
 	t.field("metadata", orDash(pairs(e.Metadata, "=")))
 	t.field("created_at", when(e.CreatedAt))
 	t.field("updated_at", when(e.UpdatedAt))

@@ -346,3 +346,28 @@ func TestEndpointRetryFlags(t *testing.T) {
 		t.Fatalf("bad schedule: exit %d, %s", code, errOut.String())
 	}
 }
+
+// The delivery policy flags go through, and get shows the policy.
+func TestEndpointPolicyFlags(t *testing.T) {
+	t.Parallel()
+	c := startCLI(t, app.Config{NoRouter: true, NoWorker: true})
+	ep := c.json("endpoint", "create", "--url", "https://x.example", "--ordering", "ordered", "--ordering-key", "data.order_id",
+		"--rate-limit", "20", "--retry-schedule", "1s,30s", "--max-attempts", "4", "--profile", "standard")
+	id, _ := ep["id"].(string)
+	if ep["ordering"] != "ordered" || ep["ordering_key"] != "data.order_id" || ep["rate_limit"] != 20.0 {
+		t.Fatalf("created %v", ep)
+	}
+	get := c.ok("endpoint", "get", id)
+	for name, want := range map[string]string{
+		"ordering": "ordered by data.order_id", "limits": "20/s", "retry": "1s,30s, at most 4 attempts", "profile": "standard",
+	} {
+		if got := field(t, get, name); got != want {
+			t.Errorf("get shows %s %q, want %q:\n%s", name, got, want, get)
+		}
+	}
+	c.fails(1, []string{"ordering", "cannot be changed"}, "endpoint", "update", id, "--ordering", "none")
+	plain := c.ok("endpoint", "get", c.createEndpoint("--url", "https://y.example", "--max-in-flight", "3"))
+	if field(t, plain, "ordering") != "none" || field(t, plain, "limits") != "3 in flight" || field(t, plain, "retry") != "default" {
+		t.Fatalf("plain endpoint:\n%s", plain)
+	}
+}

@@ -20,6 +20,7 @@ type serveFlags struct {
 	retry                                durationList
 	timeout, autoDisableAfter            time.Duration
 	autoDisableFailures, failingAfter    int
+	opsSucceeded                         bool
 	concurrency, replicas                int
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
@@ -36,6 +37,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
 	fs.IntVar(&f.autoDisableFailures, "auto-disable-failures", 0, "disable an endpoint after this many failed attempts in a row (0: never)")
 	fs.IntVar(&f.failingAfter, "failing-after", 3, "raise a hookd.delivery.failing event after this many failed attempts of a delivery")
+	fs.BoolVar(&f.opsSucceeded, "ops-delivery-succeeded", false, "raise a hookd.delivery.succeeded event for every successful delivery")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
 	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
@@ -118,6 +120,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	}
 	cfg.Worker.AutoDisableFailures = f.autoDisableFailures
 	cfg.Worker.FailingAfter = f.failingAfter
+	cfg.Worker.OpsDeliverySucceeded = f.opsSucceeded
 	if role == "serve" || role == "api" {
 		cfg.HTTPAddr = f.httpAddr
 	}

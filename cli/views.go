@@ -3,6 +3,7 @@ package cli
 import (
 	"encoding/json"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -28,9 +29,18 @@ type endpointView struct {
 	Headers     map[string]string `json:"headers"`
 	Timeout     json.RawMessage   `json:"timeout"`
 	Metadata    map[string]string `json:"metadata"`
-	Secret      string            `json:"secret"`
-	CreatedAt   string            `json:"created_at"`
-	UpdatedAt   string            `json:"updated_at"`
+	Retry       struct {
+		Schedule    []string `json:"schedule"`
+		MaxAttempts int      `json:"max_attempts"`
+	} `json:"retry"`
+	Profile     string  `json:"profile"`
+	Ordering    string  `json:"ordering"`
+	OrderingKey string  `json:"ordering_key"`
+	MaxInFlight int     `json:"max_in_flight"`
+	RateLimit   float64 `json:"rate_limit"`
+	Secret      string  `json:"secret"`
+	CreatedAt   string  `json:"created_at"`
+	UpdatedAt   string  `json:"updated_at"`
 }
 
 func (e endpointView) enabled() bool {
@@ -51,6 +61,41 @@ func (e endpointView) timeout() string {
 		return time.Duration(ns).String()
 	}
 	return "default"
+}
+
+// retry shows the endpoint's own retry policy, or "default".
+func (e endpointView) retry() string {
+	if len(e.Retry.Schedule) == 0 && e.Retry.MaxAttempts == 0 {
+		return "default"
+	}
+	out := list(e.Retry.Schedule, "default schedule")
+	if e.Retry.MaxAttempts > 0 {
+		out += ", at most " + strconv.Itoa(e.Retry.MaxAttempts) + " attempts"
+	}
+	return out
+}
+
+// ordering shows "none", "ordered" or "ordered by <key>".
+func (e endpointView) ordering() string {
+	switch {
+	case e.Ordering == "":
+		return "none"
+	case e.OrderingKey != "":
+		return e.Ordering + " by " + e.OrderingKey
+	}
+	return e.Ordering
+}
+
+// limits shows max_in_flight and rate_limit, "-" for none.
+func (e endpointView) limits() string {
+	var parts []string
+	if e.MaxInFlight > 0 {
+		parts = append(parts, strconv.Itoa(e.MaxInFlight)+" in flight")
+	}
+	if e.RateLimit > 0 {
+		parts = append(parts, strconv.FormatFloat(e.RateLimit, 'f', -1, 64)+"/s")
+	}
+	return orDash(strings.Join(parts, ", "))
 }
 
 func orDefault(s string) string {

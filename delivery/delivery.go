@@ -25,6 +25,9 @@ const (
 	// record only if that is still the newest, so a queueing that a manual
 	// retry replaced meanwhile notices it.
 	HeaderLogSeq = "Hookd-Log-Seq"
+	// HeaderLane is the lane (1..n) of a delivery to an ordered endpoint
+	// with an ordering key; absent otherwise.
+	HeaderLane = "Hookd-Lane"
 	// HeaderError, HeaderAttempts and HeaderStatusCode are set on dead
 	// letters: the last error, how many attempts were made, and the last
 	// HTTP status (absent when there was none).
@@ -77,8 +80,11 @@ type Attempt struct {
 	// Queue tells queueings of one delivery apart: 0 for the router's, the
 	// attempt count at the time for a manual retry. A queueing older than
 	// the newest in the log is superseded and dropped.
-	Queue int       `json:"queue,omitempty"`
-	Time  time.Time `json:"time"`
+	Queue int `json:"queue,omitempty"`
+	// Lane is the delivery's lane at an ordered endpoint with an ordering
+	// key (1..n), 0 otherwise: a manual retry queues it in the same lane.
+	Lane int       `json:"lane,omitempty"`
+	Time time.Time `json:"time"`
 	// StatusCode is the HTTP status, 0 when no response arrived.
 	StatusCode int `json:"status_code,omitempty"`
 	// Error says why the attempt failed, empty on success.

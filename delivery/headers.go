@@ -7,7 +7,17 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
 )
+
+// Subject is where a delivery to an endpoint is published: its lane's
+// subject for a lane above 0, else the endpoint's delivery subject.
+func Subject(endpointID string, lane int) string {
+	if lane > 0 {
+		return topology.LaneSubject(endpointID, strconv.Itoa(lane))
+	}
+	return topology.DeliverySubject(endpointID)
+}
 
 // SetHeaders sets the headers a delivery of e to an endpoint carries
 // through the endpoint's stream.

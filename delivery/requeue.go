@@ -46,7 +46,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	base := last.Number
 	pending := Attempt{
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
-		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Time: time.Now().UTC(), Outcome: OutcomePending,
+		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Lane: last.Lane, Time: time.Now().UTC(), Outcome: OutcomePending,
 	}
 	// The log record goes first, so it can never land after the new
 	// queueing's first attempt.
@@ -54,9 +54,12 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
-	m := nats.NewMsg(topology.DeliverySubject(last.EndpointID))
+	m := nats.NewMsg(Subject(last.EndpointID, last.Lane))
 	m.Data = e.Envelope()
 	SetHeaders(m.Header, e, last.EndpointID)
+	if last.Lane > 0 {
+		m.Header.Set(HeaderLane, strconv.Itoa(last.Lane))
+	}
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
 	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {

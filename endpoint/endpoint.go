@@ -40,6 +40,12 @@ type Endpoint struct {
 	// RateLimit caps the deliveries per second to this endpoint across all
 	// workers; 0 means none.
 	RateLimit float64 `json:"rate_limit,omitempty"`
+	// Ordering is OrderingNone ("") or OrderingOrdered. Fixed at creation.
+	Ordering string `json:"ordering,omitempty"`
+	// OrderingKey is an optional expr expression (e.g. `data.order_id`) of
+	// an ordered endpoint: only deliveries with equal keys wait for each
+	// other. Fixed at creation.
+	OrderingKey string `json:"ordering_key,omitempty"`
 	// Profile selects ready-made response handling: ProfileStandard ("")
 	// or ProfileLangSmith.
 	Profile string `json:"profile,omitempty"`

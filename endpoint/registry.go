@@ -20,6 +20,8 @@ type Compiled struct {
 	*Endpoint
 	// Rule is nil when Broken is set.
 	Rule *rules.Rule
+	// Key is the compiled OrderingKey, nil when none.
+	Key *rules.Key
 	// Broken says why a stored endpoint's rule no longer compiles (only a
 	// change of expr's grammar can cause it). The endpoint stays known, so
 	// its pending deliveries are still made; routers skip it and log.
@@ -31,7 +33,12 @@ type Snapshot struct {
 	byID     map[string]*Compiled
 	list     []*Compiled
 	byTenant map[string][]*Compiled
+	ordered  bool
 }
+
+// HasOrdered reports whether any endpoint is ordered: if none is, the
+// ordered routing lane has nothing to do.
+func (s *Snapshot) HasOrdered() bool { return s.ordered }
 
 // ForTenant returns the endpoints of a tenant ("" is the default tenant),
 // ordered by id: routing an addressed event is a lookup, whatever the
@@ -61,6 +68,7 @@ func (s *Snapshot) index() {
 	for _, c := range s.list {
 		t := tenant.Normalize(c.Tenant)
 		s.byTenant[t] = append(s.byTenant[t], c)
+		s.ordered = s.ordered || c.Ordered()
 	}
 }
 
@@ -182,5 +190,9 @@ func compile(value []byte) (*Compiled, error) {
 	if err != nil {
 		return &Compiled{Endpoint: &e, Broken: err}, nil
 	}
-	return &Compiled{Endpoint: &e, Rule: rule}, nil
+	key, err := rules.CompileKey(e.OrderingKey)
+	if err != nil {
+		return &Compiled{Endpoint: &e, Broken: err}, nil
+	}
+	return &Compiled{Endpoint: &e, Rule: rule, Key: key}, nil
 }

@@ -85,6 +85,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if e.Profile != "" && e.Profile != ProfileStandard && e.Profile != ProfileLangSmith {
 		return nil, fieldErr("profile", "must be standard or langsmith, not %q", e.Profile)
 	}
+	if err := e.validateOrdering(); err != nil {
+		return nil, err
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}

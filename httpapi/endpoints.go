@@ -24,6 +24,8 @@ type endpointInput struct {
 	Metadata    *map[string]string `json:"metadata"`
 	Retry       *retryView         `json:"retry"`
 	Profile     *string            `json:"profile"`
+	Ordering    *string            `json:"ordering"`
+	OrderingKey *string            `json:"ordering_key"`
 	MaxInFlight *int               `json:"max_in_flight"`
 	RateLimit   *float64           `json:"rate_limit"`
 	Enabled     *bool              `json:"enabled"`
@@ -42,6 +44,8 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	set(&e.Filter, in.Filter)
 	set(&e.Secret, in.Secret)
 	set(&e.Profile, in.Profile)
+	set(&e.Ordering, in.Ordering)
+	set(&e.OrderingKey, in.OrderingKey)
 	if in.Events != nil {
 		e.Events = *in.Events
 	}
@@ -109,6 +113,8 @@ type endpointView struct {
 	Metadata    map[string]string `json:"metadata"`
 	Retry       retryView         `json:"retry"`
 	Profile     string            `json:"profile"`
+	Ordering    string            `json:"ordering"`
+	OrderingKey string            `json:"ordering_key"`
 	MaxInFlight int               `json:"max_in_flight"`
 	RateLimit   float64           `json:"rate_limit"`
 	Secret      string            `json:"secret,omitempty"`
@@ -136,6 +142,10 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 	v.Profile, v.MaxInFlight, v.RateLimit = e.Profile, e.MaxInFlight, e.RateLimit
 	if v.Profile == "" {
 		v.Profile = endpoint.ProfileStandard
+	}
+	v.Ordering, v.OrderingKey = e.Ordering, e.OrderingKey
+	if v.Ordering == "" {
+		v.Ordering = endpoint.OrderingNone
 	}
 	if withSecret {
 		v.Secret = e.Secret
@@ -184,7 +194,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
-	if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.MaxInFlight); err != nil {
+	if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {
 		writeError(w, natsError("endpoint stream not created", err))
 		return
 	}
@@ -242,21 +252,45 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	a.change(w, r, "updated", func(e *endpoint.Endpoint) error {
+		before := *e
 		if err := in.applyTo(e); err != nil {
+			return err
+		}
+		if err := orderingUnchanged(&before, e); err != nil {
 			return err
 		}
 		if _, err := e.Validate(); err != nil {
 			return validationError(err)
 		}
-		if in.MaxInFlight != nil {
+		if in.MaxInFlight != nil && !e.Ordered() {
 			// The cap lives in the endpoint's consumer: set it before the
 			// change is stored, so a stored value is always in force.
-			if _, err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.MaxInFlight); err != nil {
+			if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {
 				return natsError("max_in_flight not applied", err)
 			}
 		}
 		return nil
 	}, func(e *endpoint.Endpoint) any { return view(e, false) })
+}
+
+// orderingUnchanged refuses a change of ordering or ordering key: events
+// already routed sit in the stream laid out for the old setting, and
+// routers switching at different events could skip or reorder some. A new
+// endpoint with the new setting is the way to change it.
+func orderingUnchanged(before, after *endpoint.Endpoint) error {
+	norm := func(o string) string {
+		if o == "" {
+			return endpoint.OrderingNone
+		}
+		return o
+	}
+	if norm(before.Ordering) != norm(after.Ordering) {
+		return fieldError("ordering", "cannot be changed after creation: create a new endpoint with the ordering you need")
+	}
+	if before.OrderingKey != after.OrderingKey {
+		return fieldError("ordering_key", "cannot be changed after creation: create a new endpoint with the key you need")
+	}
+	return nil
 }
 
 func (a *API) enableEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -38,7 +39,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, natsError("event index not read", err))
 		return
 	}
-	m, err := index.GetLastMsgForSubject(ctx, topology.IndexSubject(tenantID, id))
+	rec, err := readIndex(ctx, index, tenantID, id)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "event " + `"` + id + `"` + " not found (an event appears once it is routed)"})
 		return
@@ -47,8 +48,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, natsError("event index not read", err))
 		return
 	}
-	var rec router.IndexRecord
-	if err := json.Unmarshal(m.Data, &rec); err != nil || rec.EventID != id || !accessOf(r).canSee(rec.Tenant) {
+	if rec.EventID != id || !accessOf(r).canSee(rec.Tenant) {
 		writeError(w, notFound("event", id))
 		return
 	}
@@ -72,4 +72,33 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		v.RoutedTo = []router.RoutedEntry{}
 	}
 	writeJSON(w, http.StatusOK, v)
+}
+
+// readIndex reads what both routing lanes recorded of an event and merges
+// it. It fails with jetstream.ErrMsgNotFound if neither routed it yet.
+func readIndex(ctx context.Context, index jetstream.Stream, tenantID, id string) (router.IndexRecord, error) {
+	var merged router.IndexRecord
+	found := false
+	for _, subject := range []string{topology.IndexSubject(tenantID, id), topology.OrderedIndexSubject(tenantID, id)} {
+		m, err := index.GetLastMsgForSubject(ctx, subject)
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			continue
+		}
+		if err != nil {
+			return router.IndexRecord{}, err
+		}
+		var rec router.IndexRecord
+		if err := json.Unmarshal(m.Data, &rec); err != nil {
+			continue
+		}
+		if !found {
+			merged, found = rec, true
+			continue
+		}
+		merged.RoutedTo = append(merged.RoutedTo, rec.RoutedTo...)
+	}
+	if !found {
+		return router.IndexRecord{}, jetstream.ErrMsgNotFound
+	}
+	return merged, nil
 }

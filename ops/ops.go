@@ -15,6 +15,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/tenant"
 )
 
 // Operational event names.
@@ -23,6 +24,9 @@ const (
 	EndpointRecovered = "endpoint.recovered"
 	DeliveryFailing   = "delivery.failing"
 	DeliveryExhausted = "delivery.exhausted"
+	// DeliverySucceeded is off by default (it doubles the writes of every
+	// delivery): see worker.Config.OpsDeliverySucceeded.
+	DeliverySucceeded = "delivery.succeeded"
 )
 
 // TypePrefix starts the type of every operational event in the events
@@ -42,10 +46,13 @@ type Publisher struct {
 // NewPublisher returns a Publisher on js.
 func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
 
-// Publish sends an operational event; id makes a re-sent one a duplicate.
-// data is encoded as JSON. Errors are returned for logging: operational
-// events never hold a delivery back.
-func (p *Publisher) Publish(ctx context.Context, name, id string, data any) error {
+// Publish sends an operational event about a tenant's endpoint ("" for the
+// default tenant); id makes a re-sent one a duplicate. data is encoded as
+// JSON. On core NATS every tenant's events go to "hookd.ops.<name>" (with
+// the Hookd-Tenant header), for the platform's operators; through routing
+// they reach only the tenant's own endpoints. Errors are returned for
+// logging: operational events never hold a delivery back.
+func (p *Publisher) Publish(ctx context.Context, tenantID, name, id string, data any) error {
 	if p == nil {
 		return nil
 	}
@@ -55,11 +62,47 @@ func (p *Publisher) Publish(ctx context.Context, name, id string, data any) erro
 	}
 	core := nats.NewMsg("hookd.ops." + name)
 	core.Data = body
+	subject := event.Subject(TypePrefix + name)
+	if tenantID != "" && tenantID != tenant.Default {
+		core.Header.Set(event.TenantHeader, tenantID)
+		subject = event.TenantSubject(tenantID, TypePrefix+name)
+	}
 	_ = p.js.Conn().PublishMsg(core)
-	m := nats.NewMsg(event.Subject(TypePrefix + name))
+	m := nats.NewMsg(subject)
 	m.Data = body
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
-	_, err = p.js.PublishMsg(ctx, m, jetstream.WithMsgID("ops_"+name+"_"+id))
+	// Scoped like the API scopes a tenant's event ids (the events stream
+	// de-duplicates across tenants).
+	_, err = p.js.PublishMsg(ctx, m, jetstream.WithMsgID(event.MsgIDScope(tenantID)+"ops_"+name+"_"+id))
 	return err
+}
+
+// EndpointData is the data of endpoint.disabled and endpoint.recovered.
+type EndpointData struct {
+	Tenant     string `json:"tenant"`
+	EndpointID string `json:"endpoint_id"`
+	// Reason says why an endpoint was disabled.
+	Reason string `json:"reason,omitempty"`
+	// FailingSince and FailedAttempts describe the run of failures a
+	// recovered endpoint came out of.
+	FailingSince   *time.Time `json:"failing_since,omitempty"`
+	FailedAttempts int        `json:"failed_attempts,omitempty"`
+}
+
+// DeliveryData is the data of delivery.failing, delivery.exhausted and
+// delivery.succeeded.
+type DeliveryData struct {
+	Tenant     string `json:"tenant"`
+	DeliveryID string `json:"delivery_id"`
+	EndpointID string `json:"endpoint_id"`
+	EventID    string `json:"event_id"`
+	EventType  string `json:"event_type"`
+	// Attempts counts the attempts made, the last one included.
+	Attempts int `json:"attempts"`
+	// LastError and LastStatusCode are the last attempt's (no error and a
+	// 2xx for delivery.succeeded); the status is 0 when no answer came.
+	LastError       string  `json:"last_error,omitempty"`
+	LastStatusCode  int     `json:"last_status_code"`
+	DurationSeconds float64 `json:"duration_seconds"`
 }

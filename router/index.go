@@ -28,14 +28,18 @@ type RoutedEntry struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-func indexRecord(e *event.Event, targets []target) *nats.Msg {
+func indexRecord(e *event.Event, targets []target, ordered bool) *nats.Msg {
 	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets))}
 	for _, t := range targets {
 		if t.err == nil {
 			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
 		}
 	}
-	m := nats.NewMsg(topology.IndexSubject(e.Tenant, e.ID))
+	subject := topology.IndexSubject(e.Tenant, e.ID)
+	if ordered {
+		subject = topology.OrderedIndexSubject(e.Tenant, e.ID)
+	}
+	m := nats.NewMsg(subject)
 	m.Data, _ = json.Marshal(rec)
 	return m
 }

@@ -38,7 +38,7 @@ func BenchmarkMatchTenants(b *testing.B) {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
 			r, ev := quietRouter(), &rules.Evaluator{}
 			for b.Loop() {
-				if len(r.match(snap, env, ev)) != 1 {
+				if len(r.match(snap, env, ev, false)) != 1 {
 					b.Fatal("want one match")
 				}
 			}
@@ -57,7 +57,7 @@ func BenchmarkMatchFilterPerTenant(b *testing.B) {
 		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
 			r, ev := quietRouter(), &rules.Evaluator{}
 			for b.Loop() {
-				if len(r.match(snap, env, ev)) != 1 {
+				if len(r.match(snap, env, ev, false)) != 1 {
 					b.Fatal("want one match")
 				}
 			}
@@ -71,12 +71,12 @@ func TestMatchOnlyAddressedTenant(t *testing.T) {
 	})
 	r, ev := quietRouter(), &rules.Evaluator{}
 	for tenantID, want := range map[string]string{"acme": "ep_a", "globex": "ep_b", "default": "ep_d", "": "ep_d"} {
-		got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: tenantID}, ev)
+		got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: tenantID}, ev, false)
 		if len(got) != 1 || got[0].ep.ID != want {
 			t.Errorf("tenant %q: got %v, want %s", tenantID, got, want)
 		}
 	}
-	if got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: "nobody"}, ev); len(got) != 0 {
+	if got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: "nobody"}, ev, false); len(got) != 0 {
 		t.Errorf("unknown tenant matched %v", got)
 	}
 }

@@ -82,8 +82,10 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 // route publishes the event to every matching endpoint's stream, each
 // delivery's "pending" log record first, and waits until every publish is
 // acknowledged. The record goes first so that the log never shows
-// "pending" after a fast worker's first attempt.
-func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
+// "pending" after a fast worker's first attempt. The ordered lane routes to
+// ordered endpoints only, the parallel lane to the others.
+func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) error {
+	snap := r.reg.Snapshot()
 	e, err := r.Decode(m)
 	if err != nil {
 		return err
@@ -92,17 +94,19 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
 		return fmt.Errorf("decode data: %w", err)
 	}
-	targets := r.match(r.reg.Snapshot(), &env, ev)
-	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "endpoints", len(targets))
+	targets := r.match(snap, &env, ev, ordered)
+	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "ordered", ordered, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t.ep) }, func(t *target, ack *jetstream.PubAck) { t.logSeq = ack.Sequence })
+	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t) }, func(t *target, ack *jetstream.PubAck) { t.logSeq = ack.Sequence })
 	var body []byte
 	if len(targets) > 0 {
 		body = e.Envelope()
 	}
 	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t, body) }, nil)
-	r.writeIndex(ctx, e, targets)
+	if !ordered || len(targets) > 0 {
+		r.writeIndex(ctx, e, targets, ordered)
+	}
 	return r.failures(e, targets)
 }
 
@@ -110,9 +114,12 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 // tenant's endpoints are considered (for a tenant-less event, the default
 // tenant's), found by lookup: the cost does not grow with the number of
 // tenants.
-func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator) []target {
+func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool) []target {
 	var targets []target
 	for _, ep := range snap.ForTenant(env.Tenant) {
+		if ep.Ordered() != ordered {
+			continue
+		}
 		if ep.Broken != nil {
 			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", env.ID, "err", ep.Broken)
 			continue
@@ -123,7 +130,7 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			continue
 		}
 		if ok {
-			targets = append(targets, target{ep: ep})
+			targets = append(targets, target{ep: ep, lane: r.lane(ep, env, ev)})
 		}
 	}
 	return targets
@@ -134,6 +141,21 @@ type target struct {
 	ep     *endpoint.Compiled
 	err    error
 	logSeq uint64 // of the pending log record
+	lane   int    // 1..n for an endpoint with an ordering key, else 0
+}
+
+// lane picks the delivery's lane at an endpoint with an ordering key. A key
+// that fails to evaluate is "": those deliveries share a lane.
+func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator) int {
+	n := ep.Layout().Lanes
+	if n == 0 {
+		return 0
+	}
+	key, err := ev.Key(ep.Key, env)
+	if err != nil {
+		r.log.Debug("ordering key error, empty key used", "endpoint", ep.ID, "event", env.ID, "err", err)
+	}
+	return rules.Lane(key, n)
 }
 
 // publishEach publishes msg(t) for every target without an error yet, all
@@ -183,8 +205,8 @@ func (r *Router) failures(e *event.Event, targets []target) error {
 
 // writeIndex records where the event went, for GET /v1/events/{id}. It
 // never holds delivery back: a failure is only logged.
-func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target) {
-	f, err := r.js.PublishMsgAsync(indexRecord(e, targets))
+func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target, ordered bool) {
+	f, err := r.js.PublishMsgAsync(indexRecord(e, targets, ordered))
 	if err == nil {
 		select {
 		case <-f.Ok():
@@ -199,20 +221,24 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 }
 
 func deliveryMsg(e *event.Event, t *target, body []byte) *nats.Msg {
-	m := nats.NewMsg(topology.DeliverySubject(t.ep.ID))
+	m := nats.NewMsg(delivery.Subject(t.ep.ID, t.lane))
 	m.Data = body
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
 	delivery.SetHeaders(m.Header, e, t.ep.ID)
+	if t.lane > 0 {
+		m.Header.Set(delivery.HeaderLane, strconv.Itoa(t.lane))
+	}
 	m.Header.Set(delivery.HeaderLogSeq, strconv.FormatUint(t.logSeq, 10))
 	return m
 }
 
 // pendingRecord is the delivery log's first record of a delivery. Its
 // Nats-Msg-Id keeps a re-routed event from logging the delivery twice.
-func pendingRecord(e *event.Event, ep *endpoint.Compiled) *nats.Msg {
+func pendingRecord(e *event.Event, t *target) *nats.Msg {
+	ep := t.ep
 	dlv := delivery.ID(e.ID, ep.ID)
 	b, _ := json.Marshal(delivery.Attempt{
-		DeliveryID: dlv, EventID: e.ID, EventType: e.Type, EndpointID: ep.ID,
+		DeliveryID: dlv, EventID: e.ID, EventType: e.Type, EndpointID: ep.ID, Lane: t.lane,
 		EventSeq: e.Seq, EventTime: e.Time, Time: time.Now().UTC(), Outcome: delivery.OutcomePending,
 	})
 	m := nats.NewMsg(topology.AttemptSubject(ep.ID, dlv))

@@ -34,47 +34,103 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 }
 
 // Run routes events until ctx is done. It starts only once the registry has
-// loaded every endpoint, so no event is routed against a partial view. If
-// its consumer stops on its own (deleted, say), Run creates it again.
+// loaded every endpoint, so no event is routed against a partial view. It
+// runs two lanes over the events stream, each through its own durable
+// consumer shared by all routers: the parallel lane routes to unordered
+// endpoints, the ordered lane (one event at a time) to ordered ones.
 func (r *Router) Run(ctx context.Context) error {
 	select {
 	case <-r.reg.Ready():
 	case <-ctx.Done():
 		return nil
 	}
-	handle := Handler(r.route)
-	for i := len(r.mw) - 1; i >= 0; i-- {
-		handle = r.mw[i](handle)
-	}
+	var stream jetstream.Stream
 	for {
-		err := r.consume(ctx, handle)
-		if ctx.Err() != nil {
-			return nil
+		var err error
+		if stream, err = r.js.Stream(ctx, topology.EventsStream); err == nil {
+			break
 		}
-		r.log.Warn("router consumer stopped, restarting", "err", err)
+		r.log.Warn("events stream not found, retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-time.After(time.Second):
 		}
 	}
+	r.seed = stream.CachedInfo().Created
+	lanes := []lane{
+		{consumer: topology.RouterConsumer, maxAckPending: 10000, concurrency: r.cfg.Concurrency},
+		// One event out at a time, whichever router holds it: ordered
+		// endpoints get their deliveries in the events stream's order.
+		{consumer: topology.OrderedRouterConsumer, maxAckPending: 1, concurrency: 1, ordered: true},
+	}
+	var wg sync.WaitGroup
+	for _, l := range lanes {
+		handle := r.handler(l.ordered)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r.runLane(ctx, stream, l, handle)
+		}()
+	}
+	wg.Wait()
+	return nil
 }
 
-func (r *Router) consume(ctx context.Context, handle Handler) error {
-	stream, err := r.js.Stream(ctx, topology.EventsStream)
-	if err != nil {
-		return fmt.Errorf("router: events stream: %w", err)
+// lane is one way events go through routers: the parallel lane for
+// unordered endpoints, the ordered lane for ordered ones.
+type lane struct {
+	consumer      string
+	maxAckPending int
+	concurrency   int
+	ordered       bool
+}
+
+func (r *Router) handler(ordered bool) Handler {
+	handle := Handler(func(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
+		return r.route(ctx, m, ev, ordered)
+	})
+	for i := len(r.mw) - 1; i >= 0; i-- {
+		handle = r.mw[i](handle)
 	}
-	r.seed = stream.CachedInfo().Created
+	if !ordered {
+		return handle
+	}
+	return func(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
+		if !r.reg.Snapshot().HasOrdered() {
+			return nil // nothing to route in this lane: no decoding, no middleware
+		}
+		return handle(ctx, m, ev)
+	}
+}
+
+// runLane consumes one lane until ctx is done; if its consumer stops on its
+// own (deleted, say), it is created again.
+func (r *Router) runLane(ctx context.Context, stream jetstream.Stream, l lane, handle Handler) {
+	for {
+		err := r.consume(ctx, stream, l, handle)
+		if ctx.Err() != nil {
+			return
+		}
+		r.log.Warn("router consumer stopped, restarting", "consumer", l.consumer, "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, handle Handler) error {
 	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       topology.RouterConsumer,
+		Durable:       l.consumer,
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       r.cfg.AckWait,
 		MaxDeliver:    -1,
-		MaxAckPending: 10000,
+		MaxAckPending: l.maxAckPending,
 	})
 	if err != nil {
-		return fmt.Errorf("router: consumer: %w", err)
+		return fmt.Errorf("router: consumer %s: %w", l.consumer, err)
 	}
 	msgs := make(chan jetstream.Msg)
 	stopping := make(chan struct{})
@@ -84,7 +140,7 @@ func (r *Router) consume(ctx context.Context, handle Handler) error {
 		case <-stopping:
 			_ = m.Nak() // let another router have it now
 		}
-	}, jetstream.PullMaxMessages(2*r.cfg.Concurrency),
+	}, jetstream.PullMaxMessages(max(2*l.concurrency, 2)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			r.log.Debug("consume", "err", err)
 		}))
@@ -92,7 +148,7 @@ func (r *Router) consume(ctx context.Context, handle Handler) error {
 		return fmt.Errorf("router: consume: %w", err)
 	}
 	var wg sync.WaitGroup
-	for range r.cfg.Concurrency {
+	for range l.concurrency {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

@@ -3,6 +3,7 @@ package topology
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 )
 
 // Stream, bucket and consumer names. Endpoint ids are restricted to
@@ -22,7 +23,8 @@ const (
 	// keyed by endpoint id.
 	EndpointsBucket = "hookd_endpoints"
 	// IndexStream finds events by id: one record per event, written by the
-	// router, on "hookd.index.<hash of the event id>".
+	// router, on "hookd.index.<hash of the event id>" (and ".ordered" after
+	// it for the ordered lane's).
 	IndexStream = "HOOKD_EVENT_INDEX"
 	// HealthBucket tracks, per endpoint, since when and how often it has
 	// failed without a success in between: what auto-disable decides on.
@@ -40,10 +42,22 @@ const (
 	// RouterConsumer is the durable consumer on EventsStream shared by all
 	// routers.
 	RouterConsumer = "hookd-router"
+	// OrderedRouterConsumer is the durable consumer on EventsStream that
+	// routes to ordered endpoints. It hands out one event at a time, so
+	// however many routers share it, events are routed in stream order.
+	OrderedRouterConsumer = "hookd-router-ordered"
 	// WorkerConsumer is the durable consumer on each endpoint stream shared
 	// by all workers.
 	WorkerConsumer = "hookd-worker"
 )
+
+// LaneConsumer is the durable consumer of one lane of an ordered endpoint
+// with an ordering key.
+func LaneConsumer(lane int) string { return WorkerConsumer + "-lane-" + strconv.Itoa(lane) }
+
+// LaneSubject is the subject of one lane of an endpoint's deliveries;
+// lane "*" gives them all.
+func LaneSubject(endpointID, lane string) string { return DeliverySubject(endpointID) + "." + lane }
 
 // EndpointStream is the name of the stream holding an endpoint's deliveries.
 func EndpointStream(endpointID string) string { return "HOOKD_EP_" + endpointID }
@@ -66,6 +80,12 @@ func AttemptSubject(endpointID, deliveryID string) string {
 func IndexSubject(tenantID, eventID string) string {
 	sum := sha256.Sum256([]byte(tenantID + "\x00" + eventID))
 	return "hookd.index." + hex.EncodeToString(sum[:16])
+}
+
+// OrderedIndexSubject is the subject of the index record the ordered
+// routing lane writes for an event it routed to ordered endpoints.
+func OrderedIndexSubject(tenantID, eventID string) string {
+	return IndexSubject(tenantID, eventID) + ".ordered"
 }
 
 // MaxEventSize is the largest event the events stream stores: the server's

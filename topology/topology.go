@@ -2,7 +2,6 @@ package topology
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -108,7 +107,7 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Replicas:   t.cfg.Replicas,
 	}, {
 		Name:              IndexStream,
-		Subjects:          []string{"hookd.index.*"},
+		Subjects:          []string{"hookd.index.>"},
 		MaxAge:            t.cfg.EventsMaxAge,
 		MaxMsgsPerSubject: 1,
 		Storage:           jetstream.FileStorage,
@@ -185,76 +184,4 @@ func (t *Topology) Endpoints(ctx context.Context) (jetstream.KeyValue, error) {
 		return nil, fmt.Errorf("topology: bucket %s: %w", EndpointsBucket, err)
 	}
 	return kv, nil
-}
-
-// defaultMaxAckPending bounds an endpoint's unacknowledged deliveries when
-// it sets no max_in_flight.
-const defaultMaxAckPending = 20000
-
-// EnsureEndpoint creates or updates an endpoint's delivery stream and its
-// worker consumer, and returns the consumer. The stream is a work queue: a
-// delivery is removed once a worker acknowledged it. maxInFlight, when
-// positive, caps the deliveries out at once across all workers (the
-// consumer's MaxAckPending); 0 is the default cap.
-func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, maxInFlight int) (jetstream.Consumer, error) {
-	if maxInFlight <= 0 {
-		maxInFlight = defaultMaxAckPending
-	}
-	err := t.ensureStream(ctx, jetstream.StreamConfig{
-		Name:       EndpointStream(endpointID),
-		Subjects:   []string{DeliverySubject(endpointID)},
-		Retention:  jetstream.WorkQueuePolicy,
-		Duplicates: t.cfg.DuplicateWindow,
-		Storage:    jetstream.FileStorage,
-		Replicas:   t.cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
-	}
-	s, err := t.js.Stream(ctx, EndpointStream(endpointID))
-	if err != nil {
-		return nil, fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
-	}
-	c, err := s.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:   WorkerConsumer,
-		AckPolicy: jetstream.AckExplicitPolicy,
-		AckWait:   t.cfg.DeliveryAckWait,
-		// Workers dead-letter by attempt count themselves, so JetStream must
-		// never stop redelivering on its own.
-		MaxDeliver:    -1,
-		MaxAckPending: maxInFlight,
-		Replicas:      t.cfg.Replicas,
-	})
-	if err != nil {
-		return nil, fmt.Errorf("topology: endpoint consumer %s: %w", endpointID, err)
-	}
-	return c, nil
-}
-
-// DeleteEndpoint removes an endpoint's delivery stream. Deleting a stream
-// that does not exist is not an error.
-func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
-	err := t.js.DeleteStream(ctx, EndpointStream(endpointID))
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("topology: delete endpoint stream %s: %w", endpointID, err)
-	}
-	return nil
-}
-
-// ErrEndpointMissing reports an endpoint whose stream or consumer does not
-// exist (yet, or any more).
-var ErrEndpointMissing = errors.New("endpoint stream missing")
-
-// EndpointConsumer looks up an endpoint's worker consumer without creating
-// anything: only endpoint creation makes streams, so a worker with a stale
-// view cannot resurrect a deleted endpoint's stream.
-func (t *Topology) EndpointConsumer(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
-	c, err := t.js.Consumer(ctx, EndpointStream(endpointID), WorkerConsumer)
-	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
-		return nil, fmt.Errorf("%w: %s", ErrEndpointMissing, endpointID)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("topology: endpoint consumer %s: %w", endpointID, err)
-	}
-	return c, nil
 }

@@ -44,6 +44,10 @@ type Config struct {
 	// FailingAfter raises a delivery.failing operational event when a
 	// delivery has failed this many attempts. Optional: default 3.
 	FailingAfter int
+	// OpsDeliverySucceeded raises a delivery.succeeded operational event
+	// for every successful delivery (of an event that is not itself one).
+	// Optional: default false: it doubles the writes of each delivery.
+	OpsDeliverySucceeded bool
 	// Ops publishes operational events. Optional: none when nil.
 	Ops *ops.Publisher
 	// UserAgent is sent with every delivery. Optional: default

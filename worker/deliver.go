@@ -67,6 +67,11 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		logSeq = seq
 	}
 
+	if d := w.pausedFor(endpointID, time.Now()); d > 0 {
+		// The endpoint throttled us: not attempted, it counts no attempt.
+		w.settle(func() error { return msg.NakWithDelay(resumeAfter(d)) }, "nak", endpointID, rec.DeliveryID)
+		return
+	}
 	var resp Response
 	req, sendErr := w.request(ep.Endpoint, rec.EventID, msg.Data())
 	if sendErr == nil && !w.waitRate(ctx, endpointID, ep.RateLimit, msg) {
@@ -105,6 +110,9 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	default: // *PermanentError, or retries exhausted
 		rec.Outcome = delivery.OutcomeDead
 	}
+	if errors.As(sendErr, &retry) && retry.Throttled {
+		w.pause(ctx, endpointID, pauseFor(retry, schedule))
+	}
 	if w.record(ctx, rec, logSeq) {
 		// A manual retry queued the delivery anew while this attempt ran:
 		// that queueing carries on, this one stops here.
@@ -113,6 +121,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	}
 	if rec.Outcome == delivery.OutcomeSucceeded {
 		w.noteSuccess(ctx, ep.Endpoint)
+		w.deliveryOps(ctx, rec, failures)
 	} else if gone == nil {
 		w.noteFailure(ctx, ep.Endpoint, time.Now())
 		w.deliveryOps(ctx, rec, failures)
@@ -164,6 +173,7 @@ func newRecord(endpointID string, h nats.Header) delivery.Attempt {
 		EndpointID: endpointID,
 	}
 	rec.EventSeq, _ = strconv.ParseUint(h.Get(delivery.HeaderEventSeq), 10, 64)
+	rec.Lane, _ = strconv.Atoi(h.Get(delivery.HeaderLane))
 	rec.EventTime, _ = time.Parse(time.RFC3339Nano, h.Get(delivery.HeaderEventTime))
 	return rec
 }

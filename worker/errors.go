@@ -11,6 +11,9 @@ import (
 type RetryableError struct {
 	StatusCode int
 	Err        error
+	// Throttled is set for 429, 502, 503 and 504: the receiver is
+	// overloaded, so the whole endpoint is paused, not just this delivery.
+	Throttled bool
 	// After is the receiver's Retry-After (429, 502, 503, 504), 0 if none.
 	After time.Duration
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/ops"
+	"github.com/hookd/hookd/tenant"
 )
 
 // health is an endpoint's run of failures, shared by all workers.
@@ -69,8 +70,8 @@ func (w *Worker) noteSuccess(ctx context.Context, ep *endpoint.Endpoint) {
 	h, _, err := w.health.Get(ctx, ep.ID)
 	if err == nil && h.Consecutive > 0 {
 		if err := w.health.Delete(ctx, ep.ID); err == nil {
-			w.emit(ctx, ops.EndpointRecovered, ep.ID+"."+h.FailingSince.Format(time.RFC3339Nano), map[string]any{
-				"endpoint_id": ep.ID, "failing_since": h.FailingSince, "failed_attempts": h.Consecutive,
+			w.emit(ctx, ep.Tenant, ops.EndpointRecovered, ep.ID+"."+h.FailingSince.Format(time.RFC3339Nano), ops.EndpointData{
+				Tenant: tenant.Normalize(ep.Tenant), EndpointID: ep.ID, FailingSince: &h.FailingSince, FailedAttempts: h.Consecutive,
 			})
 		}
 	}
@@ -90,32 +91,47 @@ func (w *Worker) disable(ctx context.Context, endpointID, reason string) {
 	}
 	_ = w.health.Delete(ctx, endpointID)
 	w.log.Warn("endpoint disabled: its deliveries are held until it is enabled", "endpoint", endpointID, "reason", reason)
-	w.emit(ctx, ops.EndpointDisabled, endpointID+"."+time.Now().UTC().Format(time.RFC3339), map[string]any{
-		"endpoint_id": endpointID, "reason": reason,
+	tenantID := w.tenantOf(endpointID)
+	w.emit(ctx, tenantID, ops.EndpointDisabled, endpointID+"."+time.Now().UTC().Format(time.RFC3339), ops.EndpointData{
+		Tenant: tenant.Normalize(tenantID), EndpointID: endpointID, Reason: reason,
 	})
 }
 
-// emit publishes an operational event, logging a failure.
-func (w *Worker) emit(ctx context.Context, name, id string, data any) {
-	if err := w.cfg.Ops.Publish(ctx, name, id, data); err != nil {
+// emit publishes an operational event to a tenant, logging a failure.
+func (w *Worker) emit(ctx context.Context, tenantID, name, id string, data any) {
+	if err := w.cfg.Ops.Publish(ctx, tenantID, name, id, data); err != nil {
 		w.log.Warn("operational event not published", "event", name, "err", err)
 	}
 }
 
-// deliveryOps announces a delivery failing for a while or exhausted; never
-// for deliveries of operational events themselves.
+// tenantOf returns the tenant of an endpoint, "" if it is unknown.
+func (w *Worker) tenantOf(endpointID string) string {
+	if ep := w.reg.Snapshot().Get(endpointID); ep != nil {
+		return ep.Tenant
+	}
+	return ""
+}
+
+// deliveryOps announces a delivery failing for a while, exhausted, or
+// (when configured) succeeded; never for deliveries of operational events
+// themselves.
 func (w *Worker) deliveryOps(ctx context.Context, rec delivery.Attempt, failures int) {
 	if ops.IsOps(rec.EventType) {
 		return
 	}
-	data := map[string]any{
-		"delivery_id": rec.DeliveryID, "endpoint_id": rec.EndpointID, "event_id": rec.EventID,
-		"event_type": rec.EventType, "attempts": rec.Number, "last_error": rec.Error, "last_status_code": rec.StatusCode,
+	tenantID := w.tenantOf(rec.EndpointID)
+	data := ops.DeliveryData{
+		Tenant: tenant.Normalize(tenantID), DeliveryID: rec.DeliveryID, EndpointID: rec.EndpointID, EventID: rec.EventID,
+		EventType: rec.EventType, Attempts: rec.Number, LastError: rec.Error, LastStatusCode: rec.StatusCode,
+		DurationSeconds: rec.DurationSeconds,
 	}
+	id := rec.DeliveryID + "." + fmt.Sprint(rec.Number)
 	switch {
+	case rec.Outcome == delivery.OutcomeSucceeded && w.cfg.OpsDeliverySucceeded:
+		w.emit(ctx, tenantID, ops.DeliverySucceeded, id, data)
 	case rec.Outcome == delivery.OutcomeDead:
-		w.emit(ctx, ops.DeliveryExhausted, rec.DeliveryID+"."+fmt.Sprint(rec.Number), data)
+		w.emit(ctx, tenantID, ops.DeliveryExhausted, id, data)
 	case rec.Outcome == delivery.OutcomeRetrying && failures == w.cfg.FailingAfter:
-		w.emit(ctx, ops.DeliveryFailing, rec.DeliveryID+"."+fmt.Sprint(rec.Number), data)
+		w.emit(ctx, tenantID, ops.DeliveryFailing, id, data)
 	}
 }

@@ -157,6 +157,7 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	}
 	var retry *RetryableError
 	if errors.As(err, &retry) && throttles(resp.StatusCode) {
+		retry.Throttled = true
 		retry.After = parseRetryAfter(resp.Header.Get("Retry-After"), time.Now())
 	}
 	return out, err

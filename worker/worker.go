@@ -39,6 +39,7 @@ type Worker struct {
 	health         kvjson.Bucket[health]
 	rate           kvjson.Bucket[tokenBucket]
 	rateLocks      sync.Map // endpoint id -> *sync.Mutex
+	pauses         sync.Map // endpoint id -> time.Time it is paused until
 	// healthy holds endpoints known to have no run of failures, so a
 	// success costs no key-value read.
 	healthy   sync.Map
@@ -53,10 +54,41 @@ type Worker struct {
 	inflight sync.WaitGroup
 }
 
+// endpointConsumer consumes one endpoint: through its one consumer, or
+// one per lane for an ordered endpoint with an ordering key.
 type endpointConsumer struct {
-	id  string
-	cc  jetstream.ConsumeContext
-	sem chan struct{}
+	id     string
+	layout topology.EndpointLayout
+	ccs    []jetstream.ConsumeContext
+	sem    chan struct{}
+}
+
+// closed reports whether any of its consumers stopped on its own.
+func (ec *endpointConsumer) closed() bool {
+	for _, cc := range ec.ccs {
+		select {
+		case <-cc.Closed():
+			return true
+		default:
+		}
+	}
+	return false
+}
+
+// drain stops pulling and waits until the messages the client had buffered
+// went through the callback (which hands them back while stopping), or
+// until deadline.
+func (ec *endpointConsumer) drain(deadline <-chan time.Time) {
+	for _, cc := range ec.ccs {
+		cc.Drain()
+	}
+	for _, cc := range ec.ccs {
+		select {
+		case <-cc.Closed():
+		case <-deadline:
+			return
+		}
+	}
 }
 
 // New returns a Worker. It subscribes to reg at once, so it must be created
@@ -108,6 +140,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: %w", err)
 	}
 	w.rate = kvjson.Bucket[tokenBucket]{KV: rkv, Kind: "rate limit"}
+	pausesFollowed := make(chan struct{})
+	go func() {
+		defer close(pausesFollowed)
+		w.watchPauses(ctx)
+	}()
+	defer func() { <-pausesFollowed }()
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	for {
@@ -129,15 +167,14 @@ func (w *Worker) reconcile(ctx context.Context) {
 	snap := w.reg.Snapshot()
 	for id, ec := range w.consumers {
 		ep := snap.Get(id)
-		select {
-		case <-ec.cc.Closed():
+		if ec.closed() {
 			w.log.Warn("consumer stopped, restarting", "endpoint", id)
+			ec.drain(time.After(drainTimeout))
 			delete(w.consumers, id)
 			continue
-		default:
 		}
-		if ep == nil || ep.Disabled {
-			drain(ec)
+		if ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout) {
+			ec.drain(time.After(drainTimeout))
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
 		}
@@ -146,7 +183,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 		if ep.Disabled || w.consumers[ep.ID] != nil {
 			continue
 		}
-		ec, err := w.start(ctx, ep.ID)
+		ec, err := w.start(ctx, ep.ID, ep.Layout())
 		if err != nil {
 			level := slog.LevelWarn
 			if errors.Is(err, topology.ErrEndpointMissing) {
@@ -159,23 +196,31 @@ func (w *Worker) reconcile(ctx context.Context) {
 	}
 }
 
-func (w *Worker) start(ctx context.Context, id string) (*endpointConsumer, error) {
-	cons, err := w.topo.EndpointConsumer(ctx, id)
+func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointLayout) (*endpointConsumer, error) {
+	consumers, err := w.topo.EndpointConsumers(ctx, id, layout)
 	if err != nil {
 		return nil, err
 	}
-	ec := &endpointConsumer{id: id, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
-	ec.cc, err = cons.Consume(func(msg jetstream.Msg) { w.dispatch(ec, msg) },
-		// Prefetching more than can be in flight would hold deliveries that
-		// another worker could be sending.
-		jetstream.PullMaxMessages(w.cfg.EndpointConcurrency),
-		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			w.log.Debug("consume", "endpoint", id, "err", err)
-		}))
-	if err != nil {
-		return nil, fmt.Errorf("consume endpoint %s: %w", id, err)
+	ec := &endpointConsumer{id: id, layout: layout, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
+	// Prefetching more than can be in flight would hold deliveries that
+	// another worker could be sending; an ordered consumer hands out one.
+	prefetch := w.cfg.EndpointConcurrency
+	if layout.Ordered {
+		prefetch = 1
 	}
-	w.log.Info("consuming", "endpoint", id)
+	for _, cons := range consumers {
+		cc, err := cons.Consume(func(msg jetstream.Msg) { w.dispatch(ec, msg) },
+			jetstream.PullMaxMessages(prefetch),
+			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+				w.log.Debug("consume", "endpoint", id, "err", err)
+			}))
+		if err != nil {
+			ec.drain(time.After(drainTimeout))
+			return nil, fmt.Errorf("consume endpoint %s: %w", id, err)
+		}
+		ec.ccs = append(ec.ccs, cc)
+	}
+	w.log.Info("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes)
 	return ec, nil
 }
 
@@ -226,26 +271,21 @@ func (w *Worker) stopAll() {
 	w.mu.Lock()
 	w.stopping = true
 	w.mu.Unlock()
-	for _, ec := range w.consumers {
-		ec.cc.Drain()
-	}
 	deadline := time.After(drainTimeout)
-	for id, ec := range w.consumers {
-		select {
-		case <-ec.cc.Closed():
-		case <-deadline:
+	for _, ec := range w.consumers {
+		for _, cc := range ec.ccs {
+			cc.Drain()
 		}
+	}
+	for id, ec := range w.consumers {
+		ec.drain(deadline)
 		delete(w.consumers, id)
 	}
 	w.inflight.Wait()
 }
 
-// drain stops pulling and waits until the messages the client had buffered
-// went through the callback (which hands them back while stopping).
-func drain(ec *endpointConsumer) {
-	ec.cc.Drain()
-	select {
-	case <-ec.cc.Closed():
-	case <-time.After(drainTimeout):
-	}
+// sameShape reports whether two layouts are consumed the same way; a new
+// max_in_flight is applied by the server and needs no restart.
+func sameShape(a, b topology.EndpointLayout) bool {
+	return a.Ordered == b.Ordered && a.Lanes == b.Lanes
 }

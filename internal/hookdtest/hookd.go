@@ -118,6 +118,8 @@ type Endpoint struct {
 	Filter  string   `json:"filter"`
 	Secret  string   `json:"secret"`
 	Enabled bool     `json:"enabled"`
+	// Ordering is "none" or "ordered".
+	Ordering string `json:"ordering"`
 }
 
 // CreateEndpoint creates an endpoint, requires 201, and waits until this

@@ -1,0 +1,70 @@
+package httpapi_test
+
+import (
+	"net/http"
+	"testing"
+
+	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/topology"
+)
+
+// Ordering is chosen at creation, checked, laid out in JetStream, and
+// cannot be changed afterwards.
+func TestOrderingSettings(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NoRouter: true, NoWorker: true})
+	bad := []struct{ body, field string }{
+		{`{"url":"https://x.example/","ordering":"sorted"}`, "ordering"},
+		{`{"url":"https://x.example/","ordering_key":"data.id"}`, "ordering_key"},
+		{`{"url":"https://x.example/","ordering":"ordered","ordering_key":"data."}`, "ordering_key"},
+		{`{"url":"https://x.example/","ordering":"ordered","max_in_flight":4}`, "max_in_flight"},
+		{`{"url":"https://x.example/","ordering":"ordered","ordering_key":"data.id","max_in_flight":4}`, "max_in_flight"},
+	}
+	for _, c := range bad {
+		status, out := h.Do(t, http.MethodPost, "/v1/endpoints", c.body)
+		if status != http.StatusBadRequest || decodeError(t, out).Error.Field != c.field {
+			t.Errorf("%s: %d %s, want 400 naming %s", c.body, status, out, c.field)
+		}
+	}
+
+	keyed := h.CreateEndpoint(t, map[string]any{"url": "https://x.example/", "ordering": "ordered", "ordering_key": "data.order_id"})
+	ctx := t.Context()
+	js := h.App.JetStream()
+	info, err := js.Stream(ctx, topology.EndpointStream(keyed.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := info.CachedInfo().Config.Subjects; len(got) != 2 {
+		t.Fatalf("keyed endpoint stream subjects %v, want the endpoint's and its lanes'", got)
+	}
+	for lane := 1; lane <= 16; lane++ {
+		c, err := js.Consumer(ctx, topology.EndpointStream(keyed.ID), topology.LaneConsumer(lane))
+		if err != nil {
+			t.Fatalf("lane %d: %v", lane, err)
+		}
+		if c.CachedInfo().Config.MaxAckPending != 1 {
+			t.Fatalf("lane %d lets %d deliveries out at once, want 1", lane, c.CachedInfo().Config.MaxAckPending)
+		}
+	}
+
+	for _, patch := range []struct{ body, field string }{
+		{`{"ordering":"none"}`, "ordering"},
+		{`{"ordering_key":"data.customer"}`, "ordering_key"},
+	} {
+		status, out := h.Do(t, http.MethodPatch, "/v1/endpoints/"+keyed.ID, patch.body)
+		if status != http.StatusBadRequest || decodeError(t, out).Error.Field != patch.field {
+			t.Errorf("PATCH %s: %d %s, want 400 naming %s", patch.body, status, out, patch.field)
+		}
+	}
+	// Sending the same values back is no change.
+	if status, out := h.Do(t, http.MethodPatch, "/v1/endpoints/"+keyed.ID, `{"ordering":"ordered","ordering_key":"data.order_id","name":"orders"}`); status != http.StatusOK {
+		t.Fatalf("PATCH with unchanged ordering: %d %s", status, out)
+	}
+	plain := h.CreateEndpoint(t, map[string]any{"url": "https://y.example/"})
+	if plain.Ordering != "none" {
+		t.Fatalf("default ordering %q, want none", plain.Ordering)
+	}
+	if status, out := h.Do(t, http.MethodPatch, "/v1/endpoints/"+plain.ID, `{"ordering":"ordered"}`); status != http.StatusBadRequest {
+		t.Fatalf("PATCH none to ordered: %d %s, want 400", status, out)
+	}
+}

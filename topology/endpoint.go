@@ -1,0 +1,130 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// defaultMaxAckPending bounds an endpoint's unacknowledged deliveries when
+// it sets no max_in_flight.
+const defaultMaxAckPending = 20000
+
+// EndpointLayout is how an endpoint's deliveries are stored and consumed.
+type EndpointLayout struct {
+	// MaxInFlight, when positive, caps an unordered endpoint's deliveries
+	// out at once across all workers (its consumer's MaxAckPending).
+	// Optional: default 20000.
+	MaxInFlight int
+	// Ordered endpoints have one delivery out at a time per lane, so
+	// JetStream hands them out in stream order and a delivery waiting for
+	// its retry holds back the ones after it.
+	Ordered bool
+	// Lanes, when positive (with Ordered), spreads deliveries over that
+	// many lane subjects, each with its own consumer: lanes are delivered
+	// in parallel, each in order. Fixed when the stream is created.
+	Lanes int
+}
+
+// EnsureEndpoint creates or updates an endpoint's delivery stream and its
+// worker consumers. The stream is a work queue: a delivery is removed once a
+// worker acknowledged it.
+func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l EndpointLayout) error {
+	subjects := []string{DeliverySubject(endpointID)}
+	if l.Lanes > 0 {
+		subjects = append(subjects, LaneSubject(endpointID, "*"))
+	}
+	err := t.ensureStream(ctx, jetstream.StreamConfig{
+		Name:       EndpointStream(endpointID),
+		Subjects:   subjects,
+		Retention:  jetstream.WorkQueuePolicy,
+		Duplicates: t.cfg.DuplicateWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   t.cfg.Replicas,
+	})
+	if err != nil {
+		return fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
+	}
+	s, err := t.js.Stream(ctx, EndpointStream(endpointID))
+	if err != nil {
+		return fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
+	}
+	for _, cc := range t.endpointConsumers(endpointID, l) {
+		if _, err := s.CreateOrUpdateConsumer(ctx, cc); err != nil {
+			return fmt.Errorf("topology: endpoint consumer %s/%s: %w", endpointID, cc.Durable, err)
+		}
+	}
+	return nil
+}
+
+func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jetstream.ConsumerConfig {
+	base := jetstream.ConsumerConfig{
+		Durable:   WorkerConsumer,
+		AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait:   t.cfg.DeliveryAckWait,
+		// Workers dead-letter by attempt count themselves, so JetStream must
+		// never stop redelivering on its own.
+		MaxDeliver:    -1,
+		MaxAckPending: l.MaxInFlight,
+		Replicas:      t.cfg.Replicas,
+	}
+	if base.MaxAckPending <= 0 {
+		base.MaxAckPending = defaultMaxAckPending
+	}
+	if l.Ordered {
+		base.MaxAckPending = 1
+	}
+	if l.Lanes <= 0 {
+		return []jetstream.ConsumerConfig{base}
+	}
+	// A work-queue stream's consumers must not overlap: the main consumer
+	// takes the unlaned subject only.
+	base.FilterSubject = DeliverySubject(endpointID)
+	out := []jetstream.ConsumerConfig{base}
+	for lane := 1; lane <= l.Lanes; lane++ {
+		c := base
+		c.Durable = LaneConsumer(lane)
+		c.FilterSubject = LaneSubject(endpointID, strconv.Itoa(lane))
+		out = append(out, c)
+	}
+	return out
+}
+
+// DeleteEndpoint removes an endpoint's delivery stream. Deleting a stream
+// that does not exist is not an error.
+func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
+	err := t.js.DeleteStream(ctx, EndpointStream(endpointID))
+	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+		return fmt.Errorf("topology: delete endpoint stream %s: %w", endpointID, err)
+	}
+	return nil
+}
+
+// ErrEndpointMissing reports an endpoint whose stream or consumer does not
+// exist (yet, or any more).
+var ErrEndpointMissing = errors.New("endpoint stream missing")
+
+// EndpointConsumers looks up an endpoint's worker consumers without
+// creating anything: only endpoint creation makes streams, so a worker with
+// a stale view cannot resurrect a deleted endpoint's stream.
+func (t *Topology) EndpointConsumers(ctx context.Context, endpointID string, l EndpointLayout) ([]jetstream.Consumer, error) {
+	names := []string{WorkerConsumer}
+	for lane := 1; lane <= l.Lanes; lane++ {
+		names = append(names, LaneConsumer(lane))
+	}
+	out := make([]jetstream.Consumer, 0, len(names))
+	for _, name := range names {
+		c, err := t.js.Consumer(ctx, EndpointStream(endpointID), name)
+		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("%w: %s", ErrEndpointMissing, endpointID)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("topology: endpoint consumer %s/%s: %w", endpointID, name, err)
+		}
+		out = append(out, c)
+	}
+	return out, nil
+}

@@ -1,0 +1,119 @@
+package worker
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"math/rand/v2"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// maxPause caps how long one throttling answer with a Retry-After pauses a
+// whole endpoint; the throttled delivery itself waits its own delay.
+const maxPause = time.Minute
+
+// breather is the longest pause a throttling answer without Retry-After
+// causes: long enough to relieve an overloaded receiver, short enough that
+// an occasional 503 costs little.
+const breather = time.Second
+
+// pausePrefix starts the rate bucket's keys that hold endpoint pauses;
+// they expire with the bucket's one-minute TTL.
+const pausePrefix = "pause."
+
+// endpointPause is the shared record of a paused endpoint.
+type endpointPause struct {
+	Until time.Time `json:"until"`
+}
+
+// pauseFor is how long a throttling answer pauses the endpoint: the
+// receiver's Retry-After, at most maxPause; without one, the schedule's
+// first step, at most breather.
+func pauseFor(retry *RetryableError, schedule []time.Duration) time.Duration {
+	if retry.After > 0 {
+		return min(retry.After, maxPause)
+	}
+	if len(schedule) > 0 {
+		return min(schedule[0], breather)
+	}
+	return breather
+}
+
+// pause stops every worker sending to the endpoint for d: here at once,
+// elsewhere when the shared record reaches them.
+func (w *Worker) pause(ctx context.Context, endpointID string, d time.Duration) {
+	until := time.Now().Add(d)
+	if prev, ok := w.pauses.Load(endpointID); ok && !prev.(time.Time).Before(until) {
+		return
+	}
+	w.pauses.Store(endpointID, until)
+	w.log.Info("endpoint throttled us, paused", "endpoint", endpointID, "for", d)
+	b, _ := json.Marshal(endpointPause{Until: until.UTC()})
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if _, err := w.rate.KV.Put(ctx, pausePrefix+endpointID, b); err != nil {
+		w.log.Warn("pause not shared with other workers", "endpoint", endpointID, "err", err)
+	}
+}
+
+// pausedFor returns how long the endpoint stays paused, 0 if it is not.
+func (w *Worker) pausedFor(endpointID string, now time.Time) time.Duration {
+	v, ok := w.pauses.Load(endpointID)
+	if !ok {
+		return 0
+	}
+	return max(v.(time.Time).Sub(now), 0)
+}
+
+// resumeAfter spreads the deliveries held by a pause over a fifth of it
+// beyond its end, so they do not all arrive at the endpoint at once.
+func resumeAfter(d time.Duration) time.Duration {
+	return d + time.Duration(rand.Float64()*0.2*float64(d))
+}
+
+// watchPauses keeps this worker's view of other workers' pauses, until ctx
+// is done.
+func (w *Worker) watchPauses(ctx context.Context) {
+	for ctx.Err() == nil {
+		err := w.followPauses(ctx)
+		if ctx.Err() != nil {
+			return
+		}
+		w.log.Warn("endpoint pauses not followed, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+func (w *Worker) followPauses(ctx context.Context) error {
+	watcher, err := w.rate.KV.Watch(ctx, pausePrefix+"*")
+	if err != nil {
+		return err
+	}
+	defer func() { _ = watcher.Stop() }()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case e, ok := <-watcher.Updates():
+			if !ok {
+				return errors.New("pause watcher closed")
+			}
+			if e == nil || e.Operation() != jetstream.KeyValuePut {
+				continue // end of the initial values, or expired
+			}
+			var p endpointPause
+			if json.Unmarshal(e.Value(), &p) != nil {
+				continue
+			}
+			id := e.Key()[len(pausePrefix):]
+			if prev, ok := w.pauses.Load(id); !ok || prev.(time.Time).Before(p.Until) {
+				w.pauses.Store(id, p.Until)
+			}
+		}
+	}
+}
