@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/rules"
@@ -183,5 +184,51 @@ func TestOrderingKeyKeepsEachKeyInOrder(t *testing.T) {
 	}
 	if switches < perKey {
 		t.Fatalf("keys switched %d times in %d deliveries: not interleaved", switches, len(arrival))
+	}
+}
+
+// An ordered endpoint created while no router runs still gets every event
+// accepted after it, in order, once a router starts; events accepted
+// before it existed are not routed to it.
+func TestOrderedEndpointBeforeAnyRouter(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(ns.Shutdown)
+	var mu sync.Mutex
+	var got []int
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(_ int, r hookdtest.Request) int {
+		_, i := seqOf(t, r)
+		mu.Lock()
+		got = append(got, i)
+		mu.Unlock()
+		return http.StatusOK
+	})
+	apiOnly := fastConfig()
+	apiOnly.NATSURLs, apiOnly.NoRouter, apiOnly.NoWorker = ns.ClientURL(), true, true
+	h := hookdtest.Start(t, apiOnly)
+	h.PublishEvent(t, "seq.next", map[string]int{"i": -1}) // before the endpoint: not for it
+	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "ordering": "ordered"})
+	const events = 20
+	for i := range events {
+		h.PublishEvent(t, "seq.next", map[string]int{"i": i})
+	}
+	full := fastConfig()
+	full.NATSURLs, full.HTTPAddr = ns.ClientURL(), "127.0.0.1:0"
+	h2 := hookdtest.Start(t, full)
+	hookdtest.WaitFor(t, 20*time.Second, "every ordered delivery", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= events
+	})
+	h2.WaitIdle(t)
+	mu.Lock()
+	defer mu.Unlock()
+	for i, v := range got {
+		if v != i {
+			t.Fatalf("deliveries %v, want 0..%d in order", got, events-1)
+		}
 	}
 }

@@ -192,6 +192,12 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	if tenantID != tenant.Default {
 		e.Tenant = tenantID
 	}
+	if e.Ordered() {
+		if err := a.topo.EnsureOrderedRouting(r.Context()); err != nil {
+			writeError(w, natsError("ordered routing not set up", err))
+			return
+		}
+	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
 	if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"log/slog"
 	"time"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // Config configures a Router.
@@ -30,7 +32,7 @@ func (c *Config) setDefaults() {
 		c.Concurrency = 32
 	}
 	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = topology.DefaultRouterAckWait
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second

@@ -59,10 +59,8 @@ func (r *Router) Run(ctx context.Context) error {
 	}
 	r.seed = stream.CachedInfo().Created
 	lanes := []lane{
-		{consumer: topology.RouterConsumer, maxAckPending: 10000, concurrency: r.cfg.Concurrency},
-		// One event out at a time, whichever router holds it: ordered
-		// endpoints get their deliveries in the events stream's order.
-		{consumer: topology.OrderedRouterConsumer, maxAckPending: 1, concurrency: 1, ordered: true},
+		{consumer: topology.RouterConsumer, concurrency: r.cfg.Concurrency},
+		{consumer: topology.OrderedRouterConsumer, concurrency: 1, ordered: true},
 	}
 	var wg sync.WaitGroup
 	for _, l := range lanes {
@@ -80,10 +78,9 @@ func (r *Router) Run(ctx context.Context) error {
 // lane is one way events go through routers: the parallel lane for
 // unordered endpoints, the ordered lane for ordered ones.
 type lane struct {
-	consumer      string
-	maxAckPending int
-	concurrency   int
-	ordered       bool
+	consumer    string
+	concurrency int
+	ordered     bool
 }
 
 func (r *Router) handler(ordered bool) Handler {
@@ -122,13 +119,7 @@ func (r *Router) runLane(ctx context.Context, stream jetstream.Stream, l lane, h
 }
 
 func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, handle Handler) error {
-	cons, err := stream.CreateOrUpdateConsumer(ctx, jetstream.ConsumerConfig{
-		Durable:       l.consumer,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       r.cfg.AckWait,
-		MaxDeliver:    -1,
-		MaxAckPending: l.maxAckPending,
-	})
+	cons, err := stream.CreateOrUpdateConsumer(ctx, topology.RouterConsumerConfig(l.ordered, r.cfg.AckWait))
 	if err != nil {
 		return fmt.Errorf("router: consumer %s: %w", l.consumer, err)
 	}

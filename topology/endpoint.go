@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
@@ -127,4 +128,39 @@ func (t *Topology) EndpointConsumers(ctx context.Context, endpointID string, l E
 		out = append(out, c)
 	}
 	return out, nil
+}
+
+// RouterConsumerConfig is the durable consumer of a routing lane. The
+// parallel lane starts at the first stored event; the ordered lane at the
+// first event after its creation, so that a deployment that never had an
+// ordered endpoint does not walk its whole backlog one event at a time when
+// it gets its first. ackWait is how long a router may hold an event.
+func RouterConsumerConfig(ordered bool, ackWait time.Duration) jetstream.ConsumerConfig {
+	c := jetstream.ConsumerConfig{
+		Durable:       RouterConsumer,
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       ackWait,
+		MaxDeliver:    -1,
+		MaxAckPending: 10000,
+	}
+	if ordered {
+		// One event out at a time, whichever router holds it: ordered
+		// endpoints get their deliveries in the events stream's order.
+		c.Durable, c.MaxAckPending, c.DeliverPolicy = OrderedRouterConsumer, 1, jetstream.DeliverNewPolicy
+	}
+	return c
+}
+
+// DefaultRouterAckWait is the routers' default ack wait.
+const DefaultRouterAckWait = 30 * time.Second
+
+// EnsureOrderedRouting creates the ordered routing lane's consumer if no
+// router did yet, so that an ordered endpoint created before any router
+// runs still gets every event accepted after it.
+func (t *Topology) EnsureOrderedRouting(ctx context.Context) error {
+	_, err := t.js.CreateConsumer(ctx, EventsStream, RouterConsumerConfig(true, DefaultRouterAckWait))
+	if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
+		return fmt.Errorf("topology: ordered routing consumer: %w", err)
+	}
+	return nil
 }
