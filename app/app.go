@@ -39,6 +39,8 @@ type App struct {
 	keys   *apikey.Store
 	// createdKey is the admin key made on a first start, "" otherwise.
 	createdKey string
+	// roleConns are the router's and worker's own connections.
+	roleConns []*nats.Conn
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -57,11 +59,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := a.connect(); err != nil {
 		return nil, err
 	}
-	if a.js, err = jetstream.New(a.nc, jetstream.WithPublishAsyncMaxPending(4096),
-		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			a.log.Warn("async publish failed", "subject", m.Subject, "err", err)
-		})); err != nil {
-		return nil, fmt.Errorf("app: jetstream: %w", err)
+	if a.js, err = a.jetStream(a.nc); err != nil {
+		return nil, err
 	}
 	if a.topo, err = topology.New(a.js, cfg.Topology); err != nil {
 		return nil, err
@@ -99,15 +98,48 @@ func (a *App) setUpKeys(ctx context.Context) error {
 // existed, to be shown once; "" when none was created.
 func (a *App) CreatedAdminKey() string { return a.createdKey }
 
-func (a *App) connect() error {
-	opts := []nats.Option{nats.Name("hookd"), nats.MaxReconnects(-1),
+func (a *App) jetStream(nc *nats.Conn) (jetstream.JetStream, error) {
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
+			a.log.Warn("async publish failed", "subject", m.Subject, "err", err)
+		}))
+	if err != nil {
+		return nil, fmt.Errorf("app: jetstream: %w", err)
+	}
+	return js, nil
+}
+
+// roleTopology gives a role its own connection: the server reads each
+// connection in one goroutine, so a router and a worker sharing one would
+// queue behind each other's publishes and acks.
+func (a *App) roleTopology(role string) (*topology.Topology, error) {
+	opts := a.natsOptions("hookd-" + role)
+	var nc *nats.Conn
+	var err error
+	if a.ns != nil {
+		nc, err = a.ns.Connect(opts...)
+	} else {
+		nc, err = nats.Connect(a.cfg.NATSURLs, opts...)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app: %s connection: %w", role, err)
+	}
+	a.roleConns = append(a.roleConns, nc)
+	js, err := a.jetStream(nc)
+	if err != nil {
+		return nil, err
+	}
+	return topology.New(js, a.cfg.Topology)
+}
+
+func (a *App) natsOptions(name string) []nats.Option {
+	return []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				a.log.Warn("nats disconnected", "err", err)
 			}
 		}),
 		nats.ReconnectHandler(func(nc *nats.Conn) { a.log.Info("nats reconnected", "url", nc.ConnectedUrl()) }),
-		nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }),
 		// The default handler writes to stderr, outside the structured logs.
 		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
 			subject := ""
@@ -117,6 +149,10 @@ func (a *App) connect() error {
 			a.log.Warn("nats async error", "subject", subject, "err", err)
 		}),
 	}
+}
+
+func (a *App) connect() error {
+	opts := append(a.natsOptions("hookd"), nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }))
 	var err error
 	if !a.cfg.embedded() {
 		a.nc, err = nats.Connect(a.cfg.NATSURLs, opts...)
@@ -161,18 +197,26 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.sup.Add("api", a.api)
 	}
 	if !a.cfg.NoRouter {
-		r, err := router.New(a.topo, a.reg, a.cfg.Router, a.cfg.RouterMiddleware...)
+		topo, err := a.roleTopology("router")
+		if err != nil {
+			return err
+		}
+		r, err := router.New(topo, a.reg, a.cfg.Router, a.cfg.RouterMiddleware...)
 		if err != nil {
 			return err
 		}
 		a.sup.Add("router", r)
 	}
 	if !a.cfg.NoWorker {
+		topo, err := a.roleTopology("worker")
+		if err != nil {
+			return err
+		}
 		wcfg := a.cfg.Worker
 		if wcfg.Ops == nil {
-			wcfg.Ops = ops.NewPublisher(a.js)
+			wcfg.Ops = ops.NewPublisher(topo.JetStream())
 		}
-		w, err := worker.New(a.topo, a.reg, wcfg)
+		w, err := worker.New(topo, a.reg, wcfg)
 		if err != nil {
 			return err
 		}
@@ -209,12 +253,18 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 func (a *App) close() {
+	for _, nc := range a.roleConns {
+		// The roles have stopped: let what they published reach the server.
+		if err := nc.FlushTimeout(5 * time.Second); err != nil {
+			a.log.Warn("role connection not flushed", "err", err)
+		}
+		nc.Close()
+	}
 	if a.js != nil {
-		// Attempt records are published asynchronously: flush them.
 		select {
 		case <-a.js.PublishAsyncComplete():
 		case <-time.After(5 * time.Second):
-			a.log.Warn("some attempt records were not flushed")
+			a.log.Warn("some publishes were not flushed")
 		}
 	}
 	if a.nc != nil {

@@ -1,17 +1,12 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"testing"
-	"time"
-
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // BenchmarkRoutingLane measures routing throughput into one endpoint's
@@ -34,17 +29,9 @@ func BenchmarkRoutingLane(b *testing.B) {
 				}
 			}
 			<-js.PublishAsyncComplete()
-			waitStored(b, js, ep.ID, uint64(b.N))
+			hookdtest.WaitStored(b, js, ep.ID, uint64(b.N))
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})
 	}
-}
-
-func waitStored(b *testing.B, js jetstream.JetStream, endpointID string, n uint64) {
-	b.Helper()
-	hookdtest.WaitFor(b, 5*time.Minute, "every delivery stored", func() bool {
-		s, err := js.Stream(context.Background(), topology.EndpointStream(endpointID))
-		return err == nil && s.CachedInfo().State.Msgs >= n
-	})
 }

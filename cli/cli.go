@@ -34,6 +34,8 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 		err = runGroup(ctx, g, rest, stdout, stderr, getenv)
 	case "recover":
 		err = runCommand(ctx, cmd, recoverCommand, rest, stdout, stderr, getenv)
+	case "bench":
+		err = runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		_, _ = fmt.Fprintln(stdout, "hookd", version.Version)
 	case "help", "-h", "--help":
@@ -72,6 +74,7 @@ Usage:
   hookd api      run the HTTP API only (with --nats)
   hookd router   run a router only (with --nats)
   hookd worker   run a worker only (with --nats)
+  hookd bench    measure the whole pipeline on this machine (hookd bench --help)
   hookd version  print the version
 
 Client commands (call a running hookd's API):

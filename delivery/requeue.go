@@ -69,6 +69,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 		_, _ = appendRecord(context.WithoutCancel(ctx), js, last, "")
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
+	// Wake the workers: they may not be pulling from an idle endpoint.
+	_ = js.Conn().Publish(topology.WakeSubject(last.EndpointID), nil)
 	return pending, nil
 }
 

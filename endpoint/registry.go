@@ -33,7 +33,11 @@ type Snapshot struct {
 	byID     map[string]*Compiled
 	list     []*Compiled
 	byTenant map[string][]*Compiled
-	ordered  bool
+	// indexes holds a rules.Index per tenant over byTenant's list: position
+	// i in the index is byTenant[tenant][i]. Nil in a snapshot built
+	// without index(), where Candidates returns every endpoint.
+	indexes map[string]*rules.Index
+	ordered bool
 }
 
 // HasOrdered reports whether any endpoint is ordered: if none is, the
@@ -58,7 +62,11 @@ func NewSnapshot(list []*Compiled) *Snapshot {
 	return s
 }
 
-func (s *Snapshot) index() {
+func (s *Snapshot) index() { s.reindex(nil, nil) }
+
+// reindex builds the lists and per-tenant indexes; a tenant not in touched
+// keeps prev's index, which is still right for its unchanged endpoints.
+func (s *Snapshot) reindex(prev *Snapshot, touched map[string]bool) {
 	s.list = make([]*Compiled, 0, len(s.byID))
 	for _, c := range s.byID {
 		s.list = append(s.list, c)
@@ -70,6 +78,38 @@ func (s *Snapshot) index() {
 		s.byTenant[t] = append(s.byTenant[t], c)
 		s.ordered = s.ordered || c.Ordered()
 	}
+	s.indexes = make(map[string]*rules.Index, len(s.byTenant))
+	for t, list := range s.byTenant {
+		if prev != nil && !touched[t] && prev.indexes[t] != nil {
+			s.indexes[t] = prev.indexes[t]
+			continue
+		}
+		rs := make([]*rules.Rule, len(list))
+		for i, c := range list {
+			rs[i] = c.Rule // nil when Broken: always a candidate, so routers log it
+		}
+		s.indexes[t] = rules.NewIndex(rs)
+	}
+}
+
+// Candidates appends to dst[:0] the endpoints of env's tenant ("" is the
+// default tenant) that may match env, ordered by id: every endpoint whose
+// rule matches is among them, as is every Broken endpoint, but so may be
+// others. The caller still runs each rule; the index only spares it most of
+// them (see rules.Index). It allocates only when dst lacks room.
+func (s *Snapshot) Candidates(env *rules.Env, dst []*Compiled) []*Compiled {
+	t := tenant.Normalize(env.Tenant)
+	list := s.byTenant[t]
+	dst = dst[:0]
+	x := s.indexes[t]
+	if x == nil {
+		return append(dst, list...)
+	}
+	var buf [64]int // positions; on the stack unless there are more
+	for _, i := range x.Candidates(env, buf[:0]) {
+		dst = append(dst, list[i])
+	}
+	return dst
 }
 
 // Get returns the endpoint with id, or nil.
@@ -141,35 +181,56 @@ func (r *Registry) Run(ctx context.Context) error {
 				}
 				continue
 			}
-			r.apply(entry)
+			// Apply every change already waiting in one new snapshot: a
+			// bulk of creates rebuilds the indexes once, not once each.
+			batch := []jetstream.KeyValueEntry{entry}
+		more:
+			for len(batch) < 10000 {
+				select {
+				case e, ok := <-w.Updates():
+					if !ok || e == nil {
+						if ok && initial {
+							initial = false
+							r.applyAll(batch)
+							close(r.ready)
+							batch = nil
+						}
+						break more
+					}
+					batch = append(batch, e)
+				default:
+					break more
+				}
+			}
+			r.applyAll(batch)
 		}
 	}
 }
 
-func (r *Registry) apply(entry jetstream.KeyValueEntry) {
-	id := entry.Key()
-	var changed *Compiled
-	if entry.Operation() == jetstream.KeyValuePut {
-		c, err := compile(entry.Value())
-		if err != nil {
-			r.log.Error("endpoint cannot be loaded", "endpoint", id, "err", err)
-		}
-		if c != nil && c.Broken != nil {
-			r.log.Error("endpoint's rule no longer compiles: it receives no new events until fixed", "endpoint", id, "err", c.Broken)
-		}
-		changed = c
+// applyAll makes a new snapshot with the entries' changes.
+func (r *Registry) applyAll(entries []jetstream.KeyValueEntry) {
+	if len(entries) == 0 {
+		return
 	}
 	old := r.snap.Load()
-	next := &Snapshot{byID: make(map[string]*Compiled, len(old.byID)+1)}
+	next := &Snapshot{byID: make(map[string]*Compiled, len(old.byID)+len(entries))}
 	for id, c := range old.byID {
 		next.byID[id] = c
 	}
-	if changed != nil {
-		next.byID[id] = changed
-	} else {
-		delete(next.byID, id)
+	touched := map[string]bool{}
+	for _, entry := range entries {
+		id := entry.Key()
+		if prev := next.byID[id]; prev != nil {
+			touched[tenant.Normalize(prev.Tenant)] = true
+		}
+		if c := r.compileEntry(entry); c != nil {
+			next.byID[id] = c
+			touched[tenant.Normalize(c.Tenant)] = true
+		} else {
+			delete(next.byID, id)
+		}
 	}
-	next.index()
+	next.reindex(old, touched)
 	r.snap.Store(next)
 	r.mu.Lock()
 	for _, ch := range r.subscribers {
@@ -179,6 +240,22 @@ func (r *Registry) apply(entry jetstream.KeyValueEntry) {
 		}
 	}
 	r.mu.Unlock()
+}
+
+// compileEntry returns the endpoint a put entry holds, nil for a delete or
+// an unreadable value.
+func (r *Registry) compileEntry(entry jetstream.KeyValueEntry) *Compiled {
+	if entry.Operation() != jetstream.KeyValuePut {
+		return nil
+	}
+	c, err := compile(entry.Value())
+	if err != nil {
+		r.log.Error("endpoint cannot be loaded", "endpoint", entry.Key(), "err", err)
+	}
+	if c != nil && c.Broken != nil {
+		r.log.Error("endpoint's rule no longer compiles: it receives no new events until fixed", "endpoint", entry.Key(), "err", c.Broken)
+	}
+	return c
 }
 
 func compile(value []byte) (*Compiled, error) {

@@ -104,6 +104,11 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		body = e.Envelope()
 	}
 	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t, body) }, nil)
+	for i := range targets {
+		if targets[i].err == nil {
+			r.ring(targets[i].ep.ID)
+		}
+	}
 	if !ordered || len(targets) > 0 {
 		r.writeIndex(ctx, e, targets, ordered)
 	}
@@ -116,7 +121,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 // tenants.
 func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool) []target {
 	var targets []target
-	for _, ep := range snap.ForTenant(env.Tenant) {
+	for _, ep := range snap.Candidates(env, make([]*endpoint.Compiled, 0, 16)) {
 		if ep.Ordered() != ordered {
 			continue
 		}

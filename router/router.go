@@ -22,6 +22,7 @@ type Router struct {
 	log  *slog.Logger
 	mw   []Middleware
 	seed time.Time // events stream creation time, for derived event ids
+	bell doorbell
 }
 
 // New returns a Router. reg must be run by the caller.

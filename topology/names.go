@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"strconv"
+	"strings"
 )
 
 // Stream, bucket and consumer names. Endpoint ids are restricted to
@@ -64,6 +65,18 @@ func EndpointStream(endpointID string) string { return "HOOKD_EP_" + endpointID 
 
 // DeliverySubject is the subject a delivery for an endpoint is published to.
 func DeliverySubject(endpointID string) string { return "hookd.deliver." + endpointID }
+
+// WakeSubject is the core NATS subject routers ring when they queue
+// deliveries for an endpoint, so that workers pull from it only while it
+// has work.
+func WakeSubject(endpointID string) string { return "hookd.wake." + endpointID }
+
+// EndpointOfStream returns the endpoint id of an endpoint stream's name,
+// and false for any other stream.
+func EndpointOfStream(stream string) (string, bool) {
+	id, ok := strings.CutPrefix(stream, "HOOKD_EP_")
+	return id, ok && id != ""
+}
 
 // DeadSubject is the subject a dead-lettered delivery is published to.
 func DeadSubject(endpointID string) string { return "hookd.dead." + endpointID }

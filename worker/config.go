@@ -34,6 +34,10 @@ type Config struct {
 	// EndpointConcurrency bounds the deliveries in flight to one endpoint
 	// from this process. Optional: default 64.
 	EndpointConcurrency int
+	// IdleAfter is how long an endpoint may hand a worker nothing before
+	// the worker checks whether it has deliveries left, and stops pulling
+	// from it if not. Optional: default 30s.
+	IdleAfter time.Duration
 	// AutoDisableAfter disables an endpoint that has only failed for this
 	// long (its deliveries are kept). Optional: default 120h (5 days);
 	// negative turns it off.
@@ -63,6 +67,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
+	}
+	if c.IdleAfter == 0 {
+		c.IdleAfter = 30 * time.Second
 	}
 	if c.AutoDisableAfter == 0 {
 		c.AutoDisableAfter = 120 * time.Hour

@@ -2,10 +2,10 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -15,8 +15,8 @@ import (
 	"github.com/hookd/hookd/topology"
 )
 
-// reconcileInterval is how often a worker retries starting consumers that
-// failed to start, even without an endpoint change.
+// reconcileInterval is how often a worker looks for idle, disabled or
+// stopped consumers, even without an endpoint change.
 const reconcileInterval = 2 * time.Second
 
 // drainTimeout bounds waiting for a consumer's buffered messages to be
@@ -42,10 +42,14 @@ type Worker struct {
 	pauses         sync.Map // endpoint id -> time.Time it is paused until
 	// healthy holds endpoints known to have no run of failures, so a
 	// success costs no key-value read.
-	healthy   sync.Map
-	changed   <-chan struct{}
-	global    chan struct{}
+	healthy sync.Map
+	changed <-chan struct{}
+	global  chan struct{}
+	// consumers are the endpoints this worker pulls from: only those with
+	// work (see activity.go). Run's goroutine owns the map.
 	consumers map[string]*endpointConsumer
+	wakes     chan string
+	sweepSoon atomic.Bool
 
 	// mu orders inflight.Add before inflight.Wait: once stopping is set no
 	// delivery starts.
@@ -57,10 +61,12 @@ type Worker struct {
 // endpointConsumer consumes one endpoint: through its one consumer, or
 // one per lane for an ordered endpoint with an ordering key.
 type endpointConsumer struct {
-	id     string
-	layout topology.EndpointLayout
-	ccs    []jetstream.ConsumeContext
-	sem    chan struct{}
+	id        string
+	layout    topology.EndpointLayout
+	consumers []jetstream.Consumer
+	ccs       []jetstream.ConsumeContext
+	sem       chan struct{}
+	activity  activity
 }
 
 // closed reports whether any of its consumers stopped on its own.
@@ -109,6 +115,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		changed:   reg.Changed(),
 		global:    make(chan struct{}, cfg.Concurrency),
 		consumers: map[string]*endpointConsumer{},
+		wakes:     make(chan string, 4096),
 	}, nil
 }
 
@@ -146,53 +153,62 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.watchPauses(ctx)
 	}()
 	defer func() { <-pausesFollowed }()
+	sub, err := w.subscribeWakes()
+	if err != nil {
+		return fmt.Errorf("worker: doorbell: %w", err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
+	var lastSweep time.Time
+	w.sweepSoon.Store(true)
 	for {
 		w.reconcile(ctx)
+		if w.sweepSoon.Swap(false) || time.Since(lastSweep) >= sweepInterval {
+			w.sweep(ctx)
+			lastSweep = time.Now()
+		}
 		select {
 		case <-ctx.Done():
 			w.stopAll()
 			return nil
+		case id := <-w.wakes:
+			w.wake(ctx, id)
 		case <-w.changed:
+			// An endpoint enabled again may hold deliveries.
+			w.sweepSoon.Store(true)
 		case <-ticker.C:
 		}
 	}
 }
 
-// reconcile starts a consumer for every enabled endpoint without one and
-// stops those of disabled or deleted endpoints, and those that stopped on
-// their own (say, a consumer deleted under them).
+// reconcile stops consuming endpoints that were disabled or deleted, or
+// changed their ordering, and those idle with nothing left to deliver; it
+// restarts consumers that stopped on their own (say, deleted under them).
 func (w *Worker) reconcile(ctx context.Context) {
 	snap := w.reg.Snapshot()
+	now := time.Now()
 	for id, ec := range w.consumers {
 		ep := snap.Get(id)
-		if ec.closed() {
+		switch {
+		case ec.closed():
 			w.log.Warn("consumer stopped, restarting", "endpoint", id)
 			ec.drain(time.After(drainTimeout))
 			delete(w.consumers, id)
-			continue
-		}
-		if ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout) {
+			w.wake(ctx, id)
+		case ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout):
 			ec.drain(time.After(drainTimeout))
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
-		}
-	}
-	for _, ep := range snap.All() {
-		if ep.Disabled || w.consumers[ep.ID] != nil {
-			continue
-		}
-		ec, err := w.start(ctx, ep.ID, ep.Layout())
-		if err != nil {
-			level := slog.LevelWarn
-			if errors.Is(err, topology.ErrEndpointMissing) {
-				level = slog.LevelDebug // being created or deleted right now
+			w.wake(ctx, id) // a new ordering: consume it anew
+		case ec.activity.idleFor(w.cfg.IdleAfter, now) && now.Sub(ec.activity.checked) >= w.cfg.IdleAfter:
+			ec.activity.checked = now
+			if w.settled(ctx, ec) {
+				ec.drain(time.After(drainTimeout))
+				delete(w.consumers, id)
+				w.log.Debug("endpoint idle, stopped pulling", "endpoint", id)
 			}
-			w.log.Log(ctx, level, "cannot consume endpoint yet", "endpoint", ep.ID, "err", err)
-			continue
 		}
-		w.consumers[ep.ID] = ec
 	}
 }
 
@@ -201,7 +217,8 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 	if err != nil {
 		return nil, err
 	}
-	ec := &endpointConsumer{id: id, layout: layout, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
+	ec := &endpointConsumer{id: id, layout: layout, consumers: consumers, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
+	ec.activity.touch()
 	// Prefetching more than can be in flight would hold deliveries that
 	// another worker could be sending; an ordered consumer hands out one.
 	prefetch := w.cfg.EndpointConcurrency
@@ -220,7 +237,7 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 		}
 		ec.ccs = append(ec.ccs, cc)
 	}
-	w.log.Info("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes)
+	w.log.Debug("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes)
 	return ec, nil
 }
 
@@ -235,6 +252,7 @@ func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
 	}
 	w.inflight.Add(1)
 	w.mu.Unlock()
+	ec.activity.touch()
 	w.acquire(ec.sem, msg)
 	w.acquire(w.global, msg)
 	go func() {

@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+)
+
+// Config configures a bench run.
+type Config struct {
+	// NATSURLs runs the pipeline against an existing NATS deployment.
+	// Optional: empty runs an embedded server in a temporary directory.
+	NATSURLs string
+	// ReceiverURL is a receiver started separately (`hookd bench
+	// receiver`). Optional: empty serves one in-process.
+	ReceiverURL string
+	// Endpoints is how many endpoints are created, each with a filter on
+	// its own tenant value; events go to them in turn. Optional: default 1.
+	Endpoints int
+	// Rate is the events per second driven open-loop. Optional: 0 drives
+	// as fast as JetStream accepts (saturation).
+	Rate float64
+	// Duration is how long events are driven. Optional: default 10s.
+	Duration time.Duration
+	// PayloadBytes pads each event's data to about this size. Optional:
+	// default none (about 80 bytes).
+	PayloadBytes int
+	// SyncAlways runs the embedded server with fsync before every ack.
+	// Optional.
+	SyncAlways bool
+	// Concurrency is the worker's in-flight deliveries per endpoint, and the
+	// direct HTTP baseline's concurrency. Optional: default 64.
+	Concurrency int
+	// Idle, when set, measures CPU and memory for this long with every
+	// endpoint created and no event flowing, before driving. Optional.
+	Idle time.Duration
+	// Drain bounds the wait for deliveries after driving stops, once no
+	// progress is made. Optional: default 10s.
+	Drain time.Duration
+	// Baselines runs the direct HTTP and raw JetStream baselines. Optional:
+	// default true (set NoBaselines to skip them).
+	NoBaselines bool
+	// Logger receives the pipeline's logs. Optional: default discards
+	// everything below warnings.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Endpoints == 0 {
+		c.Endpoints = 1
+	}
+	if c.Duration == 0 {
+		c.Duration = 10 * time.Second
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 64
+	}
+	if c.Drain == 0 {
+		c.Drain = 10 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Validate reports a configuration that cannot run; errors name the flag.
+func (c Config) Validate() error {
+	switch {
+	case c.Endpoints < 1 || c.Endpoints > 100000:
+		return fmt.Errorf("--endpoints must be from 1 to 100000, not %d", c.Endpoints)
+	case c.Rate < 0:
+		return errors.New("--rate must be positive, or max")
+	case c.Duration < 100*time.Millisecond:
+		return fmt.Errorf("--duration must be at least 100ms, not %s", c.Duration)
+	case c.PayloadBytes < 0 || c.PayloadBytes > 512<<10:
+		return fmt.Errorf("--payload-bytes must be from 0 to %d", 512<<10)
+	case c.Concurrency < 1:
+		return fmt.Errorf("--concurrency must be positive, not %d", c.Concurrency)
+	case c.SyncAlways && c.NATSURLs != "":
+		return errors.New("--sync always applies to the embedded server only: configure sync on your NATS servers")
+	}
+	return nil
+}

@@ -1,0 +1,97 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/event"
+)
+
+// drive is what the driver published.
+type drive struct {
+	acked      []bool // by seq: JetStream acknowledged it
+	published  int64  // acknowledged
+	rejected   int64  // refused or unanswered
+	start, end time.Time
+}
+
+type inflight struct {
+	seq int64
+	f   jetstream.PubAckFuture
+}
+
+// driveEvents publishes events for cfg.Duration: open-loop at cfg.Rate,
+// each carrying its scheduled send time, or as fast as JetStream accepts
+// them when the rate is 0 (each then carries its send time).
+func driveEvents(ctx context.Context, js jetstream.JetStream, cfg Config) (*drive, error) {
+	d := &drive{}
+	pending := make(chan inflight, 1<<14)
+	collected := make(chan struct{})
+	go func() {
+		defer close(collected)
+		for p := range pending {
+			for int64(len(d.acked)) <= p.seq {
+				d.acked = append(d.acked, make([]bool, max(len(d.acked), 1024))...)
+			}
+			select {
+			case <-p.f.Ok():
+				d.acked[p.seq] = true
+				d.published++
+			case <-p.f.Err():
+				d.rejected++
+			}
+		}
+	}()
+	subject := event.Subject(EventType)
+	pad := strings.Repeat("x", max(cfg.PayloadBytes-80, 0))
+	var interval time.Duration
+	if cfg.Rate > 0 {
+		interval = time.Duration(float64(time.Second) / cfg.Rate)
+	}
+	d.start = time.Now()
+	var seq int64
+	var err error
+	for err == nil && ctx.Err() == nil {
+		now := time.Now()
+		elapsed := now.Sub(d.start)
+		if elapsed >= cfg.Duration {
+			break
+		}
+		due := seq + 256 // saturation: publish in runs, JetStream's pending limit paces them
+		if interval > 0 {
+			due = int64(elapsed/interval) + 1
+		}
+		for ; seq < due; seq++ {
+			sched := now
+			if interval > 0 {
+				sched = d.start.Add(time.Duration(seq) * interval)
+			}
+			// A fresh buffer each: the client keeps the message until acked.
+			data := appendEvent(nil, seq, cfg.Endpoints, sched.UnixNano(), pad)
+			var f jetstream.PubAckFuture
+			if f, err = js.PublishAsync(subject, data, jetstream.WithStallWait(time.Minute)); err != nil {
+				break
+			}
+			pending <- inflight{seq, f}
+		}
+		if interval > 0 {
+			next := d.start.Add(time.Duration(seq) * interval)
+			if wait := time.Until(next); wait > 0 {
+				time.Sleep(min(wait, time.Millisecond)) // the schedule, not a synchronisation
+			}
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(30 * time.Second):
+		err = errors.Join(err, errors.New("driver: publishes still unacknowledged after 30s"))
+	}
+	d.end = time.Now()
+	close(pending)
+	<-collected
+	return d, err
+}

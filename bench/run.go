@@ -1,0 +1,236 @@
+package bench
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Result is what a run measured. Rates are per second, durations in
+// seconds.
+type Result struct {
+	Endpoints       int     `json:"endpoints"`
+	Rate            float64 `json:"rate"` // 0: saturation
+	DurationSeconds float64 `json:"duration_seconds"`
+	NATS            string  `json:"nats"`
+	Receiver        string  `json:"receiver"`
+	SyncAlways      bool    `json:"sync_always"`
+
+	Ledger Ledger `json:"ledger"`
+
+	AcceptedPerSecond   float64 `json:"accepted_per_second"`
+	DeliveriesPerSecond float64 `json:"deliveries_per_second"`
+	Latency             Latency `json:"latency_seconds"`
+	// CPUSecondsPer1000 is this process's CPU time (hookd, the embedded
+	// server, the driver and an in-process receiver) per 1,000 deliveries.
+	CPUSecondsPer1000 float64 `json:"cpu_seconds_per_1000_deliveries"`
+	PeakRSSBytes      int64   `json:"peak_rss_bytes"`
+	// IdleCPUFraction is the cores used with no event flowing (--idle),
+	// and IdleRSSBytes the resident memory then.
+	IdleCPUFraction float64 `json:"idle_cpu_fraction,omitempty"`
+	IdleRSSBytes    int64   `json:"idle_rss_bytes,omitempty"`
+
+	DirectHTTPPerSecond float64 `json:"direct_http_per_second,omitempty"`
+	JetStreamPerSecond  float64 `json:"jetstream_publish_per_second,omitempty"`
+	VsDirectHTTP        float64 `json:"deliveries_vs_direct_http,omitempty"`
+	VsJetStream         float64 `json:"deliveries_vs_jetstream_publish,omitempty"`
+}
+
+// Ledger accounts for every event: published = delivered + missing. A run
+// whose ledger does not balance (deliveries of events never published,
+// unreadable deliveries) is void.
+type Ledger struct {
+	Published  int64 `json:"published"`
+	Rejected   int64 `json:"rejected"`
+	Delivered  int64 `json:"delivered"`
+	Missing    int64 `json:"missing"`
+	Duplicates int64 `json:"duplicates"`
+	Unexpected int64 `json:"unexpected"`
+	Balanced   bool  `json:"balanced"`
+}
+
+// Run starts the pipeline and a receiver, drives events, waits for their
+// deliveries, runs the baselines and returns the measurements.
+func Run(ctx context.Context, cfg Config) (*Result, error) {
+	cfg.setDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	res := &Result{Endpoints: cfg.Endpoints, Rate: cfg.Rate, DurationSeconds: cfg.Duration.Seconds(), SyncAlways: cfg.SyncAlways,
+		NATS: "embedded", Receiver: "in-process"}
+	rcv, receiverURL, stopReceiver, err := openReceiver(ctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer stopReceiver()
+	if cfg.ReceiverURL != "" {
+		res.Receiver = cfg.ReceiverURL
+	}
+	p, err := startPipeline(cfg)
+	if err != nil {
+		return nil, err
+	}
+	defer p.close()
+	if cfg.NATSURLs != "" {
+		res.NATS = cfg.NATSURLs
+	}
+	if err := p.createEndpoints(ctx, cfg.Endpoints, receiverURL); err != nil {
+		return nil, err
+	}
+	if cfg.Idle > 0 {
+		// Let the workers settle on their new endpoints first.
+		time.Sleep(min(cfg.Idle, 5*time.Second)) // a measurement window, not a synchronisation
+		c0, t0 := cpuTime(), time.Now()
+		time.Sleep(cfg.Idle) // the measurement window
+		res.IdleCPUFraction = (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
+		res.IdleRSSBytes = currentRSS()
+	}
+	nc, err := nats.Connect(p.natsURL(cfg), nats.Name("hookd-bench"))
+	if err != nil {
+		return nil, fmt.Errorf("producer: %w", err)
+	}
+	defer nc.Close()
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		return nil, err
+	}
+	if err := rcv.reset(ctx); err != nil {
+		return nil, err
+	}
+	cpu0 := cpuTime()
+	d, err := driveEvents(ctx, js, cfg)
+	if err != nil {
+		return nil, err
+	}
+	stats, err := waitDelivered(ctx, rcv, d.published, cfg.Drain)
+	if err != nil {
+		return nil, err
+	}
+	cpu := cpuTime() - cpu0
+	res.Ledger = ledgerOf(d, stats, rcv)
+	res.AcceptedPerSecond = float64(d.published) / d.end.Sub(d.start).Seconds()
+	if stats.Distinct > 0 {
+		res.DeliveriesPerSecond = float64(stats.Distinct) / stats.Last.Sub(d.start).Seconds()
+		res.CPUSecondsPer1000 = cpu.Seconds() / float64(stats.Distinct) * 1000
+	}
+	res.Latency = stats.Latency
+	if !cfg.NoBaselines {
+		body := appendEvent(nil, 0, 1, time.Now().UnixNano(), strings.Repeat("x", max(cfg.PayloadBytes-80, 0)))
+		if res.DirectHTTPPerSecond, err = directHTTP(ctx, receiverURL+"/baseline", cfg.Concurrency, body); err != nil {
+			return nil, err
+		}
+		if res.JetStreamPerSecond, err = rawPublish(ctx, js, body); err != nil {
+			return nil, err
+		}
+		res.VsDirectHTTP = res.DeliveriesPerSecond / res.DirectHTTPPerSecond
+		res.VsJetStream = res.DeliveriesPerSecond / res.JetStreamPerSecond
+	}
+	res.PeakRSSBytes = peakRSS()
+	return res, nil
+}
+
+// waitDelivered waits until every published event was delivered, or until
+// no delivery arrived for drain.
+func waitDelivered(ctx context.Context, rcv receiverClient, published int64, drain time.Duration) (ReceiverStats, error) {
+	last, lastChange := int64(-1), time.Now()
+	for {
+		stats, err := rcv.stats(ctx)
+		if err != nil {
+			return stats, err
+		}
+		if stats.Distinct >= published || time.Since(lastChange) > drain || ctx.Err() != nil {
+			return stats, nil
+		}
+		if stats.Distinct != last {
+			last, lastChange = stats.Distinct, time.Now()
+		}
+		time.Sleep(20 * time.Millisecond) // polling the receiver's counter
+	}
+}
+
+func ledgerOf(d *drive, stats ReceiverStats, rcv receiverClient) Ledger {
+	l := Ledger{Published: d.published, Rejected: d.rejected, Duplicates: stats.Duplicates}
+	if local, ok := rcv.(localReceiver); ok {
+		for seq, acked := range d.acked {
+			switch got := local.delivered(int64(seq)); {
+			case acked && got:
+				l.Delivered++
+			case !acked && got:
+				l.Unexpected++
+			}
+		}
+	} else {
+		l.Delivered = min(stats.Distinct, d.published)
+		l.Unexpected = max(stats.Distinct-d.published, 0)
+	}
+	l.Unexpected += stats.Unreadable
+	l.Missing = l.Published - l.Delivered
+	l.Balanced = l.Unexpected == 0 && l.Published == l.Delivered+l.Missing
+	return l
+}
+
+// receiverClient reads a receiver, in-process or over HTTP.
+type receiverClient interface {
+	stats(ctx context.Context) (ReceiverStats, error)
+	reset(ctx context.Context) error
+}
+
+type localReceiver struct{ *Receiver }
+
+func (l localReceiver) stats(context.Context) (ReceiverStats, error) { return l.Stats(), nil }
+func (l localReceiver) reset(context.Context) error                  { l.Reset(); return nil }
+
+type remoteReceiver struct{ url string }
+
+func (r remoteReceiver) stats(ctx context.Context) (ReceiverStats, error) {
+	var s ReceiverStats
+	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, r.url+"/stats", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return s, fmt.Errorf("--receiver-url: %w", err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("--receiver-url: GET /stats answered %d: is it `hookd bench receiver`?", resp.StatusCode)
+	}
+	return s, json.NewDecoder(resp.Body).Decode(&s)
+}
+
+func (r remoteReceiver) reset(ctx context.Context) error {
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, r.url+"/reset", nil)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return fmt.Errorf("--receiver-url: %w", err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("--receiver-url: POST /reset answered %d: is it `hookd bench receiver`?", resp.StatusCode)
+	}
+	return nil
+}
+
+// openReceiver serves an in-process receiver, unless cfg names one.
+func openReceiver(ctx context.Context, cfg Config) (receiverClient, string, func(), error) {
+	if cfg.ReceiverURL != "" {
+		r := remoteReceiver{url: strings.TrimRight(cfg.ReceiverURL, "/")}
+		if _, err := r.stats(ctx); err != nil {
+			return nil, "", nil, err
+		}
+		return r, r.url, func() {}, nil
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, "", nil, fmt.Errorf("receiver: %w", err)
+	}
+	rc := NewReceiver()
+	srv := &http.Server{Handler: rc, ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	return localReceiver{rc}, "http://" + ln.Addr().String(), func() { _ = srv.Close() }, nil
+}

@@ -1,0 +1,125 @@
+package cli
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"runtime/pprof"
+	"strconv"
+	"time"
+
+	"github.com/hookd/hookd/bench"
+)
+
+// runBench runs `hookd bench [flags]` and `hookd bench receiver [flags]`.
+func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 && args[0] == "receiver" {
+		return runBenchReceiver(ctx, args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("hookd bench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var cfg bench.Config
+	rate := fs.String("rate", "max", "events per second, driven open-loop, or max for saturation")
+	syncMode := fs.String("sync", "interval", "embedded server's disk sync: interval or always")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	logLevel := fs.String("log-level", "error", "hookd's own logs: debug, info, warn or error")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	fs.StringVar(&cfg.NATSURLs, "nats", "", "run against this NATS deployment (default: an embedded server in a temporary directory)")
+	fs.StringVar(&cfg.ReceiverURL, "receiver-url", "", "a receiver started with `hookd bench receiver` (default: one in this process)")
+	fs.IntVar(&cfg.Endpoints, "endpoints", 1, "endpoints to create, each with a filter on its own tenant value")
+	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to drive events")
+	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "pad each event's data to about this size")
+	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "deliveries in flight per endpoint, and the direct HTTP baseline's concurrency")
+	fs.DurationVar(&cfg.Idle, "idle", 0, "first measure CPU and memory this long with the endpoints created and no events")
+	fs.BoolVar(&cfg.NoBaselines, "no-baselines", false, "skip the direct HTTP and raw JetStream baselines")
+	fs.Usage = func() {
+		_, _ = fmt.Fprint(fs.Output(), "Usage: hookd bench [flags]\n       hookd bench receiver [--listen ADDR]\n\n"+
+			"Runs the whole pipeline against a receiver, drives events, and reports throughput, latency,\n"+
+			"CPU, memory, an exact ledger, and same-run baselines.\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *rate != "max" {
+		r, err := strconv.ParseFloat(*rate, 64)
+		if err != nil || r <= 0 {
+			return &usageError{fmt.Errorf("--rate must be a positive number of events per second, or max, not %q", *rate)}
+		}
+		cfg.Rate = r
+	}
+	switch *syncMode {
+	case "interval":
+	case "always":
+		cfg.SyncAlways = true
+	default:
+		return &usageError{fmt.Errorf("--sync must be interval or always, not %q", *syncMode)}
+	}
+	log, err := newLogger(*logLevel, "text", stderr)
+	if err != nil {
+		return &usageError{err}
+	}
+	cfg.Logger = log
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err}
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		if err != nil {
+			return &usageError{fmt.Errorf("--cpuprofile: %v", err)}
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			return fmt.Errorf("--cpuprofile: %w", err)
+		}
+		defer pprof.StopCPUProfile()
+	}
+	res, err := bench.Run(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteText(stdout)
+}
+
+func runBenchReceiver(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("hookd bench receiver", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	listen := fs.String("listen", "127.0.0.1:9000", "address to receive deliveries on")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return err
+		}
+		return &usageError{err}
+	}
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return &usageError{fmt.Errorf("--listen: %v", err)}
+	}
+	srv := &http.Server{Handler: bench.NewReceiver(), ReadHeaderTimeout: 10 * time.Second}
+	_, _ = fmt.Fprintf(stdout, "bench receiver on http://%s (GET /stats, POST /reset); pass --receiver-url http://%s to hookd bench\n", ln.Addr(), ln.Addr())
+	go func() {
+		<-ctx.Done()
+		_ = srv.Close()
+	}()
+	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}

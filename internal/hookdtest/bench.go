@@ -1,0 +1,50 @@
+package hookdtest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
+)
+
+// BenchEvent is a ~200-byte event body, for benchmarks.
+var BenchEvent = []byte(`{"order_id":"ord_01J9Z3K4M5N6P7Q8R9S0T1U2V3","status":"paid","amount":4299,` +
+	`"currency":"EUR","customer":{"id":"cus_8f2a91","email":"ana@example.com"},` +
+	`"items":[{"sku":"A-1","qty":2},{"sku":"B-7","qty":1}],"test":false}`)
+
+// PublishAsync publishes n copies of body to subject, waiting for
+// outstanding acks whenever the client's async window is full, then for
+// every ack.
+func PublishAsync(tb testing.TB, js jetstream.JetStream, subject string, body []byte, n int) {
+	tb.Helper()
+	for i := 0; i < n; {
+		_, err := js.PublishAsync(subject, body)
+		switch {
+		case err == nil:
+			i++
+		case errors.Is(err, jetstream.ErrTooManyStalledMsgs):
+			<-js.PublishAsyncComplete()
+		default:
+			tb.Fatal(err)
+		}
+	}
+	select {
+	case <-js.PublishAsyncComplete():
+	case <-time.After(time.Minute):
+		tb.Fatal("publish acks did not arrive within a minute")
+	}
+}
+
+// WaitStored waits until an endpoint's stream holds n deliveries.
+func WaitStored(tb testing.TB, js jetstream.JetStream, endpointID string, n uint64) {
+	tb.Helper()
+	WaitFor(tb, 5*time.Minute, fmt.Sprintf("%d deliveries in %s's stream", n, endpointID), func() bool {
+		s, err := js.Stream(context.Background(), topology.EndpointStream(endpointID))
+		return err == nil && s.CachedInfo().State.Msgs >= n
+	})
+}
