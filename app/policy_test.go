@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
@@ -252,7 +253,7 @@ func startThreeWorkers(t *testing.T) *hookdtest.Hookd {
 
 // startProcesses runs n hookd processes on one NATS server, each with API
 // and worker; the first has a router, the others too if routers is set.
-func startProcesses(t *testing.T, n int, routers bool) []*hookdtest.Hookd {
+func startProcesses(t *testing.T, n int, routers bool, with ...func(*app.Config)) []*hookdtest.Hookd {
 	t.Helper()
 	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
 	if err != nil {
@@ -261,9 +262,15 @@ func startProcesses(t *testing.T, n int, routers bool) []*hookdtest.Hookd {
 	t.Cleanup(ns.Shutdown) // after the hookds, which stop first
 	cfg := fastConfig()
 	cfg.NATSURLs = ns.ClientURL()
+	for _, f := range with {
+		f(&cfg)
+	}
 	hs := []*hookdtest.Hookd{hookdtest.Start(t, cfg)}
 	for range n - 1 {
 		w := fastConfig()
+		for _, f := range with {
+			f(&w)
+		}
 		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), !routers, "127.0.0.1:0"
 		hs = append(hs, hookdtest.Start(t, w))
 	}

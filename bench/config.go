@@ -42,6 +42,9 @@ type Config struct {
 	// Baselines runs the direct HTTP and raw JetStream baselines. Optional:
 	// default true (set NoBaselines to skip them).
 	NoBaselines bool
+	// AtEnd runs once the measurements are taken, with the pipeline still
+	// up (say, to write a heap profile). Optional.
+	AtEnd func()
 	// Logger receives the pipeline's logs. Optional: default discards
 	// everything below warnings.
 	Logger *slog.Logger

@@ -133,6 +133,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.VsJetStream = res.DeliveriesPerSecond / res.JetStreamPerSecond
 	}
 	res.PeakRSSBytes = peakRSS()
+	if cfg.AtEnd != nil {
+		cfg.AtEnd()
+	}
 	return res, nil
 }
 

@@ -30,6 +30,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	logLevel := fs.String("log-level", "error", "hookd's own logs: debug, info, warn or error")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	memProfile := fs.String("memprofile", "", "write a heap profile, taken at the end of the run, to this file")
 	fs.StringVar(&cfg.NATSURLs, "nats", "", "run against this NATS deployment (default: an embedded server in a temporary directory)")
 	fs.StringVar(&cfg.ReceiverURL, "receiver-url", "", "a receiver started with `hookd bench receiver` (default: one in this process)")
 	fs.IntVar(&cfg.Endpoints, "endpoints", 1, "endpoints to create, each with a filter on its own tenant value")
@@ -85,6 +86,17 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return fmt.Errorf("--cpuprofile: %w", err)
 		}
 		defer pprof.StopCPUProfile()
+	}
+	if *memProfile != "" {
+		cfg.AtEnd = func() {
+			f, err := os.Create(*memProfile)
+			if err != nil {
+				_, _ = fmt.Fprintln(stderr, "hookd: --memprofile:", err)
+				return
+			}
+			defer f.Close()
+			_ = pprof.Lookup("heap").WriteTo(f, 0)
+		}
 	}
 	res, err := bench.Run(ctx, cfg)
 	if err != nil {

@@ -145,3 +145,11 @@ func (l *Log) read(ctx context.Context, subject string, policy jetstream.Deliver
 	}
 	return nil
 }
+
+// WrongLastSequence reports a conditional append refused because the
+// delivery's log had moved on (Nats-Expected-Last-Subject-Sequence).
+func WrongLastSequence(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}

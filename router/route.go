@@ -79,11 +79,12 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	return e, nil
 }
 
-// route publishes the event to every matching endpoint's stream, each
-// delivery's "pending" log record first, and waits until every publish is
-// acknowledged. The record goes first so that the log never shows
-// "pending" after a fast worker's first attempt. The ordered lane routes to
-// ordered endpoints only, the parallel lane to the others.
+// route publishes the event to every matching endpoint's stream, with each
+// delivery's "pending" log record, all at once, and waits until every
+// publish is acknowledged. A record that would land after a fast worker's
+// first attempt is refused by the stream (it expects the delivery's log to
+// be empty), so the log never goes back to "pending". The ordered lane
+// routes to ordered endpoints only, the parallel lane to the others.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) error {
 	snap := r.reg.Snapshot()
 	e, err := r.Decode(m)
@@ -98,12 +99,11 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "ordered", ordered, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return pendingRecord(e, t) }, func(t *target, ack *jetstream.PubAck) { t.logSeq = ack.Sequence })
 	var body []byte
 	if len(targets) > 0 {
 		body = e.Envelope()
 	}
-	r.publishEach(ctx, targets, func(t *target) *nats.Msg { return deliveryMsg(e, t, body) }, nil)
+	r.publishAll(ctx, e, targets, body)
 	for i := range targets {
 		if targets[i].err == nil {
 			r.ring(targets[i].ep.ID)
@@ -143,10 +143,9 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 
 // target is one matching endpoint and how publishing to it went.
 type target struct {
-	ep     *endpoint.Compiled
-	err    error
-	logSeq uint64 // of the pending log record
-	lane   int    // 1..n for an endpoint with an ordering key, else 0
+	ep   *endpoint.Compiled
+	err  error
+	lane int // 1..n for an endpoint with an ordering key, else 0
 }
 
 // lane picks the delivery's lane at an endpoint with an ordering key. A key
@@ -163,27 +162,43 @@ func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator
 	return rules.Lane(key, n)
 }
 
-// publishEach publishes msg(t) for every target without an error yet, all
-// at once, and waits for every acknowledgement.
-func (r *Router) publishEach(ctx context.Context, targets []target, msg func(*target) *nats.Msg, onAck func(*target, *jetstream.PubAck)) {
-	futures := make([]jetstream.PubAckFuture, len(targets))
+// publishAll publishes every target's pending record and delivery at once
+// and waits for every acknowledgement; a target's err is its first failure.
+func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, body []byte) {
+	type pub struct {
+		t       *target
+		f       jetstream.PubAckFuture
+		pending bool
+	}
+	pubs := make([]pub, 0, 2*len(targets))
 	for i := range targets {
-		if targets[i].err == nil {
-			futures[i], targets[i].err = r.js.PublishMsgAsync(msg(&targets[i]))
+		t := &targets[i]
+		for _, pending := range []bool{true, false} {
+			m := deliveryMsg(e, t, body)
+			if pending {
+				m = pendingRecord(e, t)
+			}
+			f, err := r.js.PublishMsgAsync(m)
+			if err != nil {
+				t.err = err
+				break
+			}
+			pubs = append(pubs, pub{t: t, f: f, pending: pending})
 		}
 	}
-	for i, f := range futures {
-		if f == nil || targets[i].err != nil {
-			continue
-		}
+	for _, p := range pubs {
+		var err error
 		select {
-		case ack := <-f.Ok():
-			if onAck != nil {
-				onAck(&targets[i], ack)
-			}
-		case targets[i].err = <-f.Err():
+		case <-p.f.Ok():
+		case err = <-p.f.Err():
 		case <-ctx.Done():
-			targets[i].err = ctx.Err()
+			err = ctx.Err()
+		}
+		if p.pending && delivery.WrongLastSequence(err) {
+			err = nil // the first attempt's record is there already
+		}
+		if err != nil && p.t.err == nil {
+			p.t.err = err
 		}
 	}
 }
@@ -233,7 +248,6 @@ func deliveryMsg(e *event.Event, t *target, body []byte) *nats.Msg {
 	if t.lane > 0 {
 		m.Header.Set(delivery.HeaderLane, strconv.Itoa(t.lane))
 	}
-	m.Header.Set(delivery.HeaderLogSeq, strconv.FormatUint(t.logSeq, 10))
 	return m
 }
 
@@ -249,5 +263,7 @@ func pendingRecord(e *event.Event, t *target) *nats.Msg {
 	m := nats.NewMsg(topology.AttemptSubject(ep.ID, dlv))
 	m.Data = b
 	m.Header.Set(jetstream.MsgIDHeader, "queued."+dlv)
+	// Only into an empty log: after a worker's first attempt it is stale.
+	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
 	return m
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -179,22 +180,28 @@ func newRecord(endpointID string, h nats.Header) delivery.Attempt {
 }
 
 // heartbeat tells JetStream the delivery is still in progress every third
-// of the ack wait, until stop is called.
+// of the ack wait, until stop is called. A timer, not a goroutine: most
+// deliveries end long before the first beat.
 func (w *Worker) heartbeat(msg jetstream.Msg) (stop func()) {
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(w.ackWait / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // t is set before the first beat can read it
+	defer mu.Unlock()
+	t = time.AfterFunc(w.ackWait/3, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(w.ackWait / 3)
 		}
-	}()
-	return func() { close(done) }
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		mu.Unlock()
+		t.Stop()
+	}
 }
 
 func (w *Worker) settle(op func() error, name, endpointID, deliveryID string) {

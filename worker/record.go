@@ -36,7 +36,7 @@ func (w *Worker) record(ctx context.Context, rec delivery.Attempt, expect uint64
 		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(expect))
 	}
 	_, err = w.js.PublishMsg(ctx, m, opts...)
-	if expect > 0 && wrongLastSequence(err) {
+	if expect > 0 && delivery.WrongLastSequence(err) {
 		last, _, lerr := w.lastRecord(ctx, rec.EndpointID, rec.DeliveryID)
 		if lerr == nil && last != nil && last.Queue > rec.Queue {
 			w.log.Info("delivery queued anew meanwhile; this attempt is not logged", "endpoint", rec.EndpointID, "delivery", rec.DeliveryID, "attempt", rec.Number)
@@ -49,12 +49,6 @@ func (w *Worker) record(ctx context.Context, rec delivery.Attempt, expect uint64
 		w.log.Warn("attempt not recorded", "endpoint", rec.EndpointID, "delivery", rec.DeliveryID, "err", err)
 	}
 	return false
-}
-
-func wrongLastSequence(err error) bool {
-	var apiErr *jetstream.APIError
-	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
-		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
 // lastRecord returns the newest log record of a delivery and its sequence,
