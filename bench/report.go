@@ -36,7 +36,7 @@ func (r *Result) WriteText(w io.Writer) error {
 	}
 	if r.DirectHTTPPerSecond > 0 {
 		lines = append(lines, "",
-			fmt.Sprintf("baseline      direct HTTP POST loop %10.0f req/s   -> deliveries/s / direct HTTP = %.2f", r.DirectHTTPPerSecond, r.VsDirectHTTP),
+			fmt.Sprintf("baseline      direct HTTP POST loop %10.0f req/s   -> deliveries/s / direct HTTP = %.2f (best of a run before and after)", r.DirectHTTPPerSecond, r.VsDirectHTTP),
 			fmt.Sprintf("baseline      JetStream publish     %10.0f msg/s   -> deliveries/s / JetStream   = %.2f", r.JetStreamPerSecond, r.VsJetStream))
 	}
 	for _, line := range lines {
