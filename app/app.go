@@ -65,7 +65,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.topo, err = topology.New(a.js, cfg.Topology); err != nil {
 		return nil, err
 	}
-	if err := a.topo.EnsureCore(ctx); err != nil {
+	if err := a.ensureCore(ctx); err != nil {
 		return nil, err
 	}
 	kv, err := a.topo.Endpoints(ctx)
@@ -161,8 +161,16 @@ func (a *App) connect() error {
 		}
 		return nil
 	}
-	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways, Logger: a.log})
+	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways,
+		ServerName: a.cfg.ServerName, ClusterName: a.cfg.ClusterName, ClusterListen: a.cfg.ClusterListen, Routes: a.cfg.Routes,
+		Logger: a.log})
 	if err != nil {
+		return err
+	}
+	// A cluster node can create streams only once the cluster has formed.
+	if err := a.ns.WaitJetStream(2 * time.Minute); err != nil {
+		a.ns.Shutdown()
+		a.ns = nil
 		return err
 	}
 	a.nc, err = a.ns.Connect(opts...)
@@ -284,3 +292,27 @@ func (a *App) close() {
 
 // JetStream is the process's JetStream context, for tests and tools.
 func (a *App) JetStream() jetstream.JetStream { return a.js }
+
+// ensureCore creates the streams and buckets. A cluster that has just
+// formed may time out or lack peers for a while: a node retries for up to
+// two minutes.
+func (a *App) ensureCore(ctx context.Context) error {
+	if a.cfg.ClusterName == "" {
+		return a.topo.EnsureCore(ctx)
+	}
+	deadline := time.Now().Add(2 * time.Minute)
+	for {
+		attempt, cancel := context.WithTimeout(ctx, 15*time.Second)
+		err := a.topo.EnsureCore(attempt)
+		cancel()
+		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+			return err
+		}
+		a.log.Info("cluster not ready for streams yet, retrying", "err", err)
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
+}

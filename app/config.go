@@ -21,6 +21,13 @@ type Config struct {
 	// NATSListen is where the embedded server accepts producers, e.g.
 	// "127.0.0.1:4222". Optional: empty accepts in-process clients only.
 	NATSListen string
+	// ServerName, ClusterName, ClusterListen and Routes make the embedded
+	// server a node of a JetStream cluster (see embedded.Config). Optional:
+	// empty runs a single server.
+	ServerName    string
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it. Optional: default false (sync every 2 minutes).
 	SyncAlways bool

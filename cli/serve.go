@@ -24,6 +24,9 @@ type serveFlags struct {
 	concurrency, replicas                int
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
+	replicasSet                          bool
+	serverName, clusterName, clusterAddr string
+	routes                               string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -39,8 +42,12 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.failingAfter, "failing-after", 3, "raise a hookd.delivery.failing event after this many failed attempts of a delivery")
 	fs.BoolVar(&f.opsSucceeded, "ops-delivery-succeeded", false, "raise a hookd.delivery.succeeded event for every successful delivery")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
-	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream (1, or 3 on a cluster)")
+	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream: 1, or 3 on a cluster (default 3 when --routes names 3 or more nodes)")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
+	fs.StringVar(&f.serverName, "server-name", "", "embedded server's name, unique in its cluster (default: hookd)")
+	fs.StringVar(&f.clusterName, "cluster-name", "", "run the embedded server as a node of this JetStream cluster")
+	fs.StringVar(&f.clusterAddr, "cluster", "", "embedded cluster node's listen address for other nodes, e.g. 0.0.0.0:6222")
+	fs.StringVar(&f.routes, "routes", "", "comma-separated cluster URLs of the nodes, e.g. nats://n1:6222,nats://n2:6222,nats://n3:6222")
 	fs.StringVar(&f.adminKeyFile, "admin-key-file", "", "file holding the first admin API key (instead of HOOKD_ADMIN_KEY, or of a generated one)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
@@ -63,6 +70,7 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	if err := applyEnv(fs, getenv); err != nil {
 		return &usageError{err}
 	}
+	fs.Visit(func(fl *flag.Flag) { f.replicasSet = f.replicasSet || fl.Name == "replicas" })
 	cfg, err := f.config(role, stderr)
 	if err != nil {
 		return &usageError{err}
@@ -103,14 +111,36 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if role != "serve" && strings.TrimSpace(f.natsURLs) == "" {
 		return app.Config{}, fmt.Errorf("hookd %s needs --nats: only serve runs an embedded server", role)
 	}
+	routes := splitList(f.routes)
+	if f.clusterName != "" || f.clusterAddr != "" || len(routes) > 0 {
+		switch {
+		case strings.TrimSpace(f.natsURLs) != "":
+			return app.Config{}, fmt.Errorf("--cluster-name, --cluster and --routes configure the embedded server: not with --nats")
+		case f.clusterName == "":
+			return app.Config{}, fmt.Errorf("--cluster-name is required with --cluster and --routes")
+		case f.clusterAddr == "":
+			return app.Config{}, fmt.Errorf("--cluster is required with --cluster-name")
+		case len(routes) == 0:
+			return app.Config{}, fmt.Errorf("--routes is required with --cluster-name")
+		case f.serverName == "":
+			return app.Config{}, fmt.Errorf("--server-name is required with --cluster-name: each node needs its own")
+		}
+	}
 	cfg := app.Config{
-		NATSURLs:   f.natsURLs,
-		DataDir:    f.data,
-		NATSListen: f.natsListen,
-		SyncAlways: f.sync == "always",
-		Logger:     log,
+		ServerName:    f.serverName,
+		ClusterName:   f.clusterName,
+		ClusterListen: f.clusterAddr,
+		Routes:        routes,
+		NATSURLs:      f.natsURLs,
+		DataDir:       f.data,
+		NATSListen:    f.natsListen,
+		SyncAlways:    f.sync == "always",
+		Logger:        log,
 	}
 	cfg.Topology.Replicas = f.replicas
+	if !f.replicasSet && len(routes) >= 3 {
+		cfg.Topology.Replicas = 3 // a cluster of three or more: survive a node
+	}
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
 	cfg.Worker.Concurrency = f.concurrency
@@ -167,4 +197,15 @@ func newLogger(level, format string, w io.Writer) (*slog.Logger, error) {
 	default:
 		return nil, fmt.Errorf("--log-format: %q is not text or json", format)
 	}
+}
+
+// splitList splits a comma-separated flag value, dropping empty items.
+func splitList(v string) []string {
+	var out []string
+	for _, item := range strings.Split(v, ",") {
+		if item = strings.TrimSpace(item); item != "" {
+			out = append(out, item)
+		}
+	}
+	return out
 }

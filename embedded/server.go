@@ -5,7 +5,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/url"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -24,6 +26,15 @@ type Config struct {
 	// SyncAlways fsyncs every write before acknowledging it. Optional:
 	// default false (JetStream syncs every 2 minutes).
 	SyncAlways bool
+	// ClusterName makes the server a node of a JetStream cluster of that
+	// name. Optional: empty runs a single server. With it, ClusterListen
+	// and Routes are required and ServerName must be unique in the cluster.
+	ClusterName string
+	// ClusterListen is where other nodes connect, e.g. "0.0.0.0:6222".
+	ClusterListen string
+	// Routes are the other nodes' (or every node's) cluster URLs, e.g.
+	// "nats://n2:6222"; a node's own URL in the list is ignored.
+	Routes []string
 	// ReadyTimeout bounds start-up. Optional: default 30s.
 	ReadyTimeout time.Duration
 	// Logger receives the server's logs. Optional: default slog.Default().
@@ -52,7 +63,35 @@ func (c Config) Validate() error {
 			return fmt.Errorf("embedded: listen address %q: %w", c.Listen, err)
 		}
 	}
+	if c.ClusterName == "" {
+		if c.ClusterListen != "" || len(c.Routes) > 0 {
+			return errors.New("embedded: a cluster address or routes need a cluster name")
+		}
+		return nil
+	}
+	if _, _, err := splitHostPort(c.ClusterListen); err != nil {
+		return fmt.Errorf("embedded: cluster address %q: %w", c.ClusterListen, err)
+	}
+	if len(c.Routes) == 0 {
+		return errors.New("embedded: a cluster node needs routes to the other nodes")
+	}
+	for _, r := range c.Routes {
+		if _, err := url.Parse(r); err != nil || !strings.HasPrefix(r, "nats://") {
+			return fmt.Errorf("embedded: route %q is not a nats://host:port URL", r)
+		}
+	}
 	return nil
+}
+
+// clusterOptions sets opts up as a cluster node.
+func (c Config) clusterOptions(opts *server.Options) {
+	host, port, _ := splitHostPort(c.ClusterListen)
+	opts.Cluster = server.ClusterOpts{Name: c.ClusterName, Host: host, Port: port}
+	for _, r := range c.Routes {
+		if u, err := url.Parse(r); err == nil {
+			opts.Routes = append(opts.Routes, u)
+		}
+	}
 }
 
 // Server is a running embedded nats-server.
@@ -84,6 +123,9 @@ func Start(cfg Config) (*Server, error) {
 		}
 		opts.Host, opts.Port = host, port
 	}
+	if cfg.ClusterName != "" {
+		cfg.clusterOptions(opts)
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
@@ -96,6 +138,24 @@ func Start(cfg Config) (*Server, error) {
 	}
 	return &Server{ns: ns}, nil
 }
+
+// WaitJetStream waits until JetStream can be used: at once for a single
+// server; for a cluster node, until it knows the cluster's meta leader and
+// is current with it.
+func (s *Server) WaitJetStream(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !s.ns.JetStreamIsCurrent() && s.ns.JetStreamIsClustered() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("embedded: no JetStream cluster leader after %s: are the other nodes up and the routes right?", timeout)
+		}
+		time.Sleep(50 * time.Millisecond) // polling the server's cluster state
+	}
+	return nil
+}
+
+// ClusterPeers returns the cluster's peers as the meta leader sees them;
+// nil on any other node.
+func (s *Server) ClusterPeers() []string { return s.ns.JetStreamClusterPeers() }
 
 // Connect opens an in-process client connection to the server.
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {

@@ -50,12 +50,16 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 	if cfg.AdminKey == "" {
 		cfg.AdminKey = AdminKey
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.New(ctx, cfg)
+	a, err := app.New(context.Background(), cfg)
 	if err != nil {
-		cancel()
 		t.Fatalf("start hookd: %v", err)
 	}
+	return run(t, a)
+}
+
+// run runs a until the test ends.
+func run(t testing.TB, a *app.App) *Hookd {
+	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hookd{App: a, URL: "http://" + a.HTTPAddr(), stop: cancel, done: make(chan error, 1)}
 	go func() { h.done <- a.Run(ctx) }()
 	t.Cleanup(func() { h.Stop(t) })
