@@ -18,7 +18,7 @@ import (
 type serveFlags struct {
 	data, httpAddr, natsListen, natsURLs string
 	retry                                durationList
-	timeout, autoDisableAfter            time.Duration
+	timeout, autoDisableAfter, ackWait   time.Duration
 	autoDisableFailures, failingAfter    int
 	opsSucceeded                         bool
 	concurrency, replicas                int
@@ -37,6 +37,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.DurationVar(&f.ackWait, "ack-wait", 60*time.Second, "how long a delivery held by a worker that died waits before another worker takes it (set on endpoints created by this process)")
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
 	fs.IntVar(&f.autoDisableFailures, "auto-disable-failures", 0, "disable an endpoint after this many failed attempts in a row (0: never)")
 	fs.IntVar(&f.failingAfter, "failing-after", 3, "raise a hookd.delivery.failing event after this many failed attempts of a delivery")
@@ -99,6 +100,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.timeout <= 0 {
 		return app.Config{}, fmt.Errorf("--timeout must be positive, not %s", f.timeout)
 	}
+	if f.ackWait < time.Second {
+		return app.Config{}, fmt.Errorf("--ack-wait must be at least 1s, not %s", f.ackWait)
+	}
 	if f.concurrency <= 0 {
 		return app.Config{}, fmt.Errorf("--concurrency must be positive, not %d", f.concurrency)
 	}
@@ -138,6 +142,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 		Logger:        log,
 	}
 	cfg.Topology.Replicas = f.replicas
+	cfg.Topology.DeliveryAckWait = f.ackWait
 	if !f.replicasSet && len(routes) >= 3 {
 		cfg.Topology.Replicas = 3 // a cluster of three or more: survive a node
 	}
