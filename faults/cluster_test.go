@@ -28,8 +28,10 @@ const adminKey = "hk_faults_admin_key_0123456789"
 type receiver struct {
 	*httptest.Server
 	down atomic.Bool
-	mu   sync.Mutex
-	got  map[string]map[string]int // path -> webhook-id -> deliveries
+	// delay is the receiver's work per request, in ns.
+	delay atomic.Int64
+	mu    sync.Mutex
+	got   map[string]map[string]int // path -> webhook-id -> deliveries
 }
 
 func newReceiver(t *testing.T) *receiver {
@@ -39,6 +41,7 @@ func newReceiver(t *testing.T) *receiver {
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
+		time.Sleep(time.Duration(rc.delay.Load())) // the receiver's work
 		rc.mu.Lock()
 		if rc.got[r.URL.Path] == nil {
 			rc.got[r.URL.Path] = map[string]int{}

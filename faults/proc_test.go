@@ -90,6 +90,24 @@ func (p *proc) kill() {
 	_ = p.log.Close()
 }
 
+// term sends SIGTERM and returns how long the process took to exit.
+func (p *proc) term(bound time.Duration) (time.Duration, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- p.cmd.Wait() }()
+	select {
+	case err := <-done:
+		p.cmd = nil
+		_ = p.log.Close()
+		return time.Since(start), err
+	case <-time.After(bound):
+		return time.Since(start), fmt.Errorf("%s still running %s after SIGTERM", p.name, bound)
+	}
+}
+
 // logTail returns the end of the process's log, for failure messages.
 func (p *proc) logTail() string {
 	p.mu.Lock()
