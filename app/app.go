@@ -62,7 +62,10 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.js, err = a.jetStream(a.nc); err != nil {
 		return nil, err
 	}
-	if a.topo, err = topology.New(a.js, cfg.Topology); err != nil {
+	if a.cfg.Topology.Replicas == 0 {
+		a.cfg.Topology.Replicas = a.autoReplicas()
+	}
+	if a.topo, err = topology.New(a.js, a.cfg.Topology); err != nil {
 		return nil, err
 	}
 	if err := a.ensureCore(ctx); err != nil {
@@ -315,4 +318,18 @@ func (a *App) ensureCore(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// autoReplicas is the replica count for new streams when none is
+// configured: 3 on a cluster of three or more servers (any one can then
+// fail), else 1.
+func (a *App) autoReplicas() int {
+	servers := len(a.nc.Servers())
+	if a.cfg.ClusterName != "" {
+		servers = len(a.cfg.Routes)
+	}
+	if servers >= 3 {
+		return 3
+	}
+	return 1
 }

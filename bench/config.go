@@ -42,6 +42,9 @@ type Config struct {
 	// Baselines runs the direct HTTP and raw JetStream baselines. Optional:
 	// default true (set NoBaselines to skip them).
 	NoBaselines bool
+	// AtStart runs once the pipeline is up and the endpoints exist, just
+	// before the measurements (say, to start a CPU profile). Optional.
+	AtStart func()
 	// AtEnd runs once the measurements are taken, with the pipeline still
 	// up (say, to write a heap profile). Optional.
 	AtEnd func()

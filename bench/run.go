@@ -84,6 +84,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if err := p.createEndpoints(ctx, cfg.Endpoints, receiverURL); err != nil {
 		return nil, err
 	}
+	if cfg.AtStart != nil {
+		cfg.AtStart()
+	}
 	if cfg.Idle > 0 {
 		// Let the workers settle on their new endpoints first.
 		time.Sleep(min(cfg.Idle, 5*time.Second)) // a measurement window, not a synchronisation

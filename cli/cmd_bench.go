@@ -29,7 +29,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	syncMode := fs.String("sync", "interval", "embedded server's disk sync: interval or always")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	logLevel := fs.String("log-level", "error", "hookd's own logs: debug, info, warn or error")
-	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the run to this file (go tool pprof)")
+	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured part of the run to this file (go tool pprof)")
 	memProfile := fs.String("memprofile", "", "write a heap profile, taken at the end of the run, to this file")
 	fs.StringVar(&cfg.NATSURLs, "nats", "", "run against this NATS deployment (default: an embedded server in a temporary directory)")
 	fs.StringVar(&cfg.ReceiverURL, "receiver-url", "", "a receiver started with `hookd bench receiver` (default: one in this process)")
@@ -82,8 +82,11 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			return &usageError{fmt.Errorf("--cpuprofile: %v", err)}
 		}
 		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			return fmt.Errorf("--cpuprofile: %w", err)
+		// The measured part only: not the start-up and endpoint creation.
+		cfg.AtStart = func() {
+			if err := pprof.StartCPUProfile(f); err != nil {
+				_, _ = fmt.Fprintln(stderr, "hookd: --cpuprofile:", err)
+			}
 		}
 		defer pprof.StopCPUProfile()
 	}

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
 )
@@ -24,7 +25,7 @@ type serveFlags struct {
 	concurrency, replicas                int
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
-	replicasSet                          bool
+	eventsMaxMsgs, endpointMaxMsgs       int64
 	serverName, clusterName, clusterAddr string
 	routes                               string
 }
@@ -37,13 +38,15 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
+	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
 	fs.DurationVar(&f.ackWait, "ack-wait", 60*time.Second, "how long a delivery held by a worker that died waits before another worker takes it (set on endpoints created by this process)")
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
 	fs.IntVar(&f.autoDisableFailures, "auto-disable-failures", 0, "disable an endpoint after this many failed attempts in a row (0: never)")
 	fs.IntVar(&f.failingAfter, "failing-after", 3, "raise a hookd.delivery.failing event after this many failed attempts of a delivery")
 	fs.BoolVar(&f.opsSucceeded, "ops-delivery-succeeded", false, "raise a hookd.delivery.succeeded event for every successful delivery")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
-	fs.IntVar(&f.replicas, "replicas", 1, "replicas of every stream: 1, or 3 on a cluster (default 3 when --routes names 3 or more nodes)")
+	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the streams this process creates: 1, 3 or 5; 0: 3 on a cluster of 3 or more servers, else 1")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
 	fs.StringVar(&f.serverName, "server-name", "", "embedded server's name, unique in its cluster (default: hookd)")
 	fs.StringVar(&f.clusterName, "cluster-name", "", "run the embedded server as a node of this JetStream cluster")
@@ -71,7 +74,6 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	if err := applyEnv(fs, getenv); err != nil {
 		return &usageError{err}
 	}
-	fs.Visit(func(fl *flag.Flag) { f.replicasSet = f.replicasSet || fl.Name == "replicas" })
 	cfg, err := f.config(role, stderr)
 	if err != nil {
 		return &usageError{err}
@@ -100,14 +102,17 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.timeout <= 0 {
 		return app.Config{}, fmt.Errorf("--timeout must be positive, not %s", f.timeout)
 	}
+	if f.eventsMaxMsgs == 0 || f.endpointMaxMsgs == 0 {
+		return app.Config{}, fmt.Errorf("--events-max-msgs and --endpoint-max-msgs must be positive, or -1 for no limit")
+	}
 	if f.ackWait < time.Second {
 		return app.Config{}, fmt.Errorf("--ack-wait must be at least 1s, not %s", f.ackWait)
 	}
 	if f.concurrency <= 0 {
 		return app.Config{}, fmt.Errorf("--concurrency must be positive, not %d", f.concurrency)
 	}
-	if f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
-		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5, not %d", f.replicas)
+	if f.replicas != 0 && f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
+		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5 (or 0 to choose by the cluster's size), not %d", f.replicas)
 	}
 	if f.sync != "interval" && f.sync != "always" {
 		return app.Config{}, fmt.Errorf("--sync must be interval or always, not %q", f.sync)
@@ -143,9 +148,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	}
 	cfg.Topology.Replicas = f.replicas
 	cfg.Topology.DeliveryAckWait = f.ackWait
-	if !f.replicasSet && len(routes) >= 3 {
-		cfg.Topology.Replicas = 3 // a cluster of three or more: survive a node
-	}
+	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
 	cfg.Worker.Concurrency = f.concurrency

@@ -47,9 +47,10 @@ func TestWorkerSIGTERMUnderLoad(t *testing.T) {
 	var accepted []string
 	for i := range events {
 		id := "term-" + strconv.Itoa(i)
-		if publish(t, js, id, i) {
-			accepted = append(accepted, id)
+		if !publish(t, js, id, i) {
+			t.Fatalf("event %d not accepted for a minute", i)
 		}
+		accepted = append(accepted, id)
 	}
 	// Deliveries are flowing to both workers: stop the separate one.
 	deadline := time.Now().Add(30 * time.Second)

@@ -6,10 +6,13 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // apiError is the body of every error answer:
@@ -19,6 +22,9 @@ type apiError struct {
 	Code    string `json:"code"`
 	Field   string `json:"field,omitempty"`
 	Message string `json:"message"`
+	// RetryAfter is the Retry-After of a 503 or 429, in seconds. Optional:
+	// default 1.
+	RetryAfter int `json:"-"`
 }
 
 func (e *apiError) Error() string { return e.Message }
@@ -41,7 +47,7 @@ func writeError(w http.ResponseWriter, err error) {
 		ae = &apiError{Status: http.StatusInternalServerError, Code: "internal", Message: err.Error()}
 	}
 	if ae.Status == http.StatusServiceUnavailable || ae.Status == http.StatusTooManyRequests {
-		w.Header().Set("Retry-After", "1")
+		w.Header().Set("Retry-After", strconv.Itoa(max(ae.RetryAfter, 1)))
 	}
 	writeJSON(w, ae.Status, map[string]*apiError{"error": ae})
 }
@@ -91,6 +97,28 @@ func natsError(what string, err error) *apiError {
 	default:
 		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: what + ": " + err.Error()}
 	}
+}
+
+// backpressureRetryAfter is the Retry-After, in seconds, of a publish
+// refused because a stream is full: room comes back as routers and
+// workers drain the streams, not within a second.
+const backpressureRetryAfter = 5
+
+// publishError maps a failed publish to an answer like natsError does, but
+// a stream that refuses the message because it reached a limit (or the
+// storage is exhausted) is backpressure: 503 "backpressure" with
+// Retry-After, so the producer slows down and retries.
+func publishError(what string, err error) *apiError {
+	if topology.IsStreamFull(err) {
+		reason := err.Error()
+		var apiErr *jetstream.APIError
+		if errors.As(err, &apiErr) {
+			reason = apiErr.Description
+		}
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "backpressure", RetryAfter: backpressureRetryAfter,
+			Message: fmt.Sprintf("%s: stream full (%s), retry after %d seconds", what, reason, backpressureRetryAfter)}
+	}
+	return natsError(what, err)
 }
 
 func notFound(what, id string) *apiError {

@@ -33,7 +33,8 @@ type eventAccepted struct {
 	Duplicate bool   `json:"duplicate"`
 }
 
-// publishEvent answers 202 only once JetStream has acknowledged the event.
+// publishEvent answers 202 only once JetStream has acknowledged the event,
+// and 503 "backpressure" (with Retry-After) when the events stream is full.
 func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	var in eventInput
 	if err := decodeBody(w, r, MaxEventBody, &in); err != nil {
@@ -90,7 +91,7 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(event.MsgIDScope(t.ID)+in.ID))
 	if err != nil {
 		a.log.Warn("event not accepted", "type", in.Type, "err", err)
-		writeError(w, natsError("event not stored", err))
+		writeError(w, publishError("event not stored", err))
 		return
 	}
 	writeJSON(w, http.StatusAccepted, eventAccepted{ID: in.ID, Type: in.Type, Duplicate: ack.Duplicate})

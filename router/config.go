@@ -23,6 +23,13 @@ type Config struct {
 	// endpoints it could not reach get it as a dead letter. Optional:
 	// default 10 (about a minute of retries).
 	MaxRouteAttempts int
+	// MaxHoldAttempts is how often an event is retried while an endpoint
+	// stream it goes to is full, before its delivery to that endpoint is
+	// dead-lettered (recoverable with POST /v1/endpoints/{id}/recover).
+	// While held, events count against the routers' unacknowledged limit,
+	// so a full endpoint slows routing for all; the bound keeps that
+	// short. Optional: default 15 (about two minutes of backoff).
+	MaxHoldAttempts int
 	// Logger receives the router's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -39,6 +46,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.MaxRouteAttempts == 0 {
 		c.MaxRouteAttempts = 10
+	}
+	if c.MaxHoldAttempts == 0 {
+		c.MaxHoldAttempts = 15
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()

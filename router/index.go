@@ -2,6 +2,8 @@ package router
 
 import (
 	"encoding/json"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -28,8 +30,13 @@ type RoutedEntry struct {
 	DeliveryID string `json:"delivery_id"`
 }
 
-func indexRecord(e *event.Event, targets []target, ordered bool) *nats.Msg {
-	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets))}
+// indexRecord lists the targets reached now and those an earlier routing
+// of the event reached.
+func indexRecord(e *event.Event, targets []target, reached map[string]bool, ordered bool) *nats.Msg {
+	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets)+len(reached))}
+	for id := range reached {
+		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: id, DeliveryID: delivery.ID(e.ID, id)})
+	}
 	for _, t := range targets {
 		if t.err == nil {
 			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
@@ -39,6 +46,7 @@ func indexRecord(e *event.Event, targets []target, ordered bool) *nats.Msg {
 	if ordered {
 		subject = topology.OrderedIndexSubject(e.Tenant, e.ID)
 	}
+	slices.SortFunc(rec.RoutedTo, func(a, b RoutedEntry) int { return strings.Compare(a.EndpointID, b.EndpointID) })
 	m := nats.NewMsg(subject)
 	m.Data, _ = json.Marshal(rec)
 	return m

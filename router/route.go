@@ -96,6 +96,18 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		return fmt.Errorf("decode data: %w", err)
 	}
 	targets := r.match(snap, &env, ev, ordered)
+	done := r.reached(ctx, m, e, ordered)
+	if len(done) > 0 {
+		kept := targets[:0]
+		for _, t := range targets {
+			if !done[t.ep.ID] {
+				kept = append(kept, t)
+			}
+		}
+		targets = kept
+	}
+	// After publishing: targets' errors are set by then.
+	defer r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "ordered", ordered, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
@@ -110,7 +122,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		}
 	}
 	if !ordered || len(targets) > 0 {
-		r.writeIndex(ctx, e, targets, ordered)
+		r.writeIndex(ctx, e, targets, done, ordered)
 	}
 	return r.failures(e, targets)
 }
@@ -225,8 +237,8 @@ func (r *Router) failures(e *event.Event, targets []target) error {
 
 // writeIndex records where the event went, for GET /v1/events/{id}. It
 // never holds delivery back: a failure is only logged.
-func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target, ordered bool) {
-	f, err := r.js.PublishMsgAsync(indexRecord(e, targets, ordered))
+func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target, reached map[string]bool, ordered bool) {
+	f, err := r.js.PublishMsgAsync(indexRecord(e, targets, reached, ordered))
 	if err == nil {
 		select {
 		case <-f.Ok():

@@ -23,6 +23,8 @@ type Router struct {
 	mw   []Middleware
 	seed time.Time // events stream creation time, for derived event ids
 	bell doorbell
+	// routing holds routing progress; nil until Run has opened it.
+	routing jetstream.KeyValue
 }
 
 // New returns a Router. reg must be run by the caller.
@@ -59,6 +61,11 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	r.seed = stream.CachedInfo().Created
+	if kv, err := r.js.KeyValue(ctx, topology.RoutingBucket); err == nil {
+		r.routing = kv
+	} else {
+		r.log.Warn("routing progress bucket missing: retried events go to every endpoint again", "err", err)
+	}
 	lanes := []lane{
 		{consumer: topology.RouterConsumer, concurrency: r.cfg.Concurrency},
 		{consumer: topology.OrderedRouterConsumer, concurrency: 1, ordered: true},

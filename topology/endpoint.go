@@ -32,7 +32,8 @@ type EndpointLayout struct {
 
 // EnsureEndpoint creates or updates an endpoint's delivery stream and its
 // worker consumers. The stream is a work queue: a delivery is removed once a
-// worker acknowledged it.
+// worker acknowledged it. Once it holds Config.EndpointMaxMsgs (or
+// EndpointMaxBytes) it refuses new deliveries until workers drain it.
 func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l EndpointLayout) error {
 	subjects := []string{DeliverySubject(endpointID)}
 	if l.Lanes > 0 {
@@ -42,6 +43,9 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l Endp
 		Name:       EndpointStream(endpointID),
 		Subjects:   subjects,
 		Retention:  jetstream.WorkQueuePolicy,
+		MaxMsgs:    t.cfg.EndpointMaxMsgs,
+		MaxBytes:   t.cfg.EndpointMaxBytes,
+		Discard:    jetstream.DiscardNew,
 		Duplicates: t.cfg.DuplicateWindow,
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
@@ -70,7 +74,7 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 		// never stop redelivering on its own.
 		MaxDeliver:    -1,
 		MaxAckPending: l.MaxInFlight,
-		Replicas:      t.cfg.Replicas,
+		// No replica count: a consumer follows its stream's.
 	}
 	if base.MaxAckPending <= 0 {
 		base.MaxAckPending = defaultMaxAckPending

@@ -23,16 +23,20 @@ func (t *Topology) ensureStream(ctx context.Context, want jetstream.StreamConfig
 	if err != nil {
 		return err
 	}
-	if sameStream(s.CachedInfo().Config, want) {
+	have := s.CachedInfo().Config
+	if sameStream(have, want) {
 		return nil
 	}
+	// An existing stream keeps its replica count: processes started with
+	// different --replicas must not move it back and forth (changing it is
+	// an operator's act, e.g. `nats stream edit --replicas`).
+	want.Replicas = have.Replicas
 	_, err = t.js.UpdateStream(ctx, want)
 	return err
 }
 
 // sameStream compares the fields hookd sets.
 func sameStream(have, want jetstream.StreamConfig) bool {
-	replicas := func(n int) int { return max(n, 1) }
 	// The server stores "no limit" as -1 where the request said 0.
 	limit := func(n int64) int64 {
 		if n <= 0 {
@@ -43,8 +47,10 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 	return slices.Equal(have.Subjects, want.Subjects) && have.MaxAge == want.MaxAge &&
 		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize)) &&
 		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) &&
+		limit(have.MaxMsgs) == limit(want.MaxMsgs) && limit(have.MaxBytes) == limit(want.MaxBytes) &&
+		have.Discard == want.Discard &&
 		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
-		replicas(have.Replicas) == replicas(want.Replicas) && have.Retention == want.Retention
+		have.Retention == want.Retention
 }
 
 // ensureBucket creates a key-value bucket unless it exists. An existing

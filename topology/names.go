@@ -33,6 +33,12 @@ const (
 	// RateBucket holds each rate-limited endpoint's token bucket, shared by
 	// all workers.
 	RateBucket = "hookd_rate"
+	// RoutingBucket remembers, for an event whose routing failed for some
+	// endpoints, the endpoints it did reach, so that its retries go only
+	// to the others (endpoint streams forget message ids after their
+	// duplicate window). Keyed by lane and event sequence; entries expire
+	// after a day.
+	RoutingBucket = "hookd_routing"
 	// TenantsBucket holds tenants, keyed by tenant id.
 	TenantsBucket = "hookd_tenants"
 	// TenantEventsSubjects is what EventsStream captures for events

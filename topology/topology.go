@@ -2,7 +2,9 @@ package topology
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -10,7 +12,8 @@ import (
 
 // Config sets how streams are created. The zero value is usable.
 type Config struct {
-	// Replicas is the replica count of every stream and bucket. Optional:
+	// Replicas is the replica count of every stream and bucket this process
+	// creates; existing ones keep theirs. Optional:
 	// default 1.
 	Replicas int
 	// EventsMaxAge is how long accepted events are kept. Optional: default
@@ -26,7 +29,43 @@ type Config struct {
 	// JetStream redelivers it; workers heartbeat long deliveries. Optional:
 	// default 60s.
 	DeliveryAckWait time.Duration
+
+	// Stream limits. The events stream and every endpoint stream refuse new
+	// messages once a limit is reached (JetStream's discard-new policy)
+	// rather than dropping old ones, so nothing accepted is ever lost: POST
+	// /v1/events answers 503 "backpressure" with Retry-After, and routers
+	// hold an event (retrying it) while an endpoint stream it goes to is
+	// full. For each limit, 0 takes the default and a negative value means
+	// no limit of the stream's own. The server's storage limit (for the
+	// embedded server, 75% of the disk space free at its start) bounds
+	// every stream anyway and is answered the same way.
+	//
+	// Byte limits default to none because nats-server reserves each
+	// stream's MaxBytes (times its replicas) out of that storage limit when
+	// the stream is created: 1 GiB per endpoint would allow only about 50
+	// endpoints on a disk with 70 GB free, and a large events limit would
+	// keep hookd from starting on a small disk.
+
+	// EventsMaxMsgs bounds how many events the events stream keeps (events
+	// leave it after EventsMaxAge). Optional: default 1,000,000,000.
+	EventsMaxMsgs int64
+	// EventsMaxBytes bounds the events stream's size in bytes. Optional:
+	// default none.
+	EventsMaxBytes int64
+	// EndpointMaxMsgs bounds the deliveries waiting in one endpoint's stream
+	// (a disabled, failing or slow endpoint's backlog). Optional: default
+	// 1,000,000.
+	EndpointMaxMsgs int64
+	// EndpointMaxBytes bounds one endpoint stream's size in bytes.
+	// Optional: default none.
+	EndpointMaxBytes int64
 }
+
+// Default stream limits (see Config).
+const (
+	DefaultEventsMaxMsgs   = 1_000_000_000
+	DefaultEndpointMaxMsgs = 1_000_000
+)
 
 func (c *Config) setDefaults() {
 	if c.Replicas == 0 {
@@ -44,6 +83,23 @@ func (c *Config) setDefaults() {
 	if c.DeliveryAckWait == 0 {
 		c.DeliveryAckWait = 60 * time.Second
 	}
+	if c.EventsMaxMsgs == 0 {
+		c.EventsMaxMsgs = DefaultEventsMaxMsgs
+	}
+	if c.EndpointMaxMsgs == 0 {
+		c.EndpointMaxMsgs = DefaultEndpointMaxMsgs
+	}
+	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.EndpointMaxBytes} {
+		*n = noLimit(*n)
+	}
+}
+
+// noLimit turns every "no limit" (0 or negative) into JetStream's -1.
+func noLimit(n int64) int64 {
+	if n <= 0 {
+		return -1
+	}
+	return n
 }
 
 // Validate reports a configuration that cannot work.
@@ -52,6 +108,39 @@ func (c Config) Validate() error {
 		return fmt.Errorf("topology: replicas %d out of range 1..5", c.Replicas)
 	}
 	return nil
+}
+
+// JetStream error codes (nats-server's errors.json) of a message refused
+// for lack of room.
+const (
+	errCodeAccountResources jetstream.ErrorCode = 10002 // JSAccountResourcesExceededErr
+	errCodeInsufficient     jetstream.ErrorCode = 10023 // JSInsufficientResourcesErr
+	errCodeMemoryResources  jetstream.ErrorCode = 10028 // JSMemoryResourcesExceededErr
+	errCodeStorageResources jetstream.ErrorCode = 10047 // JSStorageResourcesExceededErr
+	errCodeStoreFailed      jetstream.ErrorCode = 10077 // JSStreamStoreFailedF: the store's own error
+)
+
+// IsStreamFull reports whether err is JetStream refusing a message because
+// the stream reached its MaxMsgs or MaxBytes (discard-new), or the
+// account's or server's storage is exhausted: backpressure, which passes
+// as consumers drain the stream (or events age out), not a broken stream.
+// A message too large for the stream is not "full".
+func IsStreamFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeAccountResources, errCodeInsufficient, errCodeMemoryResources, errCodeStorageResources:
+		return true
+	case errCodeStoreFailed:
+		// The server's ErrMaxMsgs, ErrMaxBytes and ErrMaxMsgsPerSubject:
+		// "maximum messages exceeded", "maximum bytes exceeded", "maximum
+		// messages per subject exceeded".
+		d := apiErr.Description
+		return strings.HasPrefix(d, "maximum messages") || strings.HasPrefix(d, "maximum bytes")
+	}
+	return false
 }
 
 // Topology creates and looks up hookd's JetStream resources.
@@ -94,6 +183,9 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Subjects:   []string{EventsSubjects, TenantEventsSubjects},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
+		MaxMsgs:    t.cfg.EventsMaxMsgs,
+		MaxBytes:   t.cfg.EventsMaxBytes,
+		Discard:    jetstream.DiscardNew,
 		MaxMsgSize: MaxEventSize,
 		Duplicates: t.cfg.DuplicateWindow,
 		Storage:    jetstream.FileStorage,
@@ -138,7 +230,22 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
 	}
+	// Routing progress matters only while an event is being retried.
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: RoutingBucket, History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", RoutingBucket, err)
+	}
 	return nil
+}
+
+// Routing returns the routing progress bucket; EnsureCore must have run.
+func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, RoutingBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", RoutingBucket, err)
+	}
+	return kv, nil
 }
 
 // Rate returns the rate-limit bucket; EnsureCore must have run.
