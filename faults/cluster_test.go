@@ -67,21 +67,30 @@ func (rc *receiver) ledger(path string, accepted []string) (delivered, duplicate
 	return delivered, duplicates
 }
 
+// apiCall calls the API, retrying a 503 for up to a minute as a client
+// should: a cluster that has just formed may not yet place new streams
+// ("no suitable peers for placement").
 func apiCall(t *testing.T, base, method, path, body string) []byte {
 	t.Helper()
-	req, _ := http.NewRequest(method, base+path, bytes.NewBufferString(body))
-	req.Header.Set("Authorization", "Bearer "+adminKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
+	deadline := time.Now().Add(time.Minute)
+	for {
+		req, _ := http.NewRequest(method, base+path, bytes.NewBufferString(body))
+		req.Header.Set("Authorization", "Bearer "+adminKey)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out bytes.Buffer
+		_, _ = out.ReadFrom(resp.Body)
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode/100 == 2:
+			return out.Bytes()
+		case resp.StatusCode != http.StatusServiceUnavailable || time.Now().After(deadline):
+			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out.String())
+		}
+		time.Sleep(200 * time.Millisecond) // a client's back-off
 	}
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	_, _ = out.ReadFrom(resp.Body)
-	if resp.StatusCode/100 != 2 {
-		t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, out.String())
-	}
-	return out.Bytes()
 }
 
 // Three `hookd serve` cluster nodes (replicas 3) plus a separate router
