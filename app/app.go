@@ -15,11 +15,13 @@ import (
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/supervisor"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
 )
 
@@ -198,6 +200,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			return err
 		}
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys,
+			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
 			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, Logger: a.log})
 		if err != nil {
 			ln.Close()

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/netip"
 	"os"
 	"strconv"
 	"sync"
@@ -32,6 +33,9 @@ func startPipeline(cfg Config) (*pipeline, error) {
 	p.key = "hk_bench_" + hex.EncodeToString(b)
 	acfg := app.Config{NATSURLs: cfg.NATSURLs, HTTPAddr: "127.0.0.1:0", AdminKey: p.key, SyncAlways: cfg.SyncAlways, Logger: cfg.Logger}
 	acfg.Worker.EndpointConcurrency = cfg.Concurrency
+	// The bench's receiver is on this machine (or --receiver-url names one
+	// the operator chose): open the SSRF guard to it.
+	acfg.Worker.AllowNets = []netip.Prefix{netip.MustParsePrefix("0.0.0.0/0"), netip.MustParsePrefix("::/0")}
 	if cfg.NATSURLs == "" {
 		dir, err := os.MkdirTemp("", "hookd-bench-")
 		if err != nil {

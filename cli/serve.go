@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
@@ -26,6 +27,7 @@ type serveFlags struct {
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
 	eventsMaxMsgs, endpointMaxMsgs       int64
+	allowNets                            string
 	serverName, clusterName, clusterAddr string
 	routes                               string
 }
@@ -40,6 +42,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
 	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
+	fs.StringVar(&f.allowNets, "allow-nets", "", "networks deliveries may reach besides the public internet, e.g. 127.0.0.0/8,10.1.0.0/16 (default: none)")
 	fs.DurationVar(&f.ackWait, "ack-wait", 60*time.Second, "how long a delivery held by a worker that died waits before another worker takes it (set on endpoints created by this process)")
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
 	fs.IntVar(&f.autoDisableFailures, "auto-disable-failures", 0, "disable an endpoint after this many failed attempts in a row (0: never)")
@@ -105,6 +108,10 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.eventsMaxMsgs == 0 || f.endpointMaxMsgs == 0 {
 		return app.Config{}, fmt.Errorf("--events-max-msgs and --endpoint-max-msgs must be positive, or -1 for no limit")
 	}
+	allow, err := netguard.ParseAllow(f.allowNets)
+	if err != nil {
+		return app.Config{}, fmt.Errorf("--allow-nets: %v", err)
+	}
 	if f.ackWait < time.Second {
 		return app.Config{}, fmt.Errorf("--ack-wait must be at least 1s, not %s", f.ackWait)
 	}
@@ -149,6 +156,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Topology.Replicas = f.replicas
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
+	cfg.Worker.AllowNets = allow
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
 	cfg.Worker.Concurrency = f.concurrency

@@ -111,7 +111,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 	addrs := freeAddrs(t, 9) // per node: HTTP, NATS clients, cluster
 	httpAddrs, natsAddrs, clusterAddrs := addrs[0:3], addrs[3:6], addrs[6:9]
 	natsURLs := joinURLs(natsAddrs, "nats://")
-	common := []string{"--retry-schedule", "200ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", "--ack-wait", "3s", "--log-level", "warn"}
+	common := []string{"--retry-schedule", "200ms,500ms,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s,1s", "--ack-wait", "3s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
 	var nodes []*proc
 	for i := range 3 {
 		args := append([]string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("n%d", i+1)), "--http", httpAddrs[i],

@@ -27,7 +27,7 @@ func TestWorkerSIGTERMUnderLoad(t *testing.T) {
 		t.Fatal(err)
 	}
 	addrs := freeAddrs(t, 2)
-	common := []string{"--retry-schedule", "200ms,500ms,1s", "--ack-wait", "30s", "--log-level", "warn"}
+	common := []string{"--retry-schedule", "200ms,500ms,1s", "--ack-wait", "30s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
 	node := startProc(t, "node", append([]string{"serve", "--data", filepath.Join(dir, "data"), "--http", addrs[0],
 		"--nats-listen", addrs[1], "--admin-key-file", keyFile}, common...)...)
 	api := "http://" + addrs[0]

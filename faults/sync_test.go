@@ -27,7 +27,7 @@ func TestSyncAlwaysKillDuringIngestion(t *testing.T) {
 	}
 	addrs := freeAddrs(t, 2)
 	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--http", addrs[0], "--nats-listen", addrs[1],
-		"--sync", "always", "--admin-key-file", keyFile, "--retry-schedule", "200ms,500ms,1s,1s,1s", "--ack-wait", "3s", "--log-level", "warn"}
+		"--sync", "always", "--admin-key-file", keyFile, "--retry-schedule", "200ms,500ms,1s,1s,1s", "--ack-wait", "3s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
 	node := startProc(t, "node", args...)
 	api := "http://" + addrs[0]
 	waitHealthy(t, node, api, time.Minute)

@@ -50,7 +50,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.Sender == nil {
-		c.Sender = worker.NewSender(version.UserAgent(), c.Logger)
+		c.Sender = worker.NewSender(version.UserAgent(), nil, c.Logger)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"time"
 
 	"github.com/hookd/hookd/ops"
@@ -52,6 +53,10 @@ type Config struct {
 	// for every successful delivery (of an event that is not itself one).
 	// Optional: default false: it doubles the writes of each delivery.
 	OpsDeliverySucceeded bool
+	// AllowNets are the otherwise refused networks (loopback, private,
+	// link-local...) deliveries may connect to. Optional: default none:
+	// public addresses only (see package netguard).
+	AllowNets []netip.Prefix
 	// Ops publishes operational events. Optional: none when nil.
 	Ops *ops.Publisher
 	// UserAgent is sent with every delivery. Optional: default

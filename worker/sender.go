@@ -17,6 +17,7 @@ import (
 	"github.com/hashicorp/go-retryablehttp"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/signing"
 )
 
@@ -57,11 +58,15 @@ type Sender struct {
 }
 
 // NewSender returns a Sender with a transport tuned for many concurrent
-// requests per host, which never follows redirects.
-func NewSender(userAgent string, log *slog.Logger) *Sender {
+// requests per host, which never follows redirects and connects only to
+// addresses guard allows (nil: public addresses only). It uses no proxy:
+// the guard must see the address really connected to.
+func NewSender(userAgent string, guard *netguard.Policy, log *slog.Logger) *Sender {
+	if guard == nil {
+		guard = netguard.New(nil)
+	}
 	transport := &http.Transport{
-		Proxy:                 http.ProxyFromEnvironment,
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}).DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   256,
@@ -92,7 +97,7 @@ func retryConnectFailures(ctx context.Context, _ *http.Response, err error) (boo
 		return false, ctx.Err()
 	}
 	var op *net.OpError
-	if err != nil && errors.As(err, &op) && op.Op == "dial" {
+	if err != nil && errors.As(err, &op) && op.Op == "dial" && !errors.Is(err, netguard.ErrBlocked) {
 		return true, nil
 	}
 	return false, nil
@@ -137,6 +142,10 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	}
 	start := time.Now()
 	resp, err := s.client.Do(req)
+	if err != nil && errors.Is(err, netguard.ErrBlocked) {
+		// Policy, not a network failure: retrying cannot help.
+		return Response{Duration: time.Since(start)}, &PermanentError{Err: blockedError(err)}
+	}
 	if err != nil {
 		if ctx.Err() == context.DeadlineExceeded {
 			err = fmt.Errorf("timed out after %s", r.Timeout)
@@ -212,4 +221,14 @@ func snippet(b []byte) string {
 		b = b[:maxResponseKept]
 	}
 	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+}
+
+// blockedError is the guard's refusal without the URL (its query may hold
+// a secret) and the dial's wrapping.
+func blockedError(err error) error {
+	var be *netguard.BlockedError
+	if errors.As(err, &be) {
+		return fmt.Errorf("refused by the SSRF guard: %w", be)
+	}
+	return err
 }

@@ -7,10 +7,12 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"net/netip"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/signing"
 )
 
@@ -41,7 +43,8 @@ func TestClassify(t *testing.T) {
 }
 
 func newTestSender() *Sender {
-	return NewSender("hookd/test", slog.New(slog.NewTextHandler(io.Discard, nil)))
+	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+	return NewSender("hookd/test", netguard.New(loopback), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func TestSendReadsAtMost64KiB(t *testing.T) {

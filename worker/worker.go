@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/topology"
 )
@@ -109,7 +110,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		topo:      topo,
 		js:        topo.JetStream(),
 		reg:       reg,
-		sender:    NewSender(cfg.UserAgent, cfg.Logger),
+		sender:    NewSender(cfg.UserAgent, netguard.New(cfg.AllowNets), cfg.Logger),
 		log:       cfg.Logger.With("component", "worker"),
 		ackWait:   topo.Config().DeliveryAckWait,
 		changed:   reg.Changed(),

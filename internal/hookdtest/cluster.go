@@ -38,6 +38,9 @@ func StartCluster(t testing.TB, n int, with func(i int, c *app.Config)) ([]*Hook
 		if with != nil {
 			with(i, &c)
 		}
+		if c.Worker.AllowNets == nil {
+			c.Worker.AllowNets = Loopback
+		}
 		cfgs[i] = c
 	}
 	type started struct {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"testing"
 	"time"
@@ -30,6 +31,10 @@ func Logger() *slog.Logger {
 	return slog.New(slog.NewTextHandler(io.Discard, nil))
 }
 
+// Loopback opens the SSRF guard to 127.0.0.1 and ::1, where the tests'
+// receivers listen.
+var Loopback = []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
+
 // AdminKey is the admin API key every test hookd is started with.
 const AdminKey = "hk_test_admin_key_0123456789"
 
@@ -49,6 +54,9 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 	}
 	if cfg.AdminKey == "" {
 		cfg.AdminKey = AdminKey
+	}
+	if cfg.Worker.AllowNets == nil {
+		cfg.Worker.AllowNets = Loopback // the tests' receivers
 	}
 	a, err := app.New(context.Background(), cfg)
 	if err != nil {
