@@ -11,8 +11,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/endpoint"
-	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/internal/kvjson"
+	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/topology"
 )
 
