@@ -93,7 +93,10 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	}
 	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
 	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
-		return fmt.Errorf("decode data: %w", err)
+		// Valid JSON Go cannot hold (say, 1e999): filters see null, the
+		// body is still delivered as sent. Retrying could never help.
+		r.log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
+		env.Data = nil
 	}
 	targets := r.match(snap, &env, ev, ordered)
 	done := r.reached(ctx, m, e, ordered)

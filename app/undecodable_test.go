@@ -1,0 +1,31 @@
+package app_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hookd/hookd/internal/hookdtest"
+)
+
+// An event whose data is valid JSON that Go cannot hold in memory (a number
+// out of float64's range) is routed with data null for filters and
+// delivered as sent, not retried forever.
+func TestUndecodableDataIsRoutedNotStuck(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"huge.*"}})
+	filtered := hookdtest.NewReceiver(t)
+	h.CreateEndpoint(t, map[string]any{"url": filtered.URL, "events": []string{"huge.*"}, "filter": "data.amount > 1"})
+	if _, err := h.App.JetStream().Publish(t.Context(), "events.huge.number", []byte(`{"amount":1e999}`)); err != nil {
+		t.Fatal(err)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
+	h.WaitIdle(t)
+	if body := string(rc.Requests()[0].Body); !strings.Contains(body, `"data":{"amount":1e999}`) {
+		t.Fatalf("delivered %s, want the data as sent", body)
+	}
+	if n := filtered.Count(); n != 0 {
+		t.Fatalf("a filter on the undecodable data matched %d times", n)
+	}
+}
