@@ -201,7 +201,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		}
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, Logger: a.log})
+			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, Logger: a.log})
 		if err != nil {
 			ln.Close()
 			return err

@@ -38,6 +38,9 @@ type Config struct {
 	// HTTPAddr is the API's listen address; "127.0.0.1:0" picks a free port.
 	// Optional: empty runs no API.
 	HTTPAddr string
+	// APIKeyRateLimit caps each API key's requests per second. Optional:
+	// default 200; negative turns it off.
+	APIKeyRateLimit float64
 	// NoRouter and NoWorker leave a role out of this process. Optional.
 	NoRouter, NoWorker bool
 	// Topology, Router and Worker configure the parts; zero fields take their

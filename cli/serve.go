@@ -28,6 +28,7 @@ type serveFlags struct {
 	adminKeyFile                         string
 	eventsMaxMsgs, endpointMaxMsgs       int64
 	allowNets                            string
+	apiRateLimit                         float64
 	serverName, clusterName, clusterAddr string
 	routes                               string
 }
@@ -42,6 +43,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
 	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
+	fs.Float64Var(&f.apiRateLimit, "api-rate-limit", 200, "requests per second each API key may make to this process (-1: no limit)")
 	fs.StringVar(&f.allowNets, "allow-nets", "", "networks deliveries may reach besides the public internet, e.g. 127.0.0.0/8,10.1.0.0/16 (default: none)")
 	fs.DurationVar(&f.ackWait, "ack-wait", 60*time.Second, "how long a delivery held by a worker that died waits before another worker takes it (set on endpoints created by this process)")
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
@@ -157,6 +159,10 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
 	cfg.Worker.AllowNets = allow
+	cfg.APIKeyRateLimit = f.apiRateLimit
+	if f.apiRateLimit == 0 {
+		cfg.APIKeyRateLimit = -1 // the flag's 0 means none too
+	}
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
 	cfg.Worker.Concurrency = f.concurrency

@@ -41,6 +41,10 @@ type Config struct {
 	// Timeout bounds a test delivery when the endpoint sets none. Optional:
 	// default 15s.
 	Timeout time.Duration
+	// KeyRateLimit caps each API key's requests per second (burst: two
+	// seconds' worth) in this process; beyond it, 429 rate_limited with
+	// Retry-After. Optional: default 200; negative turns it off.
+	KeyRateLimit float64
 	// Logger receives the API's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -54,6 +58,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
+	}
+	if c.KeyRateLimit == 0 {
+		c.KeyRateLimit = 200
 	}
 }
 
@@ -73,6 +80,7 @@ type API struct {
 	deliveries *delivery.Log
 	tenants    *tenant.Store
 	limiter    *tenantLimiter
+	keyLimits  *keyLimiter
 	sender     *worker.Sender
 	timeout    time.Duration
 	js         jetstream.JetStream
@@ -86,7 +94,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	v1 := http.NewServeMux()
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)

@@ -27,6 +27,12 @@ func (a *API) requireKey(next http.Handler) http.Handler {
 			writeError(w, errUnauthorized)
 			return
 		}
+		if !a.keyLimits.allow(key.ID) {
+			w.Header().Set("Retry-After", "1")
+			writeError(w, &apiError{Status: http.StatusTooManyRequests, Code: "rate_limited",
+				Message: "this API key is over its request rate: retry after the Retry-After seconds"})
+			return
+		}
 		publishing := r.Method == http.MethodPost && r.URL.Path == "/v1/events"
 		if key.Scope == apikey.ScopePublish && !publishing {
 			writeError(w, &apiError{Status: http.StatusForbidden, Code: "forbidden", Message: "this key may only publish events"})

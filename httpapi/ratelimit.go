@@ -37,3 +37,32 @@ func (l *tenantLimiter) forget(tenantID string) {
 	delete(l.buckets, tenantID)
 	l.mu.Unlock()
 }
+
+// keyLimiter keeps one token bucket per API key, so that one client (or a
+// leaked key) cannot monopolise the API. Per API process, like tenant
+// limits.
+type keyLimiter struct {
+	perSecond float64
+	mu        sync.Mutex
+	buckets   map[string]*rate.Limiter
+}
+
+func newKeyLimiter(perSecond float64) *keyLimiter {
+	return &keyLimiter{perSecond: perSecond, buckets: map[string]*rate.Limiter{}}
+}
+
+// allow takes a token from the key's bucket (burst: two seconds' worth);
+// always true when the limit is off.
+func (l *keyLimiter) allow(keyID string) bool {
+	if l.perSecond <= 0 {
+		return true
+	}
+	l.mu.Lock()
+	b := l.buckets[keyID]
+	if b == nil {
+		b = rate.NewLimiter(rate.Limit(l.perSecond), max(1, int(2*l.perSecond)))
+		l.buckets[keyID] = b
+	}
+	l.mu.Unlock()
+	return b.Allow()
+}

@@ -55,6 +55,9 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 	if cfg.AdminKey == "" {
 		cfg.AdminKey = AdminKey
 	}
+	if cfg.APIKeyRateLimit == 0 {
+		cfg.APIKeyRateLimit = -1 // tests drive the API as fast as they can
+	}
 	if cfg.Worker.AllowNets == nil {
 		cfg.Worker.AllowNets = Loopback // the tests' receivers
 	}
