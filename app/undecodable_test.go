@@ -5,12 +5,13 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/hookdtest"
 )
 
 // An event whose data is valid JSON that Go cannot hold in memory (a number
-// out of float64's range) is routed with data null for filters and
-// delivered as sent, not retried forever.
+// out of float64's range), or nests deeper than event.MaxDepth, is routed
+// with data null for filters and delivered as sent, not retried forever.
 func TestUndecodableDataIsRoutedNotStuck(t *testing.T) {
 	rc := hookdtest.NewReceiver(t)
 	h := hookdtest.Start(t, fastConfig())
@@ -21,6 +22,12 @@ func TestUndecodableDataIsRoutedNotStuck(t *testing.T) {
 		t.Fatal(err)
 	}
 	hookdtest.WaitFor(t, 10*time.Second, "the delivery", func() bool { return rc.Count() == 1 })
+	// Nested deeper than filters look: routed with data null too.
+	deep := `{"amount":2,"x":` + strings.Repeat("[", event.MaxDepth+1) + strings.Repeat("]", event.MaxDepth+1) + `}`
+	if _, err := h.App.JetStream().Publish(t.Context(), "events.huge.deep", []byte(deep)); err != nil {
+		t.Fatal(err)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "the deep event's delivery", func() bool { return rc.Count() == 2 })
 	h.WaitIdle(t)
 	if body := string(rc.Requests()[0].Body); !strings.Contains(body, `"data":{"amount":1e999}`) {
 		t.Fatalf("delivered %s, want the data as sent", body)

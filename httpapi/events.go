@@ -58,6 +58,10 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	if len(in.Data) == 0 {
 		in.Data = json.RawMessage("null")
 	}
+	if event.TooDeep(in.Data) {
+		writeError(w, fieldError("data", "nests arrays and objects deeper than %d levels", event.MaxDepth))
+		return
+	}
 	tenantID, err := accessOf(r).tenantFor(in.Tenant)
 	if err != nil {
 		writeError(w, err)

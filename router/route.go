@@ -92,7 +92,9 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		return err
 	}
 	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
-	if err := json.Unmarshal(e.Data, &env.Data); err != nil {
+	if event.TooDeep(e.Data) {
+		r.log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
+	} else if err := json.Unmarshal(e.Data, &env.Data); err != nil {
 		// Valid JSON Go cannot hold (say, 1e999): filters see null, the
 		// body is still delivered as sent. Retrying could never help.
 		r.log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)

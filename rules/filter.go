@@ -18,6 +18,13 @@ const (
 	MaxNodes = 500
 )
 
+// compileOptions are every filter's and key's: the environment, the size
+// limit, and no builtin whose answer depends on when it runs, so that an
+// event routes the same whenever (and however often) it is routed.
+func compileOptions() []expr.Option {
+	return []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxNodes), expr.DisableBuiltin("now")}
+}
+
 // ErrInvalidFilter wraps every reason a filter is refused at compile time;
 // the wrapped message is expr's, with line and column.
 var ErrInvalidFilter = errors.New("invalid filter")
@@ -51,7 +58,7 @@ func CompileFilter(src string) (*Filter, error) {
 	if len(src) > MaxSourceLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidFilter, MaxSourceLen)
 	}
-	program, err := expr.Compile(src, expr.Env(Env{}), expr.AsBool(), expr.MaxNodes(MaxNodes))
+	program, err := expr.Compile(src, append(compileOptions(), expr.AsBool())...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidFilter, err.Error())
 	}

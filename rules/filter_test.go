@@ -131,3 +131,15 @@ func TestOptionalChainingOnMissingField(t *testing.T) {
 		t.Fatalf("present field: got %v, %v", ok, err)
 	}
 }
+
+// Filters cannot depend on when they run: now() is not available.
+func TestFilterRefusesNow(t *testing.T) {
+	for _, src := range []string{`now().Year() > 2000`, `data.at < now()`} {
+		if _, err := CompileFilter(src); !errors.Is(err, ErrInvalidFilter) {
+			t.Errorf("%s: %v, want refused", src, err)
+		}
+	}
+	if _, err := CompileKey(`string(now())`); !errors.Is(err, ErrInvalidKey) {
+		t.Error("a key with now() compiled")
+	}
+}

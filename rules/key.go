@@ -30,7 +30,7 @@ func CompileKey(src string) (*Key, error) {
 	if len(src) > MaxSourceLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidKey, MaxSourceLen)
 	}
-	program, err := expr.Compile(src, expr.Env(Env{}), expr.MaxNodes(MaxNodes))
+	program, err := expr.Compile(src, compileOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidKey, err.Error())
 	}
