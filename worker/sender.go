@@ -62,11 +62,18 @@ type Sender struct {
 // addresses guard allows (nil: public addresses only). It uses no proxy:
 // the guard must see the address really connected to.
 func NewSender(userAgent string, guard *netguard.Policy, log *slog.Logger) *Sender {
+	return newSender(userAgent, guard, nil, log)
+}
+
+// newSender is NewSender with a resolver of the caller's (nil: the
+// system's), which tests use to play a rebinding DNS server.
+func newSender(userAgent string, guard *netguard.Policy, resolver *net.Resolver, log *slog.Logger) *Sender {
 	if guard == nil {
 		guard = netguard.New(nil)
 	}
+	dialer := &net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control, Resolver: resolver}
 	transport := &http.Transport{
-		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second, Control: guard.Control}).DialContext,
+		DialContext:           dialer.DialContext,
 		ForceAttemptHTTP2:     true,
 		MaxIdleConns:          4096,
 		MaxIdleConnsPerHost:   256,
