@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"path/filepath"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,7 @@ import (
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/router"
+	"github.com/hookd/hookd/sealed"
 	"github.com/hookd/hookd/supervisor"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
@@ -43,6 +45,8 @@ type App struct {
 	createdKey string
 	// roleConns are the router's and worker's own connections.
 	roleConns []*nats.Conn
+	// endpointOpts seal endpoint secrets at rest, when a key is set.
+	endpointOpts []endpoint.Option
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -77,7 +81,14 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err != nil {
 		return nil, err
 	}
-	a.reg = endpoint.NewRegistry(kv, a.log.With("component", "registry"))
+	box, err := a.secretBox()
+	if err != nil {
+		return nil, err
+	}
+	if box != nil {
+		a.endpointOpts = []endpoint.Option{endpoint.WithSealer(box)}
+	}
+	a.reg = endpoint.NewRegistry(kv, a.log.With("component", "registry"), a.endpointOpts...)
 	if cfg.HTTPAddr != "" {
 		if err := a.setUpKeys(ctx); err != nil {
 			return nil, err
@@ -199,9 +210,9 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			ln.Close()
 			return err
 		}
-		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv), Keys: a.keys,
+		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, Logger: a.log})
+			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly, Logger: a.log})
 		if err != nil {
 			ln.Close()
 			return err
@@ -227,6 +238,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			return err
 		}
 		wcfg := a.cfg.Worker
+		wcfg.EndpointOptions = append(wcfg.EndpointOptions, a.endpointOpts...)
 		if wcfg.Ops == nil {
 			wcfg.Ops = ops.NewPublisher(topo.JetStream())
 		}
@@ -335,4 +347,26 @@ func (a *App) autoReplicas() int {
 		return 3
 	}
 	return 1
+}
+
+// secretBox returns the box sealing endpoint secrets, nil when no master
+// key is configured and none can be kept (see Config.SecretKey).
+func (a *App) secretBox() (*sealed.Box, error) {
+	var key []byte
+	var err error
+	switch {
+	case a.cfg.SecretKey != "":
+		key, err = sealed.ParseKey(a.cfg.SecretKey)
+	case a.cfg.SecretKeyFile != "":
+		key, err = sealed.LoadOrCreateKey(a.cfg.SecretKeyFile)
+	case a.cfg.embedded() && a.cfg.ClusterName == "":
+		key, err = sealed.LoadOrCreateKey(filepath.Join(a.cfg.DataDir, "secret.key"))
+	default:
+		a.log.Warn("endpoint secrets are stored unsealed: give every hookd process the same --secret-key-file (or HOOKD_SECRET_KEY)")
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("app: secret key: %w", err)
+	}
+	return sealed.New(key)
 }

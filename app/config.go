@@ -38,6 +38,15 @@ type Config struct {
 	// HTTPAddr is the API's listen address; "127.0.0.1:0" picks a free port.
 	// Optional: empty runs no API.
 	HTTPAddr string
+	// SecretKey (base64) or SecretKeyFile is the master key that seals
+	// endpoint secrets and header values at rest; a named file that does
+	// not exist is created with a new key. Optional: a single embedded
+	// server keeps one in DataDir/secret.key; elsewhere (a cluster, or
+	// --nats) without a key, secrets are stored unsealed and hookd warns.
+	SecretKey     string
+	SecretKeyFile string
+	// HTTPSOnly refuses endpoint URLs that are not https. Optional.
+	HTTPSOnly bool
 	// APIKeyRateLimit caps each API key's requests per second. Optional:
 	// default 200; negative turns it off.
 	APIKeyRateLimit float64

@@ -29,6 +29,8 @@ type serveFlags struct {
 	eventsMaxMsgs, endpointMaxMsgs       int64
 	allowNets                            string
 	apiRateLimit                         float64
+	secretKeyFile                        string
+	httpsOnly                            bool
 	serverName, clusterName, clusterAddr string
 	routes                               string
 }
@@ -44,6 +46,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
 	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
 	fs.Float64Var(&f.apiRateLimit, "api-rate-limit", 200, "requests per second each API key may make to this process (-1: no limit)")
+	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "master key sealing endpoint secrets at rest, created if missing (default: <data>/secret.key for a single embedded server; HOOKD_SECRET_KEY gives the key itself)")
+	fs.BoolVar(&f.httpsOnly, "https-only", false, "refuse endpoint URLs that are not https")
 	fs.StringVar(&f.allowNets, "allow-nets", "", "networks deliveries may reach besides the public internet, e.g. 127.0.0.0/8,10.1.0.0/16 (default: none)")
 	fs.DurationVar(&f.ackWait, "ack-wait", 60*time.Second, "how long a delivery held by a worker that died waits before another worker takes it (set on endpoints created by this process)")
 	fs.DurationVar(&f.autoDisableAfter, "auto-disable-after", 120*time.Hour, "disable an endpoint that has only failed for this long (0: never)")
@@ -85,6 +89,9 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	}
 	if cfg.AdminKey, err = f.adminKey(getenv); err != nil {
 		return &usageError{err}
+	}
+	if cfg.SecretKeyFile == "" {
+		cfg.SecretKey, _ = lookup(getenv, "HOOKD_SECRET_KEY")
 	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {
@@ -160,6 +167,8 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
 	cfg.Worker.AllowNets = allow
 	cfg.APIKeyRateLimit = f.apiRateLimit
+	cfg.SecretKeyFile = f.secretKeyFile
+	cfg.HTTPSOnly = f.httpsOnly
 	if f.apiRateLimit == 0 {
 		cfg.APIKeyRateLimit = -1 // the flag's 0 means none too
 	}

@@ -129,11 +129,12 @@ type Registry struct {
 
 	mu          sync.Mutex
 	subscribers []chan struct{}
+	sealer      Sealer
 }
 
 // NewRegistry returns a Registry over kv.
-func NewRegistry(kv jetstream.KeyValue, log *slog.Logger) *Registry {
-	r := &Registry{kv: kv, log: log, ready: make(chan struct{})}
+func NewRegistry(kv jetstream.KeyValue, log *slog.Logger, opts ...Option) *Registry {
+	r := &Registry{kv: kv, log: log, ready: make(chan struct{}), sealer: apply(opts).sealer}
 	r.snap.Store(&Snapshot{byID: map[string]*Compiled{}, byTenant: map[string][]*Compiled{}})
 	return r
 }
@@ -248,7 +249,7 @@ func (r *Registry) compileEntry(entry jetstream.KeyValueEntry) *Compiled {
 	if entry.Operation() != jetstream.KeyValuePut {
 		return nil
 	}
-	c, err := compile(entry.Value())
+	c, err := compile(entry.Value(), r.sealer)
 	if err != nil {
 		r.log.Error("endpoint cannot be loaded", "endpoint", entry.Key(), "err", err)
 	}
@@ -258,10 +259,13 @@ func (r *Registry) compileEntry(entry jetstream.KeyValueEntry) *Compiled {
 	return c
 }
 
-func compile(value []byte) (*Compiled, error) {
+func compile(value []byte, sealer Sealer) (*Compiled, error) {
 	var e Endpoint
 	if err := json.Unmarshal(value, &e); err != nil {
 		return nil, err
+	}
+	if err := e.open(sealer); err != nil {
+		return &Compiled{Endpoint: &e, Broken: err}, nil
 	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {

@@ -20,13 +20,26 @@ var ErrConflict = errors.New("endpoint changed concurrently")
 
 // Store keeps endpoints in a JetStream key-value bucket, keyed by id.
 type Store struct {
-	b   kvjson.Bucket[Endpoint]
-	now func() time.Time
+	b      kvjson.Bucket[Endpoint]
+	now    func() time.Time
+	sealer Sealer
 }
 
 // NewStore returns a Store over kv.
-func NewStore(kv jetstream.KeyValue) *Store {
-	return &Store{b: kvjson.Bucket[Endpoint]{KV: kv, Kind: "endpoint"}, now: time.Now}
+func NewStore(kv jetstream.KeyValue, opts ...Option) *Store {
+	return &Store{b: kvjson.Bucket[Endpoint]{KV: kv, Kind: "endpoint"}, now: time.Now, sealer: apply(opts).sealer}
+}
+
+// get reads an endpoint and opens its secrets.
+func (s *Store) get(ctx context.Context, id string) (*Endpoint, uint64, error) {
+	e, rev, err := s.b.Get(ctx, id)
+	if err != nil {
+		return nil, 0, err
+	}
+	if err := e.open(s.sealer); err != nil {
+		return nil, 0, err
+	}
+	return e, rev, nil
 }
 
 // domainErr maps the bucket's errors to this package's.
@@ -45,12 +58,12 @@ func domainErr(id string, err error) error {
 func (s *Store) Create(ctx context.Context, e *Endpoint) error {
 	now := s.now().UTC()
 	e.CreatedAt, e.UpdatedAt = now, now
-	return s.b.Put(ctx, e.ID, e, 0)
+	return s.b.Put(ctx, e.ID, e.sealedCopy(s.sealer), 0)
 }
 
 // Get returns the endpoint with id, or ErrNotFound.
 func (s *Store) Get(ctx context.Context, id string) (*Endpoint, error) {
-	e, _, err := s.b.Get(ctx, id)
+	e, _, err := s.get(ctx, id)
 	return e, domainErr(id, err)
 }
 
@@ -58,7 +71,7 @@ func (s *Store) Get(ctx context.Context, id string) (*Endpoint, error) {
 // change returns nil; the write fails with ErrConflict if the endpoint
 // changed meanwhile, so no update is lost.
 func (s *Store) Update(ctx context.Context, id string, change func(*Endpoint) error) (*Endpoint, error) {
-	e, rev, err := s.b.Get(ctx, id)
+	e, rev, err := s.get(ctx, id)
 	if err != nil {
 		return nil, domainErr(id, err)
 	}
@@ -67,7 +80,7 @@ func (s *Store) Update(ctx context.Context, id string, change func(*Endpoint) er
 	}
 	e.ID = id
 	e.UpdatedAt = s.now().UTC()
-	if err := s.b.Put(ctx, id, e, rev); err != nil {
+	if err := s.b.Put(ctx, id, e.sealedCopy(s.sealer), rev); err != nil {
 		return nil, domainErr(id, err)
 	}
 	return e, nil

@@ -41,6 +41,8 @@ type Config struct {
 	// Timeout bounds a test delivery when the endpoint sets none. Optional:
 	// default 15s.
 	Timeout time.Duration
+	// HTTPSOnly refuses endpoint URLs that are not https. Optional.
+	HTTPSOnly bool
 	// KeyRateLimit caps each API key's requests per second (burst: two
 	// seconds' worth) in this process; beyond it, 429 rate_limited with
 	// Retry-After. Optional: default 200; negative turns it off.
@@ -81,6 +83,7 @@ type API struct {
 	tenants    *tenant.Store
 	limiter    *tenantLimiter
 	keyLimits  *keyLimiter
+	httpsOnly  bool
 	sender     *worker.Sender
 	timeout    time.Duration
 	js         jetstream.JetStream
@@ -94,7 +97,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	v1 := http.NewServeMux()
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)

@@ -23,3 +23,17 @@ func TestPublishRefusesTooDeepData(t *testing.T) {
 		t.Fatalf("at the cap: %d %s", status, out)
 	}
 }
+
+// With HTTPSOnly, an http URL is refused on create and on update.
+func TestHTTPSOnly(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NoRouter: true, NoWorker: true, HTTPSOnly: true})
+	status, out := h.Do(t, http.MethodPost, "/v1/endpoints", `{"url":"http://x.example/hook"}`)
+	if status != http.StatusBadRequest || decodeError(t, out).Error.Field != "url" {
+		t.Fatalf("http URL: %d %s, want 400 naming url", status, out)
+	}
+	ep := h.CreateEndpoint(t, map[string]any{"url": "https://x.example/hook"})
+	status, out = h.Do(t, http.MethodPatch, "/v1/endpoints/"+ep.ID, `{"url":"http://x.example/hook"}`)
+	if status != http.StatusBadRequest || decodeError(t, out).Error.Field != "url" {
+		t.Fatalf("PATCH to http: %d %s, want 400 naming url", status, out)
+	}
+}

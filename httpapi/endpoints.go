@@ -3,6 +3,7 @@ package httpapi
 import (
 	"errors"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/hookd/hookd/endpoint"
@@ -176,6 +177,10 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validationError(err))
 		return
 	}
+	if err := a.checkScheme(e); err != nil {
+		writeError(w, err)
+		return
+	}
 	asked := ""
 	if in.Tenant != nil {
 		asked = *in.Tenant
@@ -268,6 +273,11 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		if _, err := e.Validate(); err != nil {
 			return validationError(err)
 		}
+		if in.URL != nil {
+			if err := a.checkScheme(e); err != nil {
+				return err
+			}
+		}
 		if in.MaxInFlight != nil && !e.Ordered() {
 			// The cap lives in the endpoint's consumer: set it before the
 			// change is stored, so a stored value is always in force.
@@ -355,4 +365,12 @@ func (a *API) deleteEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	a.log.Info("endpoint deleted", "endpoint", id)
 	w.WriteHeader(http.StatusNoContent)
+}
+
+// checkScheme refuses a plain-http URL when the server takes https only.
+func (a *API) checkScheme(e *endpoint.Endpoint) error {
+	if a.httpsOnly && !strings.HasPrefix(strings.ToLower(e.URL), "https://") {
+		return fieldError("url", "this server delivers over https only (--https-only)")
+	}
+	return nil
 }

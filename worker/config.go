@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/version"
 )
@@ -57,6 +58,9 @@ type Config struct {
 	// link-local...) deliveries may connect to. Optional: default none:
 	// public addresses only (see package netguard).
 	AllowNets []netip.Prefix
+	// EndpointOptions configure the worker's endpoint store (say, the
+	// sealer of secrets at rest). Optional.
+	EndpointOptions []endpoint.Option
 	// Ops publishes operational events. Optional: none when nil.
 	Ops *ops.Publisher
 	// UserAgent is sent with every delivery. Optional: default

@@ -38,6 +38,12 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		// Deleted: its stream goes with it.
 		w.settle(msg.Term, "term", endpointID, "")
 		return
+	case errors.Is(ep.Broken, endpoint.ErrSealed):
+		// Without its secrets it cannot be signed: held until the master
+		// key is right, not dead-lettered.
+		w.log.Error("delivery held: the endpoint's secrets cannot be opened", "endpoint", endpointID, "err", ep.Broken)
+		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
+		return
 	case ep.Disabled:
 		// Held, not attempted: it counts no attempt.
 		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")

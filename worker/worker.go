@@ -137,7 +137,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
-	w.endpoints = endpoint.NewStore(kv)
+	w.endpoints = endpoint.NewStore(kv, w.cfg.EndpointOptions...)
 	hkv, err := w.topo.Health(ctx)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
