@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"log/slog"
 	"net/http"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
