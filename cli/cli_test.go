@@ -92,6 +92,20 @@ func TestMainExitCodes(t *testing.T) {
 	if code := Main([]string{"worker"}, &out, &errOut, env(nil)); code != 2 || !strings.Contains(errOut.String(), "--nats") {
 		t.Fatalf("worker without --nats: %d %q", code, errOut.String())
 	}
+	for _, c := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"serve", "--allow-nets", "10.0.0.0/33"}, nil, "--allow-nets"},
+		{[]string{"serve"}, map[string]string{"HOOKD_SECRET_KEY": "short"}, "HOOKD_SECRET_KEY"},
+		{[]string{"serve", "--cluster-name", "c"}, nil, "--cluster"},
+	} {
+		errOut.Reset()
+		if code := Main(c.args, &out, &errOut, env(c.env)); code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v %v: exit %d %q, want 2 naming %s", c.args, c.env, code, errOut.String(), c.want)
+		}
+	}
 }
 
 // serve starts on free ports and stops cleanly when its context ends.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/sealed"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
@@ -92,6 +93,9 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	}
 	if cfg.SecretKeyFile == "" {
 		cfg.SecretKey, _ = lookup(getenv, "HOOKD_SECRET_KEY")
+		if _, err := sealed.ParseKey(cfg.SecretKey); cfg.SecretKey != "" && err != nil {
+			return &usageError{fmt.Errorf("HOOKD_SECRET_KEY: %v", err)}
+		}
 	}
 	a, err := app.New(ctx, cfg)
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -104,10 +103,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 		t.Skip("multi-process fault test: -short")
 	}
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "admin.key")
-	if err := os.WriteFile(keyFile, []byte(adminKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := adminKeyFile(t, dir)
 	addrs := freeAddrs(t, 9) // per node: HTTP, NATS clients, cluster
 	httpAddrs, natsAddrs, clusterAddrs := addrs[0:3], addrs[3:6], addrs[6:9]
 	natsURLs := joinURLs(natsAddrs, "nats://")

@@ -165,3 +165,13 @@ func joinURLs(addrs []string, scheme string) string {
 	}
 	return strings.Join(out, ",")
 }
+
+// adminKeyFile writes the tests' admin key into dir for --admin-key-file.
+func adminKeyFile(t *testing.T, dir string) string {
+	t.Helper()
+	path := filepath.Join(dir, "admin.key")
+	if err := os.WriteFile(path, []byte(adminKey), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}

@@ -3,7 +3,6 @@ package faults
 import (
 	"fmt"
 	"net/http"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -22,10 +21,7 @@ func TestWorkerSIGTERMUnderLoad(t *testing.T) {
 		t.Skip("multi-process fault test: -short")
 	}
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "admin.key")
-	if err := os.WriteFile(keyFile, []byte(adminKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := adminKeyFile(t, dir)
 	addrs := freeAddrs(t, 2)
 	common := []string{"--retry-schedule", "200ms,500ms,1s", "--ack-wait", "30s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
 	node := startProc(t, "node", append([]string{"serve", "--data", filepath.Join(dir, "data"), "--http", addrs[0],

@@ -3,7 +3,6 @@ package faults
 import (
 	"context"
 	"encoding/json"
-	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
@@ -21,10 +20,7 @@ func TestSyncAlwaysKillDuringIngestion(t *testing.T) {
 		t.Skip("multi-process fault test: -short")
 	}
 	dir := t.TempDir()
-	keyFile := filepath.Join(dir, "admin.key")
-	if err := os.WriteFile(keyFile, []byte(adminKey), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	keyFile := adminKeyFile(t, dir)
 	addrs := freeAddrs(t, 2)
 	args := []string{"serve", "--data", filepath.Join(dir, "data"), "--http", addrs[0], "--nats-listen", addrs[1],
 		"--sync", "always", "--admin-key-file", keyFile, "--retry-schedule", "200ms,500ms,1s,1s,1s", "--ack-wait", "3s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"slices"
 	"strconv"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -54,25 +55,20 @@ func (r *Router) reached(ctx context.Context, m jetstream.Msg, e *event.Event, o
 	return out
 }
 
-// remember records the endpoints reached so far, when some were not.
+// remember records the endpoints reached so far, when some were not: the
+// common, all-reached case costs nothing.
 func (r *Router) remember(ctx context.Context, e *event.Event, ordered bool, before map[string]bool, targets []target) {
-	if r.routing == nil {
+	if r.routing == nil || !slices.ContainsFunc(targets, func(t target) bool { return t.err != nil }) {
 		return
 	}
 	p := progress{}
 	for id := range before {
 		p.Reached = append(p.Reached, id)
 	}
-	failed := false
 	for _, t := range targets {
 		if t.err == nil {
 			p.Reached = append(p.Reached, t.ep.ID)
-		} else {
-			failed = true
 		}
-	}
-	if !failed {
-		return
 	}
 	b, _ := json.Marshal(p)
 	if _, err := r.routing.Put(ctx, progressKey(ordered, e.Seq), b); err != nil {

@@ -111,8 +111,6 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		}
 		targets = kept
 	}
-	// After publishing: targets' errors are set by then.
-	defer r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "ordered", ordered, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
@@ -121,6 +119,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		body = e.Envelope()
 	}
 	r.publishAll(ctx, e, targets, body)
+	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		if targets[i].err == nil {
 			r.ring(targets[i].ep.ID)
