@@ -54,8 +54,12 @@ type Event struct {
 	Subject string
 	// Time is when hookd accepted the event.
 	Time time.Time
-	// Data is the event's JSON payload, as the producer sent it.
+	// Data is the event's JSON payload, as the producer sent it (a body
+	// that is not JSON becomes a JSON string, see NormalizeData).
 	Data json.RawMessage
+	// Raw is the body exactly as published, JSON or not; its content type,
+	// when the producer gave one, is Headers["Content-Type"].
+	Raw []byte
 	// Headers are the NATS headers the producer set (first value of each).
 	Headers map[string]string
 	// Seq is the event's sequence in the events stream, 0 before it is

@@ -60,6 +60,7 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 		Subject: m.Subject(),
 		Time:    meta.Timestamp.UTC(),
 		Data:    event.NormalizeData(m.Data()),
+		Raw:     m.Data(),
 		Seq:     meta.Sequence.Stream,
 	}
 	if e.ID == "" {
