@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // A dump of the endpoints bucket holds no signing secret and no header
@@ -35,15 +34,7 @@ func TestSecretsAreSealedAtRest(t *testing.T) {
 	newSecret := string(out)[strings.Index(string(out), "whsec_"):]
 	newSecret = newSecret[:strings.IndexByte(newSecret, '"')]
 
-	kv, err := h.App.JetStream().KeyValue(t.Context(), topology.EndpointsBucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	entry, err := kv.Get(t.Context(), ep.ID)
-	if err != nil {
-		t.Fatal(err)
-	}
-	raw := string(entry.Value())
+	raw := h.StoredEndpoint(t, ep.ID)
 	for _, secret := range []string{ep.Secret, newSecret, header, "receiver-token"} {
 		if strings.Contains(raw, secret) {
 			t.Fatalf("the stored endpoint shows %q in plain text: %s", secret, raw)

@@ -71,11 +71,14 @@ func (c *client) endpointSecret(ctx context.Context, id string) (json.RawMessage
 }
 
 // rotateSecret: POST /v1/endpoints/{id}/rotate-secret; an empty grace
-// leaves the grace period to the server.
-func (c *client) rotateSecret(ctx context.Context, id, grace string) (json.RawMessage, error) {
+// leaves the grace period to the server, an empty scheme the current one.
+func (c *client) rotateSecret(ctx context.Context, id, grace, scheme string) (json.RawMessage, error) {
 	body := map[string]any{}
 	if grace != "" {
 		body["grace_period"] = grace
+	}
+	if scheme != "" {
+		body["signing"] = scheme
 	}
 	return c.do(ctx, http.MethodPost, "/v1/endpoints/"+escape(id)+"/rotate-secret", nil, body)
 }

@@ -26,6 +26,7 @@ var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that 
 type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
 	retrySchedule, profile, ordering, orderingKey   string
+	signing                                         string
 	maxAttempts, maxInFlight                        int
 	rateLimit                                       float64
 	events                                          stringList
@@ -52,7 +53,8 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
 	fs.Var(&f.metadata, "metadata", "label, key=value (repeatable; '' clears)")
 	fs.BoolVar(&f.disabled, "disabled", false, "hold deliveries until enabled (--disabled=false enables)")
-	fs.StringVar(&f.secret, "secret", "", "signing secret, whsec_... (create only; default: generated)")
+	fs.StringVar(&f.secret, "secret", "", "signing secret, whsec_... or an ed25519 whsk_... (create only; default: generated)")
+	fs.StringVar(&f.signing, "signing", "", "hmac-sha256 (shared secret, v1; default) or ed25519 (public key, v1a) (create only; rotate-secret switches)")
 }
 
 // body returns the fields given on the command line, and only those.
@@ -99,6 +101,8 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			body["enabled"] = !f.disabled
 		case "secret":
 			body["secret"] = f.secret
+		case "signing":
+			body["signing"] = f.signing
 		case "profile":
 			body["profile"] = f.profile
 		case "ordering":
@@ -141,8 +145,8 @@ func endpointUpdate(fs *flag.FlagSet) runFunc {
 	var f endpointFlags
 	f.register(fs)
 	return func(ctx context.Context, x *invocation, args []string) error {
-		if given(x.fs, "secret") {
-			return &usageError{errors.New("--secret cannot be changed by update: use hookd endpoint rotate-secret")}
+		if given(x.fs, "secret") || given(x.fs, "signing") {
+			return &usageError{errors.New("--secret and --signing cannot be changed by update: use hookd endpoint rotate-secret")}
 		}
 		body, err := f.body(x.fs)
 		if err != nil {
@@ -226,24 +230,25 @@ func endpointSecret(*flag.FlagSet) runFunc {
 		if err != nil {
 			return err
 		}
-		return show(x.out, answer, func(t *table, s secretView) { t.field("secret", s.Secret) })
+		return show(x.out, answer, func(t *table, s secretView) { s.print(t) })
 	}
 }
 
 func endpointRotate(fs *flag.FlagSet) runFunc {
 	grace := fs.String("grace", "", "how long the old secret keeps signing, e.g. 24h; 0s: not at all (default: the server's, 24h)")
+	scheme := fs.String("signing", "", "scheme of the new secret: hmac-sha256 or ed25519 (default: unchanged)")
 	return func(ctx context.Context, x *invocation, args []string) error {
 		if *grace != "" {
 			if _, err := durationArg("grace", *grace); err != nil {
 				return err
 			}
 		}
-		answer, err := x.api.rotateSecret(ctx, args[0], *grace)
+		answer, err := x.api.rotateSecret(ctx, args[0], *grace, *scheme)
 		if err != nil {
 			return err
 		}
 		return show(x.out, answer, func(t *table, s secretView) {
-			t.field("secret", s.Secret)
+			s.print(t)
 			t.field("previous_secret_expires_at", orDash(when(s.PreviousSecretExpiresAt)))
 		})
 	}
@@ -312,6 +317,10 @@ func printEndpoint(t *table, e endpointView) {
 	t.field("metadata", orDash(pairs(e.Metadata, "=")))
 	t.field("created_at", when(e.CreatedAt))
 	t.field("updated_at", when(e.UpdatedAt))
+	t.field("signing", orDefault(e.Signing))
+	if e.PublicKey != "" {
+		t.field("public_key", e.PublicKey)
+	}
 	if e.Secret != "" {
 		t.field("secret", e.Secret)
 	}

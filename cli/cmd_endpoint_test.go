@@ -207,6 +207,21 @@ func TestEndpointCommandsRotateSecret(t *testing.T) {
 	}
 	c.fails(2, []string{"--grace"}, "endpoint", "rotate-secret", id, "--grace", "a day")
 	c.fails(1, []string{"hookd: 400 invalid_field grace_period: "}, "endpoint", "rotate-secret", id, "--grace", "9999h")
+
+	// Switching to ed25519 shows the public key, never the secret key.
+	out = c.ok("endpoint", "rotate-secret", id, "--signing", "ed25519")
+	if field(t, out, "signing") != "ed25519" || !strings.HasPrefix(field(t, out, "public_key"), "whpk_") || strings.Contains(out, "whsk_") {
+		t.Fatalf("rotate --signing ed25519:\n%s", out)
+	}
+	if out := c.ok("endpoint", "secret", id); !strings.HasPrefix(field(t, out, "public_key"), "whpk_") {
+		t.Fatalf("secret of an ed25519 endpoint:\n%s", out)
+	}
+	c.fails(1, []string{"hookd: 400 invalid_field signing: "}, "endpoint", "rotate-secret", id, "--signing", "rsa")
+	created := c.ok("endpoint", "create", "--url", rc.URL, "--signing", "ed25519")
+	if !strings.HasPrefix(field(t, created, "public_key"), "whpk_") || strings.Contains(created, "whsk_") {
+		t.Fatalf("create --signing ed25519:\n%s", created)
+	}
+	c.fails(2, []string{"rotate-secret"}, "endpoint", "update", id, "--signing", "hmac-sha256")
 }
 
 func TestEndpointCommandsTest(t *testing.T) {

@@ -39,6 +39,8 @@ type endpointView struct {
 	MaxInFlight int     `json:"max_in_flight"`
 	RateLimit   float64 `json:"rate_limit"`
 	Secret      string  `json:"secret"`
+	Signing     string  `json:"signing"`
+	PublicKey   string  `json:"public_key"`
 	CreatedAt   string  `json:"created_at"`
 	UpdatedAt   string  `json:"updated_at"`
 }
@@ -105,9 +107,21 @@ func orDefault(s string) string {
 	return s
 }
 
+// secretView is a shared secret, or an ed25519 endpoint's public key.
 type secretView struct {
+	Signing                 string `json:"signing"`
 	Secret                  string `json:"secret"`
+	PublicKey               string `json:"public_key"`
 	PreviousSecretExpiresAt string `json:"previous_secret_expires_at"`
+}
+
+func (s secretView) print(t *table) {
+	t.field("signing", orDefault(s.Signing))
+	if s.PublicKey != "" {
+		t.field("public_key", s.PublicKey)
+	} else {
+		t.field("secret", s.Secret)
+	}
 }
 
 // attemptResult is the answer of an endpoint test.

@@ -4,6 +4,8 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"time"
+
+	"github.com/hookd/hookd/signing"
 )
 
 // Endpoint is a URL that receives the events matching its rule.
@@ -22,7 +24,9 @@ type Endpoint struct {
 	Events []string `json:"events"`
 	// Filter is an optional expr expression over the event.
 	Filter string `json:"filter,omitempty"`
-	// Secret signs every delivery (Standard Webhooks, "whsec_" + base64).
+	// Secret signs every delivery (Standard Webhooks): a shared "whsec_"
+	// secret (HMAC-SHA256, "v1") or a "whsk_" ed25519 secret key ("v1a"),
+	// whose public key receivers verify with.
 	Secret string `json:"secret"`
 	// PreviousSecrets still sign deliveries until they expire, so receivers
 	// can switch secrets without a gap.
@@ -65,15 +69,54 @@ type PreviousSecret struct {
 	ExpiresAt time.Time `json:"expires_at"`
 }
 
-// SecretPrefix starts every generated signing secret.
-const SecretPrefix = "whsec_"
+// SecretPrefix starts every generated symmetric signing secret.
+const SecretPrefix = signing.PrefixSymmetric
 
-// NewSecret returns a new signing secret: "whsec_" and the base64 of 32
-// random bytes, the form Standard Webhooks libraries accept.
+// NewSecret returns a new symmetric signing secret: "whsec_" and the
+// base64 of 32 random bytes, the form Standard Webhooks libraries accept.
 func NewSecret() string {
 	var b [32]byte
 	_, _ = rand.Read(b[:])
 	return SecretPrefix + base64.StdEncoding.EncodeToString(b[:])
+}
+
+// NewSecretFor returns a new secret of scheme: signing.SchemeEd25519 or
+// signing.SchemeHMAC (also for "").
+func NewSecretFor(scheme string) string {
+	if scheme == signing.SchemeEd25519 {
+		return signing.NewEd25519Secret()
+	}
+	return NewSecret()
+}
+
+// Signing names the scheme the endpoint's current secret signs with.
+func (e *Endpoint) Signing() string { return signing.SchemeFor(e.Secret) }
+
+// PublicKey is an ed25519 public key receivers verify with, and until when
+// (zero: the current key, no end).
+type PublicKey struct {
+	PublicKey string     `json:"public_key"`
+	ExpiresAt *time.Time `json:"expires_at,omitempty"`
+}
+
+// PublicKeys returns the "whpk_" public keys of every ed25519 secret that
+// signs a delivery made at now: the current one first. An endpoint that
+// signs with HMAC only has none.
+func (e *Endpoint) PublicKeys(now time.Time) []PublicKey {
+	var out []PublicKey
+	if pk, err := signing.PublicKeyOf(e.Secret); err == nil {
+		out = append(out, PublicKey{PublicKey: pk})
+	}
+	for _, p := range e.PreviousSecrets {
+		if !now.Before(p.ExpiresAt) {
+			continue
+		}
+		if pk, err := signing.PublicKeyOf(p.Secret); err == nil {
+			exp := p.ExpiresAt
+			out = append(out, PublicKey{PublicKey: pk, ExpiresAt: &exp})
+		}
+	}
+	return out
 }
 
 // maxPreviousSecrets bounds how many rotated-out secrets are kept signing.
@@ -91,9 +134,11 @@ func (e *Endpoint) SigningSecrets(now time.Time) []string {
 	return out
 }
 
-// Rotate makes a new current secret; the old one keeps signing for grace
-// (not at all when grace is 0). Expired previous secrets are dropped.
-func (e *Endpoint) Rotate(now time.Time, grace time.Duration) (newSecret string) {
+// Rotate makes a new current secret of scheme ("" keeps the current one's);
+// the old one keeps signing for grace (not at all when grace is 0), so a
+// receiver can even switch from HMAC to ed25519 without a gap. Expired
+// previous secrets are dropped.
+func (e *Endpoint) Rotate(now time.Time, grace time.Duration, scheme string) (newSecret string) {
 	kept := e.PreviousSecrets[:0]
 	for _, p := range e.PreviousSecrets {
 		if now.Before(p.ExpiresAt) {
@@ -107,6 +152,9 @@ func (e *Endpoint) Rotate(now time.Time, grace time.Duration) (newSecret string)
 		kept = kept[len(kept)-maxPreviousSecrets:]
 	}
 	e.PreviousSecrets = kept
-	e.Secret = NewSecret()
+	if scheme == "" {
+		scheme = e.Signing()
+	}
+	e.Secret = NewSecretFor(scheme)
 	return e.Secret
 }

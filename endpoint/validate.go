@@ -11,6 +11,7 @@ import (
 	"golang.org/x/net/http/httpguts"
 
 	"github.com/hookd/hookd/rules"
+	"github.com/hookd/hookd/signing"
 )
 
 // Limits on endpoint fields.
@@ -167,9 +168,15 @@ func RedactedURL(raw string) string {
 }
 
 func validateSecret(s string) error {
+	if strings.HasPrefix(s, signing.PrefixSecretKey) {
+		if err := signing.CheckEd25519Secret(s); err != nil {
+			return fmt.Errorf("%q secret key: the base64 of a 32-byte ed25519 seed or 64-byte private key", signing.PrefixSecretKey)
+		}
+		return nil
+	}
 	raw, ok := strings.CutPrefix(s, SecretPrefix)
 	if !ok {
-		return fmt.Errorf("must start with %q", SecretPrefix)
+		return fmt.Errorf("must start with %q (HMAC-SHA256) or %q (ed25519)", SecretPrefix, signing.PrefixSecretKey)
 	}
 	b, err := base64.StdEncoding.DecodeString(raw)
 	if err != nil {

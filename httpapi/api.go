@@ -109,6 +109,7 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("POST /v1/endpoints/{id}/enable", a.enableEndpoint)
 	v1.HandleFunc("POST /v1/endpoints/{id}/disable", a.disableEndpoint)
 	v1.HandleFunc("POST /v1/endpoints/{id}/rotate-secret", a.rotateSecret)
+	v1.HandleFunc("GET /v1/endpoints/{id}/public-keys", a.getPublicKeys)
 	v1.HandleFunc("POST /v1/endpoints/{id}/test", a.testSend)
 	v1.HandleFunc("POST /v1/endpoints/{id}/test-filter", a.testEndpointFilter)
 	v1.HandleFunc("POST /v1/rules/test", a.testRule)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/signing"
 	"github.com/hookd/hookd/tenant"
 )
 
@@ -31,6 +32,7 @@ type endpointInput struct {
 	RateLimit   *float64           `json:"rate_limit"`
 	Enabled     *bool              `json:"enabled"`
 	Secret      *string            `json:"secret"`
+	Signing     *string            `json:"signing"`
 }
 
 func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
@@ -118,6 +120,8 @@ type endpointView struct {
 	OrderingKey string            `json:"ordering_key"`
 	MaxInFlight int               `json:"max_in_flight"`
 	RateLimit   float64           `json:"rate_limit"`
+	Signing     string            `json:"signing"`
+	PublicKey   string            `json:"public_key,omitempty"`
 	Secret      string            `json:"secret,omitempty"`
 	CreatedAt   time.Time         `json:"created_at"`
 	UpdatedAt   time.Time         `json:"updated_at"`
@@ -148,7 +152,13 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 	if v.Ordering == "" {
 		v.Ordering = endpoint.OrderingNone
 	}
-	if withSecret {
+	v.Signing = e.Signing()
+	if keys := e.PublicKeys(time.Now()); v.Signing == signing.SchemeEd25519 && len(keys) > 0 {
+		v.PublicKey = keys[0].PublicKey
+	}
+	// An ed25519 secret key never leaves hookd: receivers need only the
+	// public key.
+	if withSecret && v.Signing == signing.SchemeHMAC {
 		v.Secret = e.Secret
 	}
 	return v
@@ -168,7 +178,12 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	e := &endpoint.Endpoint{ID: event.NewID("ep"), Secret: endpoint.NewSecret()}
+	scheme, err := in.signingScheme()
+	if err != nil {
+		writeError(w, err)
+		return
+	}
+	e := &endpoint.Endpoint{ID: event.NewID("ep"), Secret: endpoint.NewSecretFor(scheme)}
 	if err := in.applyTo(e); err != nil {
 		writeError(w, err)
 		return
@@ -233,7 +248,22 @@ func (a *API) getSecret(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]string{"secret": e.Secret})
+	out := secretView{Signing: e.Signing()}
+	if out.Signing == signing.SchemeHMAC {
+		out.Secret = e.Secret
+	} else {
+		out.PublicKey = e.PublicKeys(time.Now())[0].PublicKey
+	}
+	writeJSON(w, http.StatusOK, out)
+}
+
+// secretView answers GET .../secret: the shared secret of an HMAC
+// endpoint, the public key of an ed25519 one (its secret key is never
+// shown).
+type secretView struct {
+	Signing   string `json:"signing"`
+	Secret    string `json:"secret,omitempty"`
+	PublicKey string `json:"public_key,omitempty"`
 }
 
 func (a *API) lookup(r *http.Request) (*endpoint.Endpoint, error) {
@@ -256,6 +286,10 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	if in.Secret != nil {
 		writeError(w, fieldError("secret", "cannot be changed by PATCH: use POST /v1/endpoints/{id}/rotate-secret"))
+		return
+	}
+	if in.Signing != nil {
+		writeError(w, fieldError("signing", "cannot be changed by PATCH: use POST /v1/endpoints/{id}/rotate-secret with signing"))
 		return
 	}
 	if in.Tenant != nil {

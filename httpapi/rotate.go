@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/signing"
 )
 
 // defaultGracePeriod is how long a rotated-out secret keeps signing.
@@ -12,10 +13,15 @@ const defaultGracePeriod = 24 * time.Hour
 
 type rotateInput struct {
 	GracePeriod *string `json:"grace_period"`
+	Signing     *string `json:"signing"`
 }
 
+// rotated shows the new shared secret, or the new public key of an
+// ed25519 endpoint (its secret key never leaves hookd).
 type rotated struct {
-	Secret                  string     `json:"secret"`
+	Signing                 string     `json:"signing"`
+	Secret                  string     `json:"secret,omitempty"`
+	PublicKey               string     `json:"public_key,omitempty"`
 	PreviousSecretExpiresAt *time.Time `json:"previous_secret_expires_at"`
 }
 
@@ -38,12 +44,22 @@ func (a *API) rotateSecret(w http.ResponseWriter, r *http.Request) {
 		}
 		grace = d
 	}
+	scheme, err := parseScheme(in.Signing)
+	if err != nil {
+		writeError(w, err)
+		return
+	}
 	now := time.Now().UTC()
 	a.change(w, r, "secret rotated", func(e *endpoint.Endpoint) error {
-		e.Rotate(now, grace)
+		e.Rotate(now, grace, scheme)
 		return nil
 	}, func(e *endpoint.Endpoint) any {
-		out := rotated{Secret: e.Secret}
+		out := rotated{Signing: e.Signing()}
+		if out.Signing == signing.SchemeHMAC {
+			out.Secret = e.Secret
+		} else {
+			out.PublicKey = e.PublicKeys(now)[0].PublicKey
+		}
 		if grace > 0 {
 			exp := now.Add(grace)
 			out.PreviousSecretExpiresAt = &exp

@@ -1,6 +1,7 @@
 package signing
 
 import (
+	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
 	"testing"
@@ -10,7 +11,9 @@ import (
 )
 
 // Whatever the secret, message id and body, the official Standard Webhooks
-// verifier accepts hookd's signature, and refuses it for a changed body.
+// verifier accepts hookd's v1 signature, VerifyEd25519 accepts its v1a
+// signature (made from a seed derived from the same bytes), and both
+// refuse a changed body.
 func FuzzSignVerifyRoundTrip(f *testing.F) {
 	f.Add([]byte("0123456789abcdef0123456789abcdef"), "evt_1", []byte(`{"type":"a.b","data":{}}`))
 	f.Add([]byte{0}, "msg", []byte{})
@@ -43,6 +46,24 @@ func FuzzSignVerifyRoundTrip(f *testing.F) {
 		}
 		if err := wh.Verify(append(append([]byte{}, body...), 'x'), h); err == nil {
 			t.Fatal("official verifier accepted a changed body")
+		}
+
+		seed := sha256.Sum256(rawKey)
+		ek, err := ParseKey(PrefixSecretKey + base64.StdEncoding.EncodeToString(seed[:]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		now := time.Now()
+		ah := http.Header{}
+		for k, v := range Headers(id, now, body, key, ek) {
+			ah.Set(k, v)
+		}
+		pub := ek.(Ed25519Key).PublicKey()
+		if err := VerifyEd25519(ah, body, now, time.Minute, pub); err != nil {
+			t.Fatalf("v1a refused for id %q body %q: %v", id, body, err)
+		}
+		if err := VerifyEd25519(ah, append(append([]byte{}, body...), 'x'), now, time.Minute, pub); err == nil {
+			t.Fatal("v1a accepted a changed body")
 		}
 	})
 }

@@ -1,13 +1,11 @@
 // Package signing owns how hookd proves a delivery came from it: Standard
-// Webhooks signatures (HMAC-SHA256 over "id.timestamp.body").
+// Webhooks signatures over "id.timestamp.body", symmetric (HMAC-SHA256,
+// "v1", "whsec_" secrets) or asymmetric (ed25519, "v1a", "whsk_" secret
+// keys whose "whpk_" public keys receivers verify with).
 package signing
 
 import (
-	"crypto/hmac"
-	"crypto/sha256"
-	"encoding/base64"
 	"errors"
-	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -20,38 +18,69 @@ const (
 	HeaderSignature = "webhook-signature"
 )
 
-// ErrInvalidSecret reports a secret that is not "whsec_" + base64.
+// Secret prefixes, as the Standard Webhooks specification names them.
+const (
+	PrefixSymmetric  = "whsec_"
+	PrefixSecretKey  = "whsk_"
+	PrefixPublicKey  = "whpk_"
+	versionSymmetric = "v1"
+	versionEd25519   = "v1a"
+)
+
+// Schemes an endpoint signs with; SchemeFor tells them apart by prefix.
+const (
+	SchemeHMAC    = "hmac-sha256"
+	SchemeEd25519 = "ed25519"
+)
+
+// ErrInvalidSecret reports a secret that is not "whsec_" or "whsk_" and
+// the base64 of a key of the right size.
 var ErrInvalidSecret = errors.New("invalid signing secret")
 
-// Key is a decoded signing secret.
-type Key []byte
-
-// ParseKey decodes a "whsec_..." secret.
-func ParseKey(secret string) (Key, error) {
-	raw, ok := strings.CutPrefix(secret, "whsec_")
-	if !ok {
-		return nil, fmt.Errorf("%w: missing whsec_ prefix", ErrInvalidSecret)
-	}
-	b, err := base64.StdEncoding.DecodeString(raw)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidSecret, err)
-	}
-	return Key(b), nil
+// Key signs deliveries under one scheme. Implementations are safe for
+// concurrent use.
+type Key interface {
+	// Sign returns "<version>,<base64 signature>" of body for message id
+	// at ts.
+	Sign(id string, ts time.Time, body []byte) string
 }
 
-// Sign returns the "v1,<base64>" signature of body for message id at ts.
-func (k Key) Sign(id string, ts time.Time, body []byte) string {
-	mac := hmac.New(sha256.New, k)
-	mac.Write([]byte(id))
-	mac.Write([]byte{'.'})
-	mac.Write(strconv.AppendInt(nil, ts.Unix(), 10))
-	mac.Write([]byte{'.'})
-	mac.Write(body)
-	return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+var (
+	_ Key = HMACKey(nil)
+	_ Key = Ed25519Key(nil)
+)
+
+// ParseKey decodes a "whsec_..." (HMACKey) or "whsk_..." (Ed25519Key)
+// secret. Errors wrap ErrInvalidSecret.
+func ParseKey(secret string) (Key, error) {
+	if strings.HasPrefix(secret, PrefixSecretKey) {
+		return ParseEd25519Key(secret)
+	}
+	return ParseHMACKey(secret)
+}
+
+// SchemeFor names the scheme a secret signs with: SchemeEd25519 for
+// "whsk_" secrets, SchemeHMAC otherwise.
+func SchemeFor(secret string) string {
+	if strings.HasPrefix(secret, PrefixSecretKey) {
+		return SchemeEd25519
+	}
+	return SchemeHMAC
+}
+
+// signedContent is what every scheme signs: "id.timestamp.body".
+func signedContent(id string, ts time.Time, body []byte) []byte {
+	b := make([]byte, 0, len(id)+len(body)+22)
+	b = append(b, id...)
+	b = append(b, '.')
+	b = strconv.AppendInt(b, ts.Unix(), 10)
+	b = append(b, '.')
+	return append(b, body...)
 }
 
 // Headers returns the three Standard Webhooks headers for one attempt,
-// signed with every key (so a receiver can verify during a secret rotation).
+// signed with every key (so a receiver can verify during a rotation, even
+// one that changes scheme).
 func Headers(id string, ts time.Time, body []byte, keys ...Key) map[string]string {
 	sigs := make([]string, len(keys))
 	for i, k := range keys {

@@ -55,19 +55,23 @@ func BenchmarkHeaders(b *testing.B) {
 	}
 }
 
-// BenchmarkSign measures one HMAC-SHA256 signature of a ~1 KiB body
-// (Key.Sign), without building the header map.
+// BenchmarkSign measures one signature of a ~1 KiB body (Key.Sign),
+// without building the header map: v1 (HMAC-SHA256) and v1a (ed25519).
 //
 //	go test -run '^$' -bench 'Sign' -benchmem -count 3 ./signing/
 func BenchmarkSign(b *testing.B) {
-	key := benchKeys(b, benchSecret1)[0]
-	ts := time.Unix(1764238272, 0)
-	b.ReportAllocs()
-	b.SetBytes(int64(len(benchBody)))
-	for b.Loop() {
-		if key.Sign("msg_01J9Z3K4M5N6P7Q8R9S0T1U2V3", ts, benchBody) == "" {
-			b.Fatal("no signature")
-		}
+	for _, c := range []struct{ name, secret string }{{"v1", benchSecret1}, {"v1a", signing.NewEd25519Secret()}} {
+		b.Run(c.name, func(b *testing.B) {
+			key := benchKeys(b, c.secret)[0]
+			ts := time.Unix(1764238272, 0)
+			b.ReportAllocs()
+			b.SetBytes(int64(len(benchBody)))
+			for b.Loop() {
+				if key.Sign("msg_01J9Z3K4M5N6P7Q8R9S0T1U2V3", ts, benchBody) == "" {
+					b.Fatal("no signature")
+				}
+			}
+		})
 	}
 }
 

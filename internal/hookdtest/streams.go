@@ -71,6 +71,21 @@ func (h *Hookd) Log(t testing.TB, endpointID string) []delivery.Attempt {
 	return out
 }
 
+// StoredEndpoint returns endpoint id as stored in the endpoints bucket
+// (sealed secrets and all).
+func (h *Hookd) StoredEndpoint(t testing.TB, id string) string {
+	t.Helper()
+	kv, err := h.App.JetStream().KeyValue(t.Context(), topology.EndpointsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := kv.Get(t.Context(), id)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(entry.Value())
+}
+
 // DeadLetters returns the dead letters of an endpoint.
 func (h *Hookd) DeadLetters(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
 	t.Helper()

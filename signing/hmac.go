@@ -1,0 +1,33 @@
+package signing
+
+import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// HMACKey is a decoded "whsec_" secret: it signs "v1" (HMAC-SHA256).
+type HMACKey []byte
+
+// ParseHMACKey decodes a "whsec_..." secret. Errors wrap ErrInvalidSecret.
+func ParseHMACKey(secret string) (HMACKey, error) {
+	raw, ok := strings.CutPrefix(secret, PrefixSymmetric)
+	if !ok {
+		return nil, fmt.Errorf("%w: missing %s or %s prefix", ErrInvalidSecret, PrefixSymmetric, PrefixSecretKey)
+	}
+	b, err := base64.StdEncoding.DecodeString(raw)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidSecret, err)
+	}
+	return HMACKey(b), nil
+}
+
+// Sign returns the "v1,<base64>" signature of body for message id at ts.
+func (k HMACKey) Sign(id string, ts time.Time, body []byte) string {
+	mac := hmac.New(sha256.New, k)
+	mac.Write(signedContent(id, ts, body))
+	return versionSymmetric + "," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+}
