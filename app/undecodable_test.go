@@ -1,6 +1,7 @@
 package app_test
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 	"time"
@@ -34,5 +35,34 @@ func TestUndecodableDataIsRoutedNotStuck(t *testing.T) {
 	}
 	if n := filtered.Count(); n != 0 {
 		t.Fatalf("a filter on the undecodable data matched %d times", n)
+	}
+}
+
+// A body that is not JSON, invalid UTF-8 included, is routed with data
+// null for filters and delivered (standard format) as a JSON string in a
+// valid JSON envelope.
+func TestNonJSONBodyIsRoutedWithDataNull(t *testing.T) {
+	h := hookdtest.Start(t, fastConfig())
+	all := hookdtest.NewReceiver(t)
+	null := hookdtest.NewReceiver(t)
+	notNull := hookdtest.NewReceiver(t)
+	h.CreateEndpoint(t, map[string]any{"url": all.URL, "events": []string{"text.*"}})
+	h.CreateEndpoint(t, map[string]any{"url": null.URL, "events": []string{"text.*"}, "filter": "data == nil"})
+	h.CreateEndpoint(t, map[string]any{"url": notNull.URL, "events": []string{"text.*"}, "filter": "data != nil"})
+	body := []byte("plain \xff\xfe text, not JSON")
+	if _, err := h.App.JetStream().Publish(t.Context(), "events.text.note", body); err != nil {
+		t.Fatal(err)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "the deliveries", func() bool { return all.Count() == 1 && null.Count() == 1 })
+	h.WaitIdle(t)
+	if n := notNull.Count(); n != 0 {
+		t.Fatalf("a filter on data != nil matched a non-JSON body %d times", n)
+	}
+	var env struct {
+		Data string `json:"data"`
+	}
+	got := all.Requests()[0].Body
+	if err := json.Unmarshal(got, &env); err != nil || !strings.HasPrefix(env.Data, "plain ") || !strings.HasSuffix(env.Data, " text, not JSON") {
+		t.Fatalf("delivered %q (%v): want a JSON envelope with the body as a string", got, err)
 	}
 }

@@ -60,6 +60,9 @@ type Event struct {
 	// Raw is the body exactly as published, JSON or not; its content type,
 	// when the producer gave one, is Headers["Content-Type"].
 	Raw []byte
+	// NotJSON says Raw is not JSON: Data holds it as a JSON string, and
+	// filters see data null.
+	NotJSON bool
 	// Headers are the NATS headers the producer set (first value of each).
 	Headers map[string]string
 	// Seq is the event's sequence in the events stream, 0 before it is
@@ -109,12 +112,20 @@ func ValidateType(typ string) error {
 // NormalizeData returns data as a JSON value. A body that is not JSON is
 // delivered as a JSON string rather than dropped; an empty body becomes null.
 func NormalizeData(body []byte) json.RawMessage {
+	data, _ := Normalize(body)
+	return data
+}
+
+// Normalize is NormalizeData, and also reports whether body was JSON (an
+// empty body counts as JSON null): filters see data null for a body that
+// was not.
+func Normalize(body []byte) (data json.RawMessage, isJSON bool) {
 	if len(body) == 0 {
-		return json.RawMessage("null")
+		return json.RawMessage("null"), true
 	}
 	if json.Valid(body) {
-		return json.RawMessage(body)
+		return json.RawMessage(body), true
 	}
 	s, _ := json.Marshal(string(body))
-	return s
+	return s, false
 }

@@ -53,14 +53,16 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	if tenantID == "" {
 		tenantID = m.Headers().Get(event.TenantHeader)
 	}
+	data, isJSON := event.Normalize(m.Data())
 	e := &event.Event{
 		ID:      m.Headers().Get(jetstream.MsgIDHeader),
 		Tenant:  tenant.Normalize(tenantID),
 		Type:    typ,
 		Subject: m.Subject(),
 		Time:    meta.Timestamp.UTC(),
-		Data:    event.NormalizeData(m.Data()),
+		Data:    data,
 		Raw:     m.Data(),
+		NotJSON: !isJSON,
 		Seq:     meta.Sequence.Stream,
 	}
 	if e.ID == "" {
@@ -93,7 +95,9 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		return err
 	}
 	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
-	if event.TooDeep(e.Data) {
+	if e.NotJSON {
+		r.log.Debug("event body is not JSON: routed with data null", "event", e.ID)
+	} else if event.TooDeep(e.Data) {
 		r.log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
 	} else if err := json.Unmarshal(e.Data, &env.Data); err != nil {
 		// Valid JSON Go cannot hold (say, 1e999): filters see null, the

@@ -16,6 +16,12 @@ const (
 	MaxSourceLen = 4096
 	// MaxNodes is the largest syntax tree accepted.
 	MaxNodes = 500
+	// MemoryBudget bounds what one run may allocate, counted by expr's VM
+	// in elements of ranges, arrays, maps and strings built: a tenth of
+	// expr's default, so hostile rules (nested `all` over huge ranges)
+	// fail in milliseconds, still far above what filtering an event needs
+	// (the event's data is decoded outside the budget).
+	MemoryBudget = 100_000
 )
 
 // compileOptions are every filter's and key's: the environment, the size
@@ -86,10 +92,17 @@ func (e *Evaluator) Match(f *Filter, env *Env) (bool, error) {
 	if f == nil {
 		return true, nil
 	}
-	out, err := e.vm.Run(f.program, env)
+	out, err := e.run(f.program, env)
 	if err != nil {
 		return false, err
 	}
 	b, _ := out.(bool)
 	return b, nil
+}
+
+// run runs every program under MemoryBudget; expr's VM turns a panic
+// inside a run into an error.
+func (e *Evaluator) run(p *vm.Program, env *Env) (any, error) {
+	e.vm.MemoryBudget = MemoryBudget
+	return e.vm.Run(p, env)
 }

@@ -53,7 +53,7 @@ func (e *Evaluator) Key(k *Key, env *Env) (string, error) {
 	if k == nil {
 		return "", nil
 	}
-	out, err := e.vm.Run(k.program, env)
+	out, err := e.run(k.program, env)
 	if err != nil {
 		return "", err
 	}
