@@ -34,6 +34,8 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 		err = runGroup(ctx, g, rest, stdout, stderr, getenv)
 	case "recover":
 		err = runCommand(ctx, cmd, recoverCommand, rest, stdout, stderr, getenv)
+	case "backfill":
+		err = runCommand(ctx, cmd, backfillCommand, rest, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
 	case "version", "--version":
@@ -82,6 +84,7 @@ Client commands (call a running hookd's API):
                  (create and list take --tenant T)
   hookd delivery list ENDPOINT_ID | get ID | retry ID [--force]
   hookd recover ENDPOINT_ID --since T [--until T]
+  hookd backfill ENDPOINT_ID --since T [--until T] [--dry-run]
   hookd event send TYPE [--data JSON|@file] [--id ID] [--tenant T] | get ID [--tenant T]
   hookd rule test --event FILE 'EXPR'
   hookd key create [--name N --scope admin|publish|tenant --tenant T] | list | revoke ID

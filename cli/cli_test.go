@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"flag"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -100,6 +101,8 @@ func TestMainExitCodes(t *testing.T) {
 		{[]string{"serve", "--allow-nets", "10.0.0.0/33"}, nil, "--allow-nets"},
 		{[]string{"serve"}, map[string]string{"HOOKD_SECRET_KEY": "short"}, "HOOKD_SECRET_KEY"},
 		{[]string{"serve", "--cluster-name", "c"}, nil, "--cluster"},
+		{[]string{"serve", "--events-max-age", "1s"}, nil, "--events-max-age"},
+		{[]string{"serve"}, map[string]string{"HOOKD_EVENTS_MAX_BYTES": "0"}, "--events-max-bytes"},
 	} {
 		errOut.Reset()
 		if code := Main(c.args, &out, &errOut, env(c.env)); code != 2 || !strings.Contains(errOut.String(), c.want) {
@@ -131,5 +134,20 @@ func TestServeRunsAndStops(t *testing.T) {
 	}
 	if !strings.Contains(logsString(&logs), "Created the first admin API key") || !strings.Contains(logsString(&logs), "hk_") {
 		t.Fatal("first start did not print the admin key it created")
+	}
+}
+
+// Event retention flags reach the events stream's configuration.
+func TestRetentionFlagsReachTheTopology(t *testing.T) {
+	f, err := parse(t, []string{"--events-max-age", "36h", "--events-max-bytes", "1073741824"}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config("serve", io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Topology.EventsMaxAge != 36*time.Hour || cfg.Topology.EventsMaxBytes != 1<<30 {
+		t.Fatalf("topology %+v", cfg.Topology)
 	}
 }

@@ -170,6 +170,42 @@ func (c *client) getEvent(ctx context.Context, id, tenant string) (json.RawMessa
 	return c.do(ctx, http.MethodGet, "/v1/events/"+escape(id), q, nil)
 }
 
+// backfill: POST /v1/endpoints/{id}/backfill; empty fields are left to
+// the server.
+func (c *client) backfill(ctx context.Context, id string, w historyWindow, dryRun bool) (json.RawMessage, error) {
+	body := w.body()
+	body["dry_run"] = dryRun
+	return c.do(ctx, http.MethodPost, "/v1/endpoints/"+escape(id)+"/backfill", nil, body)
+}
+
+// historyWindow selects stored events; empty fields are left to the
+// server.
+type historyWindow struct {
+	since, until string
+	sampleSize   int
+}
+
+func (w historyWindow) body() map[string]any {
+	body := map[string]any{"since": w.since}
+	if w.until != "" {
+		body["until"] = w.until
+	}
+	if w.sampleSize > 0 {
+		body["sample_size"] = w.sampleSize
+	}
+	return body
+}
+
+// testRuleHistory: POST /v1/rules/test over stored events.
+func (c *client) testRuleHistory(ctx context.Context, filter string, patterns []string, w historyWindow) (json.RawMessage, error) {
+	body := w.body()
+	body["filter"] = filter
+	if patterns != nil {
+		body["events"] = patterns
+	}
+	return c.do(ctx, http.MethodPost, "/v1/rules/test", nil, body)
+}
+
 // testRule: POST /v1/rules/test; nil patterns are not sent.
 func (c *client) testRule(ctx context.Context, filter string, patterns []string, event json.RawMessage) (json.RawMessage, error) {
 	body := map[string]any{"filter": filter, "event": event}

@@ -185,3 +185,29 @@ func TestRecoverCommand(t *testing.T) {
 	c.fails(1, []string{"hookd: 400 invalid_field until: "}, "recover", id, "--since", "1h", "--until", "2h")
 	c.fails(1, []string{"hookd: 404 not_found"}, "recover", "ep_00000000000000000000000000", "--since", "1h")
 }
+
+// backfill and rule test --since read the stored events: a new endpoint
+// catches up on the event sent before it existed.
+func TestBackfillCommand(t *testing.T) {
+	t.Parallel()
+	c := startCLI(t, app.Config{})
+	c.ok("event", "send", "a.b", "--id", "old-1", "--data", `{"n":1}`)
+	c.ok("event", "send", "a.c", "--id", "old-2", "--data", `{"n":2}`)
+	if out := c.ok("rule", "test", "data.n == 1", "--since", "1h"); field(t, out, "matched") != "1" || !strings.Contains(field(t, out, "sample[0]"), "old-1 a.b") {
+		t.Fatalf("rule test --since:\n%s", out)
+	}
+	rc := hookdtest.NewReceiver(t)
+	id := c.createEndpoint("--url", rc.URL, "--event", "a.b")
+	if r := c.json("backfill", id, "--since", "1h", "--dry-run"); r["matched"] != float64(1) || r["queued"] != float64(0) {
+		t.Fatalf("backfill --dry-run: %v", r)
+	}
+	if out := c.ok("backfill", id, "--since", "1h"); field(t, out, "queued") != "1" {
+		t.Fatalf("backfill:\n%s", out)
+	}
+	c.waitStatus(id, "succeeded")
+	if n := rc.CountByID()["old-1"]; n != 1 || rc.Count() != 1 {
+		t.Fatalf("receiver got %v, want old-1 once", rc.CountByID())
+	}
+	c.fails(2, []string{"--since is required"}, "backfill", id)
+	c.fails(1, []string{"hookd: 400 invalid_field sample_size: "}, "backfill", id, "--since", "1h", "--sample-size", "1000")
+}

@@ -24,7 +24,8 @@ func TestRuleTestCommand(t *testing.T) {
 		t.Fatalf("pattern only:\n%s", out)
 	}
 	c.fails(1, []string{"hookd: 400 invalid_field filter: ", "(1:"}, "rule", "test", "--event", ev, "data.total ==")
-	c.fails(2, []string{"--event FILE is required"}, "rule", "test", "data.total > 1")
+	c.fails(2, []string{"give --event FILE (one event) or --since"}, "rule", "test", "data.total > 1")
+	c.fails(2, []string{"give --event FILE (one event) or --since"}, "rule", "test", "--event", ev, "--since", "1h", "true")
 	c.fails(2, []string{"--event"}, "rule", "test", "--event", "no-such-file.json", "true")
 	c.fails(2, []string{"--event", "JSON object"}, "rule", "test", "--event", writeFile(t, "bad.json", "not json"), "true")
 	c.fails(2, []string{"missing EXPR argument"}, "rule", "test", "--event", ev)

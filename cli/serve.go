@@ -28,6 +28,8 @@ type serveFlags struct {
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
 	eventsMaxMsgs, endpointMaxMsgs       int64
+	eventsMaxBytes                       int64
+	eventsMaxAge                         time.Duration
 	allowNets                            string
 	apiRateLimit                         float64
 	secretKeyFile                        string
@@ -44,6 +46,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.DurationVar(&f.eventsMaxAge, "events-max-age", 7*24*time.Hour, "how long accepted events are kept: the history backfill and rule tests read, and retries need")
+	fs.Int64Var(&f.eventsMaxBytes, "events-max-bytes", -1, "bytes of events kept at most; beyond it POST /v1/events answers 503 with Retry-After, so no event is dropped unrouted (-1: no limit)")
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
 	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
 	fs.Float64Var(&f.apiRateLimit, "api-rate-limit", 200, "requests per second each API key may make to this process (-1: no limit)")
@@ -118,6 +122,12 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.timeout <= 0 {
 		return app.Config{}, fmt.Errorf("--timeout must be positive, not %s", f.timeout)
 	}
+	if f.eventsMaxAge < time.Minute {
+		return app.Config{}, fmt.Errorf("--events-max-age must be at least 1m, not %s", f.eventsMaxAge)
+	}
+	if f.eventsMaxBytes == 0 {
+		return app.Config{}, fmt.Errorf("--events-max-bytes must be positive, or -1 for no limit")
+	}
 	if f.eventsMaxMsgs == 0 || f.endpointMaxMsgs == 0 {
 		return app.Config{}, fmt.Errorf("--events-max-msgs and --endpoint-max-msgs must be positive, or -1 for no limit")
 	}
@@ -169,6 +179,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Topology.Replicas = f.replicas
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
+	cfg.Topology.EventsMaxAge, cfg.Topology.EventsMaxBytes = f.eventsMaxAge, f.eventsMaxBytes
 	cfg.Worker.AllowNets = allow
 	cfg.APIKeyRateLimit = f.apiRateLimit
 	cfg.SecretKeyFile = f.secretKeyFile

@@ -267,13 +267,20 @@ func compile(value []byte, sealer Sealer) (*Compiled, error) {
 	if err := e.open(sealer); err != nil {
 		return &Compiled{Endpoint: &e, Broken: err}, nil
 	}
+	return Compile(&e), nil
+}
+
+// Compile compiles an endpoint whose secrets are open (as the store's Get
+// returns it) the way routers do; a rule that does not compile is
+// reported in Broken.
+func Compile(e *Endpoint) *Compiled {
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
-		return &Compiled{Endpoint: &e, Broken: err}, nil
+		return &Compiled{Endpoint: e, Broken: err}
 	}
 	key, err := rules.CompileKey(e.OrderingKey)
 	if err != nil {
-		return &Compiled{Endpoint: &e, Broken: err}, nil
+		return &Compiled{Endpoint: e, Broken: err}
 	}
-	return &Compiled{Endpoint: &e, Rule: rule, Key: key}, nil
+	return &Compiled{Endpoint: e, Rule: rule, Key: key}
 }

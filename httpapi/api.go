@@ -114,6 +114,7 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("POST /v1/endpoints/{id}/test-filter", a.testEndpointFilter)
 	v1.HandleFunc("POST /v1/rules/test", a.testRule)
 	v1.HandleFunc("POST /v1/endpoints/{id}/recover", a.recoverEndpoint)
+	v1.HandleFunc("POST /v1/endpoints/{id}/backfill", a.backfill)
 	v1.HandleFunc("GET /v1/endpoints/{id}/deliveries", a.listDeliveries)
 	v1.HandleFunc("GET /v1/deliveries/{id}", a.getDelivery)
 	v1.HandleFunc("POST /v1/deliveries/{id}/retry", a.retryDelivery)

@@ -322,27 +322,12 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if in.Since == "" {
-		writeError(w, fieldError("since", "required: the start of the window to recover"))
-		return
-	}
-	since, err := parseTime("since", in.Since)
+	win, err := parseWindow(in.Since, in.Until)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
-	until, err := parseTime("until", in.Until)
-	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if until.IsZero() {
-		until = time.Now()
-	}
-	if until.Before(since) {
-		writeError(w, fieldError("until", "is before since"))
-		return
-	}
+	since, until := win.Since, win.Until
 	ep, err := a.lookup(r)
 	if err != nil {
 		writeError(w, err)

@@ -59,9 +59,10 @@ func match(rule *rules.Rule, ev *testEvent) (filterResult, error) {
 }
 
 type ruleTestInput struct {
-	Filter string    `json:"filter"`
-	Events []string  `json:"events"`
-	Event  testEvent `json:"event"`
+	Filter string     `json:"filter"`
+	Events []string   `json:"events"`
+	Event  *testEvent `json:"event"`
+	historyInput
 }
 
 // testRule answers whether a filter (and optional type patterns) matches an
@@ -83,7 +84,18 @@ func (a *API) testRule(w http.ResponseWriter, r *http.Request) {
 		writeError(w, fieldError("filter", "%v", err))
 		return
 	}
-	out, err := match(rule, &in.Event)
+	if in.Since != "" {
+		if in.Event != nil {
+			writeError(w, fieldError("event", "give event (test one event) or since (count stored events), not both"))
+			return
+		}
+		a.ruleHistory(w, r, rule, &in.historyInput)
+		return
+	}
+	if in.Event == nil {
+		in.Event = &testEvent{}
+	}
+	out, err := match(rule, in.Event)
 	if err != nil {
 		writeError(w, err)
 		return

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"strings"
 	"time"
@@ -45,6 +46,12 @@ func (e *PublishError) Error() string {
 // Nats-Msg-Id header when the producer set one, else derived from the
 // message's stream sequence.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
+	return decode(m, r.seed)
+}
+
+// decode is Decode with the events stream's creation time, which derived
+// event ids depend on.
+func decode(m jetstream.Msg, seed time.Time) (*event.Event, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -66,7 +73,7 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 		Seq:     meta.Sequence.Stream,
 	}
 	if e.ID == "" {
-		e.ID = event.SequenceID(r.seed, meta.Sequence.Stream)
+		e.ID = event.SequenceID(seed, meta.Sequence.Stream)
 	}
 	// The API scopes a tenant's event ids in Nats-Msg-Id ("<tenant>/<id>"),
 	// so two tenants' equal ids are not taken for duplicates.
@@ -82,6 +89,22 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	return e, nil
 }
 
+// filterEnv is what filters and keys see of e. Data that is not JSON,
+// nests too deep, or that Go cannot hold (1e999) is null: the body is
+// still delivered as sent, and retrying could never help.
+func filterEnv(e *event.Event, log *slog.Logger) rules.Env {
+	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
+	if e.NotJSON {
+		log.Debug("event body is not JSON: routed with data null", "event", e.ID)
+	} else if event.TooDeep(e.Data) {
+		log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
+	} else if err := json.Unmarshal(e.Data, &env.Data); err != nil {
+		log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
+		env.Data = nil
+	}
+	return env
+}
+
 // route publishes the event to every matching endpoint's stream, with each
 // delivery's "pending" log record, all at once, and waits until every
 // publish is acknowledged. A record that would land after a fast worker's
@@ -94,17 +117,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if err != nil {
 		return err
 	}
-	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
-	if e.NotJSON {
-		r.log.Debug("event body is not JSON: routed with data null", "event", e.ID)
-	} else if event.TooDeep(e.Data) {
-		r.log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
-	} else if err := json.Unmarshal(e.Data, &env.Data); err != nil {
-		// Valid JSON Go cannot hold (say, 1e999): filters see null, the
-		// body is still delivered as sent. Retrying could never help.
-		r.log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
-		env.Data = nil
-	}
+	env := filterEnv(e, r.log)
 	targets := r.match(snap, &env, ev, ordered)
 	done := r.reached(ctx, m, e, ordered)
 	if len(done) > 0 {
@@ -172,13 +185,17 @@ type target struct {
 // lane picks the delivery's lane at an endpoint with an ordering key. A key
 // that fails to evaluate is "": those deliveries share a lane.
 func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator) int {
+	return laneOf(ep, env, ev, r.log)
+}
+
+func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slog.Logger) int {
 	n := ep.Layout().Lanes
 	if n == 0 {
 		return 0
 	}
 	key, err := ev.Key(ep.Key, env)
 	if err != nil {
-		r.log.Debug("ordering key error, empty key used", "endpoint", ep.ID, "event", env.ID, "err", err)
+		log.Debug("ordering key error, empty key used", "endpoint", ep.ID, "event", env.ID, "err", err)
 	}
 	return rules.Lane(key, n)
 }
@@ -186,6 +203,10 @@ func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, body []byte) {
+	publishTargets(ctx, r.js, e, targets, body)
+}
+
+func publishTargets(ctx context.Context, js jetstream.JetStream, e *event.Event, targets []target, body []byte) {
 	type pub struct {
 		t       *target
 		f       jetstream.PubAckFuture
@@ -199,7 +220,7 @@ func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []targe
 			if pending {
 				m = pendingRecord(e, t)
 			}
-			f, err := r.js.PublishMsgAsync(m)
+			f, err := js.PublishMsgAsync(m)
 			if err != nil {
 				t.err = err
 				break

@@ -1,0 +1,165 @@
+package router
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/rules"
+	"github.com/hookd/hookd/tenant"
+	"github.com/hookd/hookd/topology"
+)
+
+// BackfillOptions tune Backfill and RuleHistory.
+type BackfillOptions struct {
+	// DryRun counts and samples the matches without queueing anything.
+	// Optional: default false.
+	DryRun bool
+	// SampleSize is how many matching events the result shows. Optional:
+	// default 5, at most MaxSample.
+	SampleSize int
+	// Logger is optional: default slog.Default().
+	Logger *slog.Logger
+}
+
+// MaxSample bounds BackfillOptions.SampleSize.
+const MaxSample = 100
+
+func (o *BackfillOptions) setDefaults() {
+	if o.SampleSize <= 0 {
+		o.SampleSize = 5
+	}
+	o.SampleSize = min(o.SampleSize, MaxSample)
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
+}
+
+// SampledEvent is a matching event as a backfill or rule test shows it.
+type SampledEvent struct {
+	ID     string          `json:"id"`
+	Type   string          `json:"type"`
+	Tenant string          `json:"tenant"`
+	Time   time.Time       `json:"time"`
+	Data   json.RawMessage `json:"data"`
+}
+
+// HistoryResult counts what a scan of history found.
+type HistoryResult struct {
+	// Scanned is how many stored events of the window were read.
+	Scanned int `json:"scanned"`
+	// Matched is how many of them the rule matched.
+	Matched int `json:"matched"`
+	// Sample shows the first matches, oldest first.
+	Sample []SampledEvent `json:"sample"`
+}
+
+func (h *HistoryResult) add(e *event.Event, size int) {
+	h.Matched++
+	if len(h.Sample) < size {
+		h.Sample = append(h.Sample, SampledEvent{ID: e.ID, Type: e.Type, Tenant: e.Tenant, Time: e.Time, Data: e.Data})
+	}
+}
+
+// BackfillResult is what Backfill did.
+type BackfillResult struct {
+	HistoryResult
+	// AlreadyQueued counts matches the endpoint already has a delivery
+	// for (routed when they were accepted, or by an earlier backfill):
+	// they are not queued again.
+	AlreadyQueued int `json:"already_queued"`
+	// Queued counts deliveries queued now (0 for a dry run).
+	Queued int `json:"queued"`
+}
+
+// RuleHistory counts the stored events of tenantID accepted within w that
+// rule matches, with a sample: what a rule would have matched.
+func RuleHistory(ctx context.Context, js jetstream.JetStream, tenantID string, rule *rules.Rule, w Window, opt BackfillOptions) (HistoryResult, error) {
+	opt.setDefaults()
+	var out HistoryResult
+	var ev rules.Evaluator
+	tenantID = tenant.Normalize(tenantID)
+	err := Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
+		out.Scanned++
+		if e.Tenant != tenantID {
+			return nil
+		}
+		if ok, _ := rule.Match(&ev, env); ok {
+			out.add(e, opt.SampleSize)
+		}
+		return nil
+	})
+	if out.Sample == nil {
+		out.Sample = []SampledEvent{}
+	}
+	return out, err
+}
+
+// Backfill re-evaluates ep's current rule against the stored events of
+// its tenant accepted within w, and queues a delivery to ep for every
+// match it has none for yet, exactly as routing would have (same
+// delivery id, body, lane and pending record). A dry run only counts. An
+// error (a full endpoint stream, say) ends the backfill; the result
+// counts what was queued before it.
+func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled, w Window, opt BackfillOptions) (BackfillResult, error) {
+	opt.setDefaults()
+	if ep.Broken != nil {
+		return BackfillResult{}, fmt.Errorf("endpoint rule does not compile: %w", ep.Broken)
+	}
+	attempts, err := js.Stream(ctx, topology.AttemptsStream)
+	if err != nil {
+		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
+	}
+	var out BackfillResult
+	var ev rules.Evaluator
+	owner := tenant.Normalize(ep.Tenant)
+	lastRing := time.Time{}
+	err = Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
+		out.Scanned++
+		if e.Tenant != owner {
+			return nil
+		}
+		if ok, _ := ep.Rule.Match(&ev, env); !ok {
+			return nil
+		}
+		out.add(e, opt.SampleSize)
+		_, err := attempts.GetLastMsgForSubject(ctx, topology.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
+		switch {
+		case err == nil:
+			out.AlreadyQueued++
+			return nil
+		case !errors.Is(err, jetstream.ErrMsgNotFound):
+			return fmt.Errorf("delivery log: %w", err)
+		case opt.DryRun:
+			return nil
+		}
+		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, opt.Logger)}}
+		publishTargets(ctx, js, e, t, e.Envelope())
+		if t[0].err != nil {
+			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
+		}
+		out.Queued++
+		// Workers stop pulling from an endpoint that looked idle: wake
+		// them as deliveries arrive, at most every wakeEvery.
+		if time.Since(lastRing) > wakeEvery {
+			lastRing = time.Now()
+			_ = js.Conn().Publish(topology.WakeSubject(ep.ID), nil)
+		}
+		return nil
+	})
+	if out.Queued > 0 {
+		_ = js.Conn().Publish(topology.WakeSubject(ep.ID), nil)
+	}
+	if out.Sample == nil {
+		out.Sample = []SampledEvent{}
+	}
+	return out, err
+}
