@@ -99,6 +99,17 @@ func TestBackfillDeliversMatchingHistory(t *testing.T) {
 	for _, r := range rc.Requests() {
 		verify(t, ep.Secret, r)
 	}
+
+	// A backfill renders in the endpoint's format, as routing does.
+	raw := hookdtest.NewReceiver(t)
+	rawEP := h.CreateEndpoint(t, map[string]any{"url": raw.URL, "events": []string{"order.refunded"}, "format": "raw"})
+	if got := postHistory(t, h, "/v1/endpoints/"+rawEP.ID+"/backfill", map[string]any{"since": start}, http.StatusAccepted); got.Queued != 1 {
+		t.Fatalf("raw backfill: %v", got)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "the raw delivery", func() bool { return raw.Count() == 1 })
+	if body := string(raw.Requests()[0].Body); body != `{"n":100}` {
+		t.Fatalf("raw backfill delivered %s", body)
+	}
 }
 
 func TestBackfillInputErrors(t *testing.T) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"os"
 	"strings"
 )
 
@@ -27,6 +28,7 @@ type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
 	retrySchedule, profile, ordering, orderingKey   string
 	signing                                         string
+	format, transform, sampleEvent                  string
 	maxAttempts, maxInFlight                        int
 	rateLimit                                       float64
 	events                                          stringList
@@ -42,10 +44,13 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.description, "description", "", "description, for people")
 	fs.Var(&f.events, "event", "event type pattern, e.g. billing.* or billing.> (repeatable; none: every type; '' clears)")
 	fs.StringVar(&f.filter, "filter", "", "expr expression over the event, e.g. 'data.amount > 100'")
-	fs.Var(&f.headers, "header", "header sent with every delivery, 'Name: value' (repeatable; '' clears)")
+	fs.Var(&f.headers, "header", "header sent with every delivery, 'Name: value'; a value may be a template, 'Authorization: Bearer {{ data.token }}' (repeatable; '' clears)")
 	fs.StringVar(&f.timeout, "timeout", "", "timeout of one attempt, e.g. 30s ('' is the server's default)")
 	fs.StringVar(&f.retrySchedule, "retry-schedule", "", "this endpoint's delays before each retry, e.g. 1s,30s,5m ('' is the server's)")
 	fs.StringVar(&f.profile, "profile", "", "response handling: standard or langsmith (5s timeout, 5xx retried twice, 4xx never, body unread)")
+	fs.StringVar(&f.format, "format", "", "what the endpoint receives: standard, raw, envelope, slack, discord, teams or transform (docs/payloads.md)")
+	fs.StringVar(&f.transform, "transform", "", "with --format transform: expr expression building the body, or @file holding it, e.g. '{\"title\": data.name}'")
+	fs.StringVar(&f.sampleEvent, "sample-event", "", `file holding the event the transform and header templates are checked against, {"type":...,"data":...,"headers":{...}}`)
 	fs.StringVar(&f.ordering, "ordering", "", "none (parallel) or ordered (in acceptance order, a failing delivery holding back the rest; create only)")
 	fs.StringVar(&f.orderingKey, "ordering-key", "", "with --ordering ordered: expr key, e.g. data.order_id; equal keys in order, others in parallel (create only)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "deliveries per second to this endpoint across all workers (0: none)")
@@ -105,6 +110,24 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			body["signing"] = f.signing
 		case "profile":
 			body["profile"] = f.profile
+		case "format":
+			body["format"] = f.format
+		case "transform":
+			src := f.transform
+			if name, ok := strings.CutPrefix(src, "@"); ok {
+				b, rerr := os.ReadFile(name)
+				if rerr != nil {
+					err = &usageError{fmt.Errorf("--transform: %w", rerr)}
+				}
+				src = strings.TrimSpace(string(b))
+			}
+			body["transform"] = src
+		case "sample-event":
+			ev, ferr := jsonObjectFile("sample-event", f.sampleEvent)
+			if ferr != nil {
+				err = ferr
+			}
+			body["sample_event"] = ev
 		case "ordering":
 			body["ordering"] = f.ordering
 		case "ordering-key":
@@ -312,6 +335,8 @@ func printEndpoint(t *table, e endpointView) {
 	t.field("timeout", e.timeout())
 	t.field("retry", e.retry())
 	t.field("profile", orDefault(e.Profile))
+	t.field("format", orDefault(e.Format))
+	t.field("transform", orDash(e.Transform))
 	t.field("ordering", e.ordering())
 	t.field("limits", e.limits())
 	t.field("metadata", orDash(pairs(e.Metadata, "=")))

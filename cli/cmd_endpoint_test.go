@@ -2,6 +2,8 @@ package cli
 
 import (
 	"bytes"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -385,4 +387,37 @@ func TestEndpointPolicyFlags(t *testing.T) {
 	if field(t, plain, "ordering") != "none" || field(t, plain, "limits") != "3 in flight" || field(t, plain, "retry") != "default" {
 		t.Fatalf("plain endpoint:\n%s", plain)
 	}
+}
+
+// --format, --transform (inline or @file) and --sample-event go through;
+// get shows them; a transform refused by the server names the field.
+func TestEndpointFormatFlags(t *testing.T) {
+	t.Parallel()
+	c := startCLI(t, app.Config{NoRouter: true, NoWorker: true})
+	slack := c.ok("endpoint", "get", c.createEndpoint("--url", "https://hooks.slack.example/x", "--format", "slack"))
+	if field(t, slack, "format") != "slack" || field(t, slack, "transform") != "-" {
+		t.Fatalf("slack endpoint:\n%s", slack)
+	}
+	dir := t.TempDir()
+	src := filepath.Join(dir, "transform.expr")
+	if err := os.WriteFile(src, []byte(`{"order": data.order.id, "type": type}`+"\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	sample := filepath.Join(dir, "sample.json")
+	if err := os.WriteFile(sample, []byte(`{"type":"order.paid","data":{"order":{"id":"o1"}}}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	// Without a sample shaped like the events, hookd's own sample has no data.order.
+	c.fails(1, []string{"transform", "sample_event"}, "endpoint", "create", "--url", "https://x.example", "--format", "transform", "--transform", "@"+src)
+	ep := c.json("endpoint", "create", "--url", "https://x.example", "--format", "transform", "--transform", "@"+src, "--sample-event", sample)
+	if ep["format"] != "transform" || ep["transform"] != `{"order": data.order.id, "type": type}` {
+		t.Fatalf("created %v", ep)
+	}
+	id, _ := ep["id"].(string)
+	c.fails(1, []string{"transform", "invalid transform"}, "endpoint", "update", id, "--transform", `{"a": data.`, "--sample-event", sample)
+	raw := c.json("endpoint", "update", id, "--format", "raw")
+	if raw["format"] != "raw" || raw["transform"] != "" {
+		t.Fatalf("leaving the transform format keeps the transform: %v", raw)
+	}
+	c.fails(2, []string{"--sample-event"}, "endpoint", "update", id, "--sample-event", filepath.Join(dir, "missing.json"))
 }

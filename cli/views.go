@@ -34,6 +34,8 @@ type endpointView struct {
 		MaxAttempts int      `json:"max_attempts"`
 	} `json:"retry"`
 	Profile     string  `json:"profile"`
+	Format      string  `json:"format"`
+	Transform   string  `json:"transform"`
 	Ordering    string  `json:"ordering"`
 	OrderingKey string  `json:"ordering_key"`
 	MaxInFlight int     `json:"max_in_flight"`

@@ -25,6 +25,18 @@ const (
 	// record only if that is still the newest, so a queueing that a manual
 	// retry replaced meanwhile notices it.
 	HeaderLogSeq = "Hookd-Log-Seq"
+	// HeaderContentType is the content type of the delivery's body, which
+	// the worker sends; absent means application/json.
+	HeaderContentType = "Hookd-Content-Type"
+	// HeaderRenderedHeaders holds the endpoint's templated header values
+	// rendered for this delivery by the router: a JSON object, sealed
+	// under the master key when one is configured.
+	HeaderRenderedHeaders = "Hookd-Headers"
+	// HeaderRenderError says why the delivery could not be rendered in its
+	// endpoint's format (a transform failing on this event, say): the body
+	// is then the standard envelope, and the worker dead-letters the
+	// delivery with this error without sending anything.
+	HeaderRenderError = "Hookd-Render-Error"
 	// HeaderLane is the lane (1..n) of a delivery to an ordered endpoint
 	// with an ordering key; absent otherwise.
 	HeaderLane = "Hookd-Lane"

@@ -12,6 +12,8 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/payload"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -19,10 +21,15 @@ import (
 // events stream, so it cannot be rendered again.
 var ErrEventExpired = errors.New("event no longer stored")
 
+// Render renders a delivery's event in its endpoint's format, as the
+// endpoint is configured now.
+type Render func(e *event.Event) (payload.Rendered, error)
+
 // Requeue queues a delivery again as a new queueing, rendered from its
-// event, after the attempts last says were made. Queueing the same delivery
-// twice at the same attempt count is one queueing (Nats-Msg-Id).
-func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt, error) {
+// event by render (templated header values sealed with s), after the
+// attempts last says were made. Queueing the same delivery twice at the
+// same attempt count is one queueing (Nats-Msg-Id).
+func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render Render, s Sealer) (Attempt, error) {
 	events, err := js.Stream(ctx, topology.EventsStream)
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
@@ -42,7 +49,16 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 		// The sequence now holds another event: ours is gone.
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
-	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq, Tenant: tenantID}
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: raw.Subject, Time: last.EventTime, Data: event.NormalizeData(raw.Data),
+		Raw: raw.Data, Seq: last.EventSeq, Tenant: tenant.Normalize(tenantID)}
+	if len(raw.Header) > 0 {
+		e.Headers = make(map[string]string, len(raw.Header))
+		for k, v := range raw.Header {
+			if len(v) > 0 {
+				e.Headers[k] = v[0]
+			}
+		}
+	}
 	base := last.Number
 	pending := Attempt{
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
@@ -55,7 +71,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
 	m := nats.NewMsg(Subject(last.EndpointID, last.Lane))
-	m.Data = e.Envelope()
+	p, rerr := render(e)
+	SetPayload(m, e, p, rerr, s)
 	SetHeaders(m.Header, e, last.EndpointID)
 	if last.Lane > 0 {
 		m.Header.Set(HeaderLane, strconv.Itoa(last.Lane))

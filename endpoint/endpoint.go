@@ -32,7 +32,9 @@ type Endpoint struct {
 	// can switch secrets without a gap.
 	PreviousSecrets []PreviousSecret `json:"previous_secrets,omitempty"`
 	// Headers are sent with every delivery (an API key, a bearer token).
-	// Their values are secrets: never shown in full, never logged.
+	// Their values are secrets: never shown in full, never logged. A value
+	// holding "{{" is a template over the event, rendered per delivery by
+	// the router (see package payload).
 	Headers map[string]string `json:"headers,omitempty"`
 	// Timeout bounds one attempt; 0 means the server's default.
 	Timeout time.Duration `json:"timeout,omitempty"`
@@ -53,6 +55,12 @@ type Endpoint struct {
 	// Profile selects ready-made response handling: ProfileStandard ("")
 	// or ProfileLangSmith.
 	Profile string `json:"profile,omitempty"`
+	// Format is what the endpoint receives: one of package payload's
+	// formats; "" is the standard envelope.
+	Format string `json:"format,omitempty"`
+	// Transform is the expr expression that builds the body when Format
+	// is "transform".
+	Transform string `json:"transform,omitempty"`
 	// Metadata are free labels.
 	Metadata map[string]string `json:"metadata,omitempty"`
 	// Disabled endpoints are still routed to, but their deliveries are held

@@ -11,6 +11,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
 )
@@ -22,6 +23,9 @@ type Compiled struct {
 	Rule *rules.Rule
 	// Key is the compiled OrderingKey, nil when none.
 	Key *rules.Key
+	// Payload is the compiled format and header templates, nil when
+	// Broken is set.
+	Payload *payload.Compiled
 	// Broken says why a stored endpoint's rule no longer compiles (only a
 	// change of expr's grammar can cause it). The endpoint stays known, so
 	// its pending deliveries are still made; routers skip it and log.
@@ -153,6 +157,11 @@ func (r *Registry) Changed() <-chan struct{} {
 	return ch
 }
 
+// Sealer returns what seals and opens the endpoints' secrets (values stay
+// plain without a master key): templated header values rendered by a
+// router travel sealed with it in the endpoint stream.
+func (r *Registry) Sealer() Sealer { return orPlain(r.sealer) }
+
 // Ready is closed once every endpoint stored when Run started is loaded.
 func (r *Registry) Ready() <-chan struct{} { return r.ready }
 
@@ -282,5 +291,9 @@ func Compile(e *Endpoint) *Compiled {
 	if err != nil {
 		return &Compiled{Endpoint: e, Broken: err}
 	}
-	return &Compiled{Endpoint: e, Rule: rule, Key: key}
+	p, err := e.CompilePayload()
+	if err != nil {
+		return &Compiled{Endpoint: e, Broken: err}
+	}
+	return &Compiled{Endpoint: e, Rule: rule, Key: key, Payload: p}
 }

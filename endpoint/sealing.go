@@ -58,9 +58,7 @@ func (e *Endpoint) sealedCopy(s Sealer) *Endpoint {
 // open opens e's sealed secrets in place. Without a sealer, a sealed value
 // is an error: the master key is missing.
 func (e *Endpoint) open(s Sealer) error {
-	if s == nil {
-		s = plainOnly{}
-	}
+	s = orPlain(s)
 	var err error
 	if e.Secret, err = s.Open(e.Secret); err != nil {
 		return fmt.Errorf("%w: %s: secret: %v", ErrSealed, e.ID, err)
@@ -78,6 +76,14 @@ func (e *Endpoint) open(s Sealer) error {
 	return nil
 }
 
+// orPlain returns s, or plainOnly when there is no sealer.
+func orPlain(s Sealer) Sealer {
+	if s == nil {
+		return plainOnly{}
+	}
+	return s
+}
+
 // plainOnly opens only values that were never sealed.
 type plainOnly struct{}
 
@@ -88,3 +94,7 @@ func (plainOnly) Open(value string) (string, error) {
 	}
 	return value, nil
 }
+
+// PlainSealer returns the Sealer used without a master key: values are
+// stored as they are, and only values never sealed open.
+func PlainSealer() Sealer { return plainOnly{} }

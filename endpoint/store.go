@@ -53,6 +53,10 @@ func domainErr(id string, err error) error {
 	return err
 }
 
+// Sealer returns what seals and opens the endpoints' secrets, as the
+// Registry's Sealer does.
+func (s *Store) Sealer() Sealer { return orPlain(s.sealer) }
+
 // Create stores a new endpoint; timestamps are assigned. The endpoint must
 // be valid (see Validate).
 func (s *Store) Create(ctx context.Context, e *Endpoint) error {

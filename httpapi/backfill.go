@@ -101,7 +101,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out, err := router.Backfill(r.Context(), a.js, endpoint.Compile(ep), win,
-		router.BackfillOptions{DryRun: in.DryRun, SampleSize: in.SampleSize, Logger: a.log})
+		router.BackfillOptions{DryRun: in.DryRun, SampleSize: in.SampleSize, Logger: a.log, Sealer: a.store.Sealer()})
 	if err != nil {
 		writeError(w, natsError("backfill stopped after queueing some deliveries (see the endpoint's deliveries)", err))
 		return

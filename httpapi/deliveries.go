@@ -295,10 +295,11 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 }
 
 func (a *API) requeue(r *http.Request, last delivery.Attempt) (delivery.Attempt, error) {
-	if _, err := a.store.Get(r.Context(), last.EndpointID); err != nil {
+	ep, err := a.store.Get(r.Context(), last.EndpointID)
+	if err != nil {
 		return delivery.Attempt{}, notFound("endpoint", last.EndpointID)
 	}
-	pending, err := delivery.Requeue(r.Context(), a.js, last)
+	pending, err := delivery.Requeue(r.Context(), a.js, last, renderFor(ep), a.store.Sealer())
 	if errors.Is(err, delivery.ErrEventExpired) {
 		return delivery.Attempt{}, &apiError{Status: http.StatusConflict, Code: "event_expired", Message: err.Error() + ": events are kept 7 days"}
 	}

@@ -3,9 +3,10 @@ package httpapi
 import (
 	"net/http"
 
-	"github.com/hookd/hookd/tenant"
 	"regexp"
 	"strconv"
+
+	"github.com/hookd/hookd/tenant"
 )
 
 var endpointIDPattern = regexp.MustCompile(`^ep_[0-9a-z]{26}$`)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/signing"
 	"github.com/hookd/hookd/tenant"
 )
@@ -26,13 +27,18 @@ type endpointInput struct {
 	Metadata    *map[string]string `json:"metadata"`
 	Retry       *retryView         `json:"retry"`
 	Profile     *string            `json:"profile"`
-	Ordering    *string            `json:"ordering"`
-	OrderingKey *string            `json:"ordering_key"`
-	MaxInFlight *int               `json:"max_in_flight"`
-	RateLimit   *float64           `json:"rate_limit"`
-	Enabled     *bool              `json:"enabled"`
-	Secret      *string            `json:"secret"`
-	Signing     *string            `json:"signing"`
+	Format      *string            `json:"format"`
+	Transform   *string            `json:"transform"`
+	// SampleEvent is what the transform and header templates are checked
+	// against; hookd's sample event when absent. It is not stored.
+	SampleEvent *sampleEvent `json:"sample_event"`
+	Ordering    *string      `json:"ordering"`
+	OrderingKey *string      `json:"ordering_key"`
+	MaxInFlight *int         `json:"max_in_flight"`
+	RateLimit   *float64     `json:"rate_limit"`
+	Enabled     *bool        `json:"enabled"`
+	Secret      *string      `json:"secret"`
+	Signing     *string      `json:"signing"`
 }
 
 func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
@@ -47,6 +53,11 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 	set(&e.Filter, in.Filter)
 	set(&e.Secret, in.Secret)
 	set(&e.Profile, in.Profile)
+	set(&e.Format, in.Format)
+	set(&e.Transform, in.Transform)
+	if in.Format != nil && *in.Format != payload.TransformFormat && in.Transform == nil {
+		e.Transform = "" // leaving the transform format drops its transform
+	}
 	set(&e.Ordering, in.Ordering)
 	set(&e.OrderingKey, in.OrderingKey)
 	if in.Events != nil {
@@ -116,6 +127,8 @@ type endpointView struct {
 	Metadata    map[string]string `json:"metadata"`
 	Retry       retryView         `json:"retry"`
 	Profile     string            `json:"profile"`
+	Format      string            `json:"format"`
+	Transform   string            `json:"transform"`
 	Ordering    string            `json:"ordering"`
 	OrderingKey string            `json:"ordering_key"`
 	MaxInFlight int               `json:"max_in_flight"`
@@ -147,6 +160,10 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 	v.Profile, v.MaxInFlight, v.RateLimit = e.Profile, e.MaxInFlight, e.RateLimit
 	if v.Profile == "" {
 		v.Profile = endpoint.ProfileStandard
+	}
+	v.Format, v.Transform = e.Format, e.Transform
+	if v.Format == "" {
+		v.Format = payload.Standard
 	}
 	v.Ordering, v.OrderingKey = e.Ordering, e.OrderingKey
 	if v.Ordering == "" {
@@ -211,6 +228,10 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 	}
 	if tenantID != tenant.Default {
 		e.Tenant = tenantID
+	}
+	if err := checkPayload(e, nil, in.SampleEvent); err != nil {
+		writeError(w, err)
+		return
 	}
 	if e.Ordered() {
 		if err := a.topo.EnsureOrderedRouting(r.Context()); err != nil {
@@ -306,6 +327,9 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		}
 		if _, err := e.Validate(); err != nil {
 			return validationError(err)
+		}
+		if err := checkPayload(e, &before, in.SampleEvent); err != nil {
+			return err
 		}
 		if in.URL != nil {
 			if err := a.checkScheme(e); err != nil {

@@ -87,6 +87,13 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	m := nats.NewMsg(subject)
 	m.Data = in.Data
+	// W3C trace context goes along, as a NATS producer's would: the
+	// envelope format reads the trace from it.
+	for _, h := range []string{"traceparent", "tracestate"} {
+		if v := r.Header.Get(h); v != "" && len(v) <= 512 {
+			m.Header.Set(h, v)
+		}
+	}
 	if len(in.Data) > topology.MaxEventSize {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
 			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(in.Data), topology.MaxEventSize)})

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/worker"
 )
 
@@ -48,10 +49,21 @@ func (a *API) testSend(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	ev := &event.Event{ID: event.NewID("evt_test"), Type: in.EventType, Time: time.Now().UTC(), Data: in.Data}
-	req, err := worker.BuildRequest(ep, ev.ID, ev.Envelope(), a.timeout, time.Now())
+	ev := &event.Event{ID: event.NewID("evt_test"), Type: in.EventType, Subject: event.Subject(in.EventType), Time: time.Now().UTC(),
+		Data: in.Data, Raw: in.Data, Tenant: tenant.Normalize(ep.Tenant)}
+	// The endpoint's format, as its deliveries have it.
+	p, renderErr := renderFor(ep)(ev)
+	req, err := worker.BuildRequest(ep, ev.ID, p.Body, a.timeout, time.Now())
 	if err != nil {
 		writeError(w, fieldError("secret", "%v", err))
+		return
+	}
+	req.ContentType, req.Rendered = p.ContentType, p.Headers
+	if renderErr != nil {
+		// Nothing is sent, as a delivery of this event would not be.
+		out := attemptResult{Error: "not rendered in the endpoint's format: " + renderErr.Error()}
+		a.log.Info("test delivery not rendered", "endpoint", ep.ID, "err", renderErr)
+		writeJSON(w, http.StatusOK, out)
 		return
 	}
 	resp, sendErr := a.sender.Send(r.Context(), req)

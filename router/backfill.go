@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
@@ -28,6 +29,9 @@ type BackfillOptions struct {
 	SampleSize int
 	// Logger is optional: default slog.Default().
 	Logger *slog.Logger
+	// Sealer seals templated header values in queued deliveries, as
+	// routers do. Optional: default none (values stored in the clear).
+	Sealer endpoint.Sealer
 }
 
 // MaxSample bounds BackfillOptions.SampleSize.
@@ -40,6 +44,9 @@ func (o *BackfillOptions) setDefaults() {
 	o.SampleSize = min(o.SampleSize, MaxSample)
 	if o.Logger == nil {
 		o.Logger = slog.Default()
+	}
+	if o.Sealer == nil {
+		o.Sealer = endpoint.PlainSealer()
 	}
 }
 
@@ -122,6 +129,7 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 	var ev rules.Evaluator
 	owner := tenant.Normalize(ep.Tenant)
 	lastRing := time.Time{}
+	pub := publisher{js: js, log: opt.Logger, sealer: opt.Sealer}
 	err = Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
 		out.Scanned++
 		if e.Tenant != owner {
@@ -142,7 +150,7 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 			return nil
 		}
 		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, opt.Logger)}}
-		publishTargets(ctx, js, e, t, e.Envelope())
+		pub.publishAll(ctx, e, t, &payload.Renderer{Event: e, Env: env, Eval: &ev})
 		if t[0].err != nil {
 			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
 		}

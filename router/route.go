@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
@@ -132,11 +133,10 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.log.Debug("routing", "event", e.ID, "type", e.Type, "seq", e.Seq, "ordered", ordered, "endpoints", len(targets))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.PublishTimeout)
 	defer cancel()
-	var body []byte
-	if len(targets) > 0 {
-		body = e.Envelope()
-	}
-	r.publishAll(ctx, e, targets, body)
+	// One renderer per event: a format that depends on the event only is
+	// rendered once, whatever the number of endpoints receiving it.
+	rd := payload.Renderer{Event: e, Env: &env, Eval: ev}
+	r.publishAll(ctx, e, targets, &rd)
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		if targets[i].err == nil {
@@ -202,11 +202,19 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slo
 
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
-func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, body []byte) {
-	publishTargets(ctx, r.js, e, targets, body)
+func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer) {
+	publisher{js: r.js, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd)
 }
 
-func publishTargets(ctx context.Context, js jetstream.JetStream, e *event.Event, targets []target, body []byte) {
+// publisher renders deliveries and publishes them with their pending
+// records: routing and backfill share it.
+type publisher struct {
+	js     jetstream.JetStream
+	log    *slog.Logger
+	sealer endpoint.Sealer
+}
+
+func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer) {
 	type pub struct {
 		t       *target
 		f       jetstream.PubAckFuture
@@ -215,12 +223,13 @@ func publishTargets(ctx context.Context, js jetstream.JetStream, e *event.Event,
 	pubs := make([]pub, 0, 2*len(targets))
 	for i := range targets {
 		t := &targets[i]
+		dm := r.deliveryMsg(e, t, rd)
 		for _, pending := range []bool{true, false} {
-			m := deliveryMsg(e, t, body)
+			m := dm
 			if pending {
 				m = pendingRecord(e, t)
 			}
-			f, err := js.PublishMsgAsync(m)
+			f, err := r.js.PublishMsgAsync(m)
 			if err != nil {
 				t.err = err
 				break
@@ -282,9 +291,17 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 	}
 }
 
-func deliveryMsg(e *event.Event, t *target, body []byte) *nats.Msg {
+// deliveryMsg is the delivery of e to t's endpoint, rendered in the
+// endpoint's format. A rendering that fails (a transform erring on this
+// event) still goes to the endpoint's stream, marked, and the worker
+// dead-letters it: the event is not lost, and a retry renders it again.
+func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer) *nats.Msg {
 	m := nats.NewMsg(delivery.Subject(t.ep.ID, t.lane))
-	m.Data = body
+	p, err := rd.Render(t.ep.Payload)
+	if err != nil {
+		r.log.Warn("delivery not rendered in the endpoint's format: it will be dead-lettered", "endpoint", t.ep.ID, "event", e.ID, "err", err)
+	}
+	delivery.SetPayload(m, e, p, err, r.sealer)
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
 	delivery.SetHeaders(m.Header, e, t.ep.ID)
 	if t.lane > 0 {

@@ -3,6 +3,7 @@ package worker
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strconv"
 	"sync"
 	"time"
@@ -49,6 +50,14 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
 		return
 	}
+	pl, err := delivery.ReadPayload(msg.Headers(), w.reg.Sealer())
+	if err != nil {
+		// Its rendered headers were sealed under another master key: held
+		// until the key is right, like the endpoint's own secrets.
+		w.log.Error("delivery held: its rendered headers cannot be opened", "endpoint", endpointID, "err", err)
+		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
+		return
+	}
 	rec := newRecord(endpointID, msg.Headers())
 	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	rec.Number, rec.Queue = base+1, base
@@ -74,13 +83,21 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		logSeq = seq
 	}
 
-	if d := w.pausedFor(endpointID, time.Now()); d > 0 {
+	var resp Response
+	var req Request
+	var sendErr error
+	if pl.RenderError != "" {
+		// The endpoint's format failed on this event: nothing to send, and
+		// retrying the same rendering cannot help. Dead-lettered with the
+		// error; a manual retry renders it again.
+		sendErr = &PermanentError{Err: fmt.Errorf("not rendered in the endpoint's format: %s", pl.RenderError)}
+	} else if d := w.pausedFor(endpointID, time.Now()); d > 0 {
 		// The endpoint throttled us: not attempted, it counts no attempt.
 		w.settle(func() error { return msg.NakWithDelay(resumeAfter(d)) }, "nak", endpointID, rec.DeliveryID)
 		return
+	} else {
+		req, sendErr = w.request(ep.Endpoint, rec.EventID, msg.Data(), pl)
 	}
-	var resp Response
-	req, sendErr := w.request(ep.Endpoint, rec.EventID, msg.Data())
 	if sendErr == nil && !w.waitRate(ctx, endpointID, ep.RateLimit, msg) {
 		// Not attempted: it counts no attempt.
 		w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
@@ -130,7 +147,11 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.noteSuccess(ctx, ep.Endpoint)
 		w.deliveryOps(ctx, rec, failures)
 	} else if gone == nil {
-		w.noteFailure(ctx, ep.Endpoint, time.Now())
+		if pl.RenderError == "" {
+			// A rendering failure is the endpoint's configuration, not
+			// the receiver failing: it does not count towards disabling.
+			w.noteFailure(ctx, ep.Endpoint, time.Now())
+		}
 		w.deliveryOps(ctx, rec, failures)
 	}
 	switch rec.Outcome {
@@ -151,12 +172,15 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 
 // request builds the attempt for an endpoint's current configuration:
 // every secret still in its grace period signs, its headers go along.
-func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte) (Request, error) {
-	return BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
+func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte, pl delivery.Payload) (Request, error) {
+	req, err := BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
+	req.ContentType, req.Rendered = pl.ContentType, pl.Headers
+	return req, err
 }
 
-// BuildRequest builds the signed request of one attempt to ep; timeout
-// applies when the endpoint sets none. An unusable secret is a
+// BuildRequest builds the signed request of one attempt to ep, with a JSON
+// body (the caller sets another content type and rendered headers);
+// timeout applies when the endpoint sets none. An unusable secret is a
 // *PermanentError.
 func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout time.Duration, now time.Time) (Request, error) {
 	var keys []signing.Key

@@ -18,6 +18,7 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/netguard"
+	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/signing"
 )
 
@@ -33,10 +34,16 @@ type Request struct {
 	URL       string
 	MessageID string
 	Body      []byte
-	Keys      []signing.Key
-	// Headers are the endpoint's own headers, set before hookd's.
+	// ContentType is the body's, "" for application/json.
+	ContentType string
+	Keys        []signing.Key
+	// Headers are the endpoint's own headers, set before hookd's; template
+	// values among them are skipped: Rendered holds what they rendered to.
 	Headers map[string]string
-	Timeout time.Duration
+	// Rendered are the endpoint's templated header values rendered for
+	// this delivery by the router.
+	Rendered map[string]string
+	Timeout  time.Duration
 	// SkipBody leaves the response body unread (LangSmith's rule).
 	SkipBody bool
 	// NoThrottleRetry makes 408 and 429 permanent, like any other 4xx.
@@ -139,10 +146,21 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	if err != nil {
 		return Response{}, &PermanentError{Err: fmt.Errorf("build request: %w", err)}
 	}
-	for k, v := range r.Headers {
+	for k, v := range r.Rendered {
 		req.Header.Set(k, v)
 	}
-	req.Header.Set("Content-Type", "application/json")
+	// The endpoint's static values as they are now win over a value
+	// rendered from a template it no longer has.
+	for k, v := range r.Headers {
+		if !payload.IsTemplate(v) {
+			req.Header.Set(k, v)
+		}
+	}
+	ct := r.ContentType
+	if ct == "" {
+		ct = payload.JSON
+	}
+	req.Header.Set("Content-Type", ct)
 	req.Header.Set("User-Agent", s.userAgent)
 	for k, v := range signing.Headers(r.MessageID, time.Now(), r.Body, r.Keys...) {
 		req.Header.Set(k, v)

@@ -96,3 +96,24 @@ func TestSendErrorRedactsQuery(t *testing.T) {
 		t.Fatalf("error %v carries the secret", err)
 	}
 }
+
+// A delivery carries its body's content type and the header values the
+// router rendered; a template is never sent as written, and the
+// endpoint's static values win.
+func TestSendContentTypeAndRenderedHeaders(t *testing.T) {
+	got := make(chan http.Header, 1)
+	srv := httptest.NewServer(http.HandlerFunc(func(_ http.ResponseWriter, r *http.Request) { got <- r.Header.Clone() }))
+	defer srv.Close()
+	_, err := newTestSender().Send(context.Background(), Request{URL: srv.URL, MessageID: "m", Body: []byte("a,b"), ContentType: "text/csv",
+		Headers:  map[string]string{"Authorization": "Bearer {{ data.token }}", "X-Static": "s", "X-Was-Templated": "now static"},
+		Rendered: map[string]string{"Authorization": "Bearer tok", "X-Was-Templated": "rendered"}, Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := <-got
+	for name, want := range map[string]string{"Content-Type": "text/csv", "Authorization": "Bearer tok", "X-Static": "s", "X-Was-Templated": "now static"} {
+		if h.Get(name) != want {
+			t.Errorf("%s: %q, want %q", name, h.Get(name), want)
+		}
+	}
+}
