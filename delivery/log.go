@@ -81,7 +81,10 @@ func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 // the newest record of each delivery's subject.
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
 	var out []Summary
-	err := l.read(ctx, topology.AttemptSubject(endpointID, "*"), jetstream.DeliverLastPerSubjectPolicy, func(a Attempt) {
+	err := l.read(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{topology.AttemptSubject(endpointID, "*")},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	}, func(a Attempt) {
 		out = append(out, Summary{Last: a})
 	})
 	return out, err
@@ -90,7 +93,10 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 // History returns every record of a delivery, oldest first, or ErrNotFound.
 func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	var out []Attempt
-	err := l.read(ctx, topology.AttemptSubject("*", deliveryID), jetstream.DeliverAllPolicy, func(a Attempt) {
+	err := l.read(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{topology.AttemptSubject("*", deliveryID)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}, func(a Attempt) {
 		out = append(out, a)
 	})
 	if err == nil && len(out) == 0 {
@@ -99,15 +105,12 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 	return out, err
 }
 
-// read passes every record on subject to each, with an ordered consumer
-// that is gone once read returns.
-func (l *Log) read(ctx context.Context, subject string, policy jetstream.DeliverPolicy, each func(Attempt)) error {
+// read passes every record that cfg selects to each, with an ordered
+// consumer that is gone once read returns.
+func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt)) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{subject},
-		DeliverPolicy:  policy,
-	})
+	cons, err := l.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("delivery log: %w", err)
 	}

@@ -66,6 +66,10 @@ type Endpoint struct {
 	// Disabled endpoints are still routed to, but their deliveries are held
 	// until the endpoint is enabled again.
 	Disabled bool `json:"disabled"`
+	// DisabledReason says why hookd disabled the endpoint by itself (it
+	// answered 410 Gone, or auto-disable): empty when a person disabled
+	// it, so operators can tell the two apart. Cleared on enable.
+	DisabledReason string `json:"disabled_reason,omitempty"`
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/apikey"
+	"github.com/hookd/hookd/dashboard"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/tenant"
@@ -74,7 +75,7 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// API serves /v1.
+// API serves /v1, /healthz, /openapi.json, and the dashboard at /.
 type API struct {
 	store      *endpoint.Store
 	topo       *topology.Topology
@@ -116,6 +117,8 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("POST /v1/endpoints/{id}/recover", a.recoverEndpoint)
 	v1.HandleFunc("POST /v1/endpoints/{id}/backfill", a.backfill)
 	v1.HandleFunc("GET /v1/endpoints/{id}/deliveries", a.listDeliveries)
+	v1.HandleFunc("GET /v1/endpoints/{id}/stats", a.endpointStats)
+	v1.HandleFunc("GET /v1/delivery-log", a.deliveryLog)
 	v1.HandleFunc("GET /v1/deliveries/{id}", a.getDelivery)
 	v1.HandleFunc("POST /v1/deliveries/{id}/retry", a.retryDelivery)
 	v1.HandleFunc("GET /v1/events/{id}", a.getEvent)
@@ -135,7 +138,8 @@ func New(cfg Config) (*API, error) {
 	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 	})
-	a.mux.HandleFunc("/", routeNotFound)
+	// The dashboard's page and files; any other path is still the JSON 404.
+	a.mux.Handle("/", dashboard.Handler(http.HandlerFunc(routeNotFound)))
 	return a, nil
 }
 

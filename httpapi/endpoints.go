@@ -70,7 +70,8 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 		e.Metadata = *in.Metadata
 	}
 	if in.Enabled != nil {
-		e.Disabled = !*in.Enabled
+		// A person decided: hookd's own reason no longer applies.
+		e.Disabled, e.DisabledReason = !*in.Enabled, ""
 	}
 	if in.MaxInFlight != nil {
 		e.MaxInFlight = *in.MaxInFlight
@@ -368,12 +369,12 @@ func orderingUnchanged(before, after *endpoint.Endpoint) error {
 }
 
 func (a *API) enableEndpoint(w http.ResponseWriter, r *http.Request) {
-	a.change(w, r, "enabled", func(e *endpoint.Endpoint) error { e.Disabled = false; return nil },
+	a.change(w, r, "enabled", func(e *endpoint.Endpoint) error { e.Disabled, e.DisabledReason = false, ""; return nil },
 		func(e *endpoint.Endpoint) any { return view(e, false) })
 }
 
 func (a *API) disableEndpoint(w http.ResponseWriter, r *http.Request) {
-	a.change(w, r, "disabled", func(e *endpoint.Endpoint) error { e.Disabled = true; return nil },
+	a.change(w, r, "disabled", func(e *endpoint.Endpoint) error { e.Disabled, e.DisabledReason = true, ""; return nil },
 		func(e *endpoint.Endpoint) any { return view(e, false) })
 }
 

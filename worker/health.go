@@ -82,7 +82,7 @@ func (w *Worker) noteSuccess(ctx context.Context, ep *endpoint.Endpoint) {
 // deliveries are held until it is enabled again, and it starts afresh.
 func (w *Worker) disable(ctx context.Context, endpointID, reason string) {
 	_, err := w.endpoints.Update(ctx, endpointID, func(e *endpoint.Endpoint) error {
-		e.Disabled = true
+		e.Disabled, e.DisabledReason = true, reason
 		return nil
 	})
 	if err != nil {

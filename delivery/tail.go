@@ -1,0 +1,84 @@
+package delivery
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Record is a delivery log record with its place in the log.
+type Record struct {
+	Seq uint64
+	Attempt
+}
+
+// maxTailScan bounds the records one Tail call reads, matching or not, so
+// that a filtered tail over a busy log answers quickly: the caller goes on
+// from the returned sequence.
+const maxTailScan = 2000
+
+// Tail returns up to limit records of every endpoint written after
+// sequence after, oldest first, keeping those keep accepts, and the
+// sequence to pass next time. After 0 (or beyond the log's end, as after a
+// reset) starts at the newest limit records.
+func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attempt) bool) ([]Record, uint64, error) {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	info, err := l.stream.Info(ctx)
+	if err != nil {
+		return nil, after, fmt.Errorf("delivery log: %w", err)
+	}
+	last := info.State.LastSeq
+	if after == 0 || after > last {
+		after = 0
+		if last > uint64(limit) {
+			after = last - uint64(limit)
+		}
+	}
+	if after >= last {
+		return []Record{}, last, nil
+	}
+	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:   after + 1,
+	})
+	if err != nil {
+		return nil, after, fmt.Errorf("delivery log: %w", err)
+	}
+	out := []Record{}
+	next := after
+	// Asking for exactly what is there returns as soon as it arrived;
+	// records written meanwhile are the next call's.
+	left := min(cons.CachedInfo().NumPending, maxTailScan)
+	for left > 0 && len(out) < limit {
+		batch, err := cons.Fetch(int(left), jetstream.FetchMaxWait(2*time.Second))
+		if err != nil {
+			return nil, after, fmt.Errorf("delivery log: %w", err)
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil || len(out) == limit {
+				continue // drained, not taken: next stays before it
+			}
+			next = meta.Sequence.Stream
+			var a Attempt
+			if json.Unmarshal(m.Data(), &a) == nil && keep(a) {
+				out = append(out, Record{Seq: next, Attempt: a})
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+			return nil, after, fmt.Errorf("delivery log: %w", err)
+		}
+		if n == 0 {
+			break // records aged out under us: what was read stands
+		}
+		left -= uint64(min(n, int(left)))
+	}
+	return out, next, nil
+}
