@@ -38,11 +38,15 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	if tenantID == "" {
 		tenantID = raw.Header.Get(event.TenantHeader)
 	}
-	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
+	id := raw.Header.Get(jetstream.MsgIDHeader)
+	if ce, err := event.ReadCloudEvent(raw.Header, raw.Data); err == nil && ce != nil && ce.ID != "" {
+		id = ce.ID // a CloudEvent's id is its event id
+	}
+	if id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
 		// The sequence now holds another event: ours is gone.
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
-	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.NormalizeData(raw.Data), Seq: last.EventSeq, Tenant: tenantID}
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Time: last.EventTime, Data: event.DataOf(raw.Header, raw.Data), Seq: last.EventSeq, Tenant: tenantID}
 	base := last.Number
 	pending := Attempt{
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,

@@ -43,7 +43,9 @@ func (e *PublishError) Error() string {
 
 // Decode reads an event from a message of the events stream. Its id is the
 // Nats-Msg-Id header when the producer set one, else derived from the
-// message's stream sequence.
+// message's stream sequence. A CloudEvent (binary or structured) gives its
+// id, time, source and data, and on "events.cloudevents" its type, as
+// event.SetCloudEvent documents.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 	meta, err := m.Metadata()
 	if err != nil {
@@ -79,6 +81,14 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 			}
 		}
 	}
+	ce, err := event.ReadCloudEvent(m.Headers(), m.Data())
+	switch {
+	case err != nil:
+		// Retrying cannot help: the body is routed as published.
+		r.log.Debug("structured CloudEvent unreadable: routed as published", "event", e.ID, "err", err)
+	case ce != nil:
+		e.SetCloudEvent(ce)
+	}
 	return e, nil
 }
 
@@ -94,7 +104,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if err != nil {
 		return err
 	}
-	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
+	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
 	if e.NotJSON {
 		r.log.Debug("event body is not JSON: routed with data null", "event", e.ID)
 	} else if event.TooDeep(e.Data) {
