@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/apikey"
+	"github.com/hookd/hookd/catalog"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
@@ -210,7 +211,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			ln.Close()
 			return err
 		}
-		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys,
+		ekv, err := a.topo.EventTypes(context.Background())
+		if err != nil {
+			ln.Close()
+			return err
+		}
+		cat := catalog.New(ekv, a.log.With("component", "catalog"))
+		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
 			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly, Logger: a.log})
 		if err != nil {
@@ -219,6 +226,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		}
 		a.api = httpapi.NewServer(ln, api)
 		a.sup.Add("apikeys", a.keys)
+		a.sup.Add("catalog", cat)
 		a.sup.Add("api", a.api)
 	}
 	if !a.cfg.NoRouter {

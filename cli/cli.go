@@ -29,7 +29,7 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 	switch cmd, rest := args[0], args[1:]; cmd {
 	case "serve", "api", "router", "worker":
 		err = runServe(ctx, cmd, rest, stdout, stderr, getenv)
-	case "endpoint", "delivery", "event", "rule", "key", "tenant":
+	case "endpoint", "delivery", "event", "rule", "key", "tenant", "event-type":
 		g, _ := findGroup(cmd)
 		err = runGroup(ctx, g, rest, stdout, stderr, getenv)
 	case "recover":
@@ -90,6 +90,8 @@ Client commands (call a running hookd's API):
   hookd key create [--name N --scope admin|publish|tenant --tenant T] | list | revoke ID
   hookd tenant create ID [--name N --metadata k=v --max-endpoints N --events-per-second R]
   hookd tenant list | get ID | update ID [flags] | delete ID | portal-token ID [--ttl 1h]
+  hookd event-type create --name N [--description D --schema @file.json --example @file.json]
+  hookd event-type list | get NAME | update NAME [flags] | delete NAME
 
 Run "hookd serve --help" for flags. Every flag can be set with HOOKD_<FLAG>,
 e.g. HOOKD_RETRY_SCHEDULE for --retry-schedule.

@@ -35,7 +35,7 @@ type group struct {
 }
 
 // groups are the client commands with subcommands.
-var groups = []group{endpointGroup, deliveryGroup, eventGroup, ruleGroup, keyGroup, tenantGroup}
+var groups = []group{endpointGroup, deliveryGroup, eventGroup, ruleGroup, keyGroup, tenantGroup, eventTypeGroup}
 
 func findGroup(name string) (group, bool) {
 	for _, g := range groups {

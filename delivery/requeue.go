@@ -45,11 +45,15 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 	if tenantID == "" {
 		tenantID = raw.Header.Get(event.TenantHeader)
 	}
-	if id := raw.Header.Get(jetstream.MsgIDHeader); id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
+	id := raw.Header.Get(jetstream.MsgIDHeader)
+	if ce, err := event.ReadCloudEvent(raw.Header, raw.Data); err == nil && ce != nil && ce.ID != "" {
+		id = ce.ID // a CloudEvent's id is its event id
+	}
+	if id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
 		// The sequence now holds another event: ours is gone.
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
-	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: raw.Subject, Time: last.EventTime, Data: event.NormalizeData(raw.Data),
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: raw.Subject, Time: last.EventTime, Data: event.DataOf(raw.Header, raw.Data),
 		Raw: raw.Data, Seq: last.EventSeq, Tenant: tenant.Normalize(tenantID)}
 	if len(raw.Header) > 0 {
 		e.Headers = make(map[string]string, len(raw.Header))

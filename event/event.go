@@ -52,8 +52,11 @@ type Event struct {
 	Type string
 	// Subject is the NATS subject the event was accepted on.
 	Subject string
-	// Time is when hookd accepted the event.
+	// Time is when the event happened: a CloudEvent's time attribute when
+	// it has a valid one, else when hookd accepted the event.
 	Time time.Time
+	// Source is a CloudEvent's source attribute, "" for other events.
+	Source string
 	// Data is the event's JSON payload, as the producer sent it (a body
 	// that is not JSON becomes a JSON string, see NormalizeData).
 	Data json.RawMessage

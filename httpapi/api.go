@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/apikey"
+	"github.com/hookd/hookd/catalog"
 	"github.com/hookd/hookd/dashboard"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
@@ -37,6 +38,9 @@ type Config struct {
 	Deliveries *delivery.Log
 	// Tenants stores tenants. Required.
 	Tenants *tenant.Store
+	// Catalog is the event-type catalogue; POST /v1/events checks event
+	// data against it. Required, and running (catalog.Catalog.Run).
+	Catalog *catalog.Catalog
 	// Sender makes test deliveries. Optional: default a new worker.Sender.
 	Sender *worker.Sender
 	// Timeout bounds a test delivery when the endpoint sets none. Optional:
@@ -69,8 +73,8 @@ func (c *Config) setDefaults() {
 
 // Validate reports a missing dependency.
 func (c Config) Validate() error {
-	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil || c.Deliveries == nil || c.Tenants == nil {
-		return errors.New("httpapi: Topology, Endpoints, Keys, Deliveries and Tenants are required")
+	if c.Topology == nil || c.Endpoints == nil || c.Keys == nil || c.Deliveries == nil || c.Tenants == nil || c.Catalog == nil {
+		return errors.New("httpapi: Topology, Endpoints, Keys, Deliveries, Tenants and Catalog are required")
 	}
 	return nil
 }
@@ -82,6 +86,7 @@ type API struct {
 	keys       *apikey.Store
 	deliveries *delivery.Log
 	tenants    *tenant.Store
+	catalog    *catalog.Catalog
 	limiter    *tenantLimiter
 	keyLimits  *keyLimiter
 	httpsOnly  bool
@@ -98,7 +103,7 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, catalog: cfg.Catalog, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	v1 := http.NewServeMux()
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
@@ -132,6 +137,11 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("PATCH /v1/tenants/{id}", a.updateTenant)
 	v1.HandleFunc("DELETE /v1/tenants/{id}", a.deleteTenant)
 	v1.HandleFunc("POST /v1/tenants/{id}/portal-tokens", a.createPortalToken)
+	v1.HandleFunc("POST /v1/event-types", a.createEventType)
+	v1.HandleFunc("GET /v1/event-types", a.listEventTypes)
+	v1.HandleFunc("GET /v1/event-types/{name}", a.getEventType)
+	v1.HandleFunc("PATCH /v1/event-types/{name}", a.updateEventType)
+	v1.HandleFunc("DELETE /v1/event-types/{name}", a.deleteEventType)
 	v1.HandleFunc("/v1/", routeNotFound)
 	a.mux.Handle("/v1/", a.requireKey(v1))
 	a.mux.HandleFunc("GET /openapi.json", serveOpenAPI)

@@ -210,7 +210,7 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, validationError(err))
 		return
 	}
-	if err := a.checkScheme(e); err != nil {
+	if err := errors.Join(a.checkScheme(e), a.checkFilterExamples(&in, e)); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -323,7 +323,7 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 		if err := in.applyTo(e); err != nil {
 			return err
 		}
-		if err := orderingUnchanged(&before, e); err != nil {
+		if err := errors.Join(orderingUnchanged(&before, e), a.checkFilterExamples(&in, e)); err != nil {
 			return err
 		}
 		if _, err := e.Validate(); err != nil {

@@ -66,7 +66,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, natsError("event not read", err))
 		return
 	default:
-		v.Data = event.NormalizeData(raw.Data)
+		v.Data = event.DataOf(raw.Header, raw.Data)
 	}
 	if v.RoutedTo == nil {
 		v.RoutedTo = []router.RoutedEntry{}

@@ -4,12 +4,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"strings"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/catalog"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
@@ -35,11 +37,28 @@ type eventAccepted struct {
 
 // publishEvent answers 202 only once JetStream has acknowledged the event,
 // and 503 "backpressure" (with Retry-After) when the events stream is full.
+// The body is hookd's JSON form, or a structured CloudEvent
+// (Content-Type: application/cloudevents+json), stored in binary mode.
 func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	var in eventInput
-	if err := decodeBody(w, r, MaxEventBody, &in); err != nil {
-		writeError(w, err)
+	var ce *event.CloudEvent
+	switch ct := r.Header.Get("Content-Type"); {
+	case event.IsBatch(ct):
+		writeError(w, &apiError{Status: http.StatusUnsupportedMediaType, Code: "unsupported_media_type",
+			Message: "batches of CloudEvents are not accepted: send each as application/cloudevents+json"})
 		return
+	case event.IsStructured(ct):
+		var err error
+		if ce, err = readCloudEvent(w, r); err != nil {
+			writeError(w, err)
+			return
+		}
+		in = eventInput{ID: ce.ID, Type: ce.Type, Data: event.NormalizeData(ce.Data), Tenant: r.Header.Get(event.TenantHeader)}
+	default:
+		if err := decodeBody(w, r, MaxEventBody, &in); err != nil {
+			writeError(w, err)
+			return
+		}
 	}
 	if err := event.ValidateType(in.Type); err != nil {
 		writeError(w, fieldError("type", "%v", err))
@@ -81,12 +100,22 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("tenant %s publishes more than its %g events per second (limits.events_per_second)", t.ID, t.Limits.EventsPerSecond)})
 		return
 	}
+	if err := a.checkData(r, in.Type, in.Data); err != nil {
+		writeError(w, err)
+		return
+	}
 	subject := event.Subject(in.Type)
 	if t.ID != tenant.Default {
 		subject = event.TenantSubject(t.ID, in.Type)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = in.Data
+	if ce != nil {
+		m.Data = ce.Data
+		for k, v := range ce.Headers() {
+			m.Header.Set(k, v)
+		}
+	}
 	// W3C trace context goes along, as a NATS producer's would: the
 	// envelope format reads the trace from it.
 	for _, h := range []string{"traceparent", "tracestate"} {
@@ -94,11 +123,13 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 			m.Header.Set(h, v)
 		}
 	}
-	if len(in.Data) > topology.MaxEventSize {
+	if len(m.Data) > topology.MaxEventSize {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
-			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(in.Data), topology.MaxEventSize)})
+			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(m.Data), topology.MaxEventSize)})
 		return
 	}
+	// The id, scoped to the tenant, is the stream's duplicate key: a
+	// CloudEvent re-sent with its id is stored once.
 	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(event.MsgIDScope(t.ID)+in.ID))
 	if err != nil {
 		a.log.Warn("event not accepted", "type", in.Type, "err", err)
@@ -106,4 +137,44 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, eventAccepted{ID: in.ID, Type: in.Type, Duplicate: ack.Duplicate})
+}
+
+// readCloudEvent reads a structured CloudEvent body and checks it as
+// event.CloudEvent.Validate does; errors name the attribute.
+func readCloudEvent(w http.ResponseWriter, r *http.Request) (*event.CloudEvent, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxEventBody))
+	var maxErr *http.MaxBytesError
+	if errors.As(err, &maxErr) {
+		return nil, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("body larger than %d bytes", MaxEventBody)}
+	}
+	if err != nil {
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body not read: " + err.Error()}
+	}
+	ce, err := event.ParseStructured(body)
+	if err == nil {
+		err = ce.Validate()
+	}
+	var ae *event.AttributeError
+	switch {
+	case errors.As(err, &ae):
+		return nil, fieldError(ae.Name, "%s", ae.Message)
+	case err != nil:
+		return nil, &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: err.Error()}
+	}
+	return ce, nil
+}
+
+// checkData refuses data that does not match its type's schema in the
+// event-type catalogue: 400 naming `data`, with where and why.
+func (a *API) checkData(r *http.Request, typ string, data json.RawMessage) error {
+	err := a.catalog.Check(r.Context(), typ, data)
+	var se *catalog.SchemaError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &se):
+		return fieldError("data", "does not match the schema of event type %s: %v", typ, se)
+	default:
+		return &apiError{Status: http.StatusServiceUnavailable, Code: "unavailable", Message: err.Error()}
+	}
 }

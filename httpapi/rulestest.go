@@ -19,10 +19,11 @@ type testEvent struct {
 	Data    json.RawMessage   `json:"data"`
 	Headers map[string]string `json:"headers"`
 	Tenant  string            `json:"tenant"`
+	Source  string            `json:"source"`
 }
 
 func (e *testEvent) env() (*rules.Env, error) {
-	env := &rules.Env{ID: e.ID, Type: e.Type, Subject: e.Subject, Headers: e.Headers, Tenant: tenant.Normalize(e.Tenant)}
+	env := &rules.Env{ID: e.ID, Type: e.Type, Subject: e.Subject, Headers: e.Headers, Tenant: tenant.Normalize(e.Tenant), Source: e.Source}
 	if env.Subject == "" && e.Type != "" {
 		env.Subject = "events." + e.Type
 	}

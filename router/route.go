@@ -45,14 +45,16 @@ func (e *PublishError) Error() string {
 
 // Decode reads an event from a message of the events stream. Its id is the
 // Nats-Msg-Id header when the producer set one, else derived from the
-// message's stream sequence.
+// message's stream sequence. A CloudEvent (binary or structured) gives its
+// id, time, source and data, and on "events.cloudevents" its type, as
+// event.SetCloudEvent documents.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
-	return decode(m, r.seed)
+	return decode(m, r.seed, r.log)
 }
 
 // decode is Decode with the events stream's creation time, which derived
 // event ids depend on.
-func decode(m jetstream.Msg, seed time.Time) (*event.Event, error) {
+func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
@@ -87,6 +89,14 @@ func decode(m jetstream.Msg, seed time.Time) (*event.Event, error) {
 			}
 		}
 	}
+	ce, err := event.ReadCloudEvent(m.Headers(), m.Data())
+	switch {
+	case err != nil:
+		// Retrying cannot help: the body is routed as published.
+		log.Debug("structured CloudEvent unreadable: routed as published", "event", e.ID, "err", err)
+	case ce != nil:
+		e.SetCloudEvent(ce)
+	}
 	return e, nil
 }
 
@@ -94,7 +104,7 @@ func decode(m jetstream.Msg, seed time.Time) (*event.Event, error) {
 // nests too deep, or that Go cannot hold (1e999) is null: the body is
 // still delivered as sent, and retrying could never help.
 func filterEnv(e *event.Event, log *slog.Logger) rules.Env {
-	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
+	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
 	if e.NotJSON {
 		log.Debug("event body is not JSON: routed with data null", "event", e.ID)
 	} else if event.TooDeep(e.Data) {

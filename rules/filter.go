@@ -36,7 +36,8 @@ func compileOptions() []expr.Option {
 var ErrInvalidFilter = errors.New("invalid filter")
 
 // Env is what a filter sees: `type`, `id`, `subject`, `time`, `data` (the
-// decoded JSON body), `headers` and `tenant`.
+// decoded JSON body), `headers`, `tenant` and `source` (a CloudEvent's
+// source attribute, "" for other events).
 type Env struct {
 	Type    string            `expr:"type"`
 	ID      string            `expr:"id"`
@@ -45,6 +46,7 @@ type Env struct {
 	Data    any               `expr:"data"`
 	Headers map[string]string `expr:"headers"`
 	Tenant  string            `expr:"tenant"`
+	Source  string            `expr:"source"`
 }
 
 // Filter is a compiled filter expression. It is safe for concurrent use;

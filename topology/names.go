@@ -46,6 +46,8 @@ const (
 	TenantEventsSubjects = "tenants.*.events.>"
 	// KeysBucket holds API keys (hashes only), keyed by key id.
 	KeysBucket = "hookd_keys"
+	// EventTypesBucket is the event-type catalogue, keyed by type name.
+	EventTypesBucket = "hookd_event_types"
 	// RouterConsumer is the durable consumer on EventsStream shared by all
 	// routers.
 	RouterConsumer = "hookd-router"

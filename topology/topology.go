@@ -214,7 +214,7 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 }
 
 func (t *Topology) ensureBuckets(ctx context.Context) error {
-	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket} {
+	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket, EventTypesBucket} {
 		if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
 			History:  1,
@@ -280,6 +280,16 @@ func (t *Topology) Keys(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := t.js.KeyValue(ctx, KeysBucket)
 	if err != nil {
 		return nil, fmt.Errorf("topology: bucket %s: %w", KeysBucket, err)
+	}
+	return kv, nil
+}
+
+// EventTypes returns the event-type catalogue bucket; EnsureCore must have
+// run.
+func (t *Topology) EventTypes(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, EventTypesBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", EventTypesBucket, err)
 	}
 	return kv, nil
 }
