@@ -89,6 +89,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if err := e.validateOrdering(); err != nil {
 		return nil, err
 	}
+	if err := e.validateBatch(); err != nil {
+		return nil, err
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}
