@@ -20,7 +20,7 @@ var recoverCommand = command{name: "recover", args: []string{"ENDPOINT_ID"},
 
 func deliveryList(fs *flag.FlagSet) runFunc {
 	var f deliveryFilter
-	fs.StringVar(&f.status, "status", "", "only this status: pending, failed, succeeded or dead")
+	fs.StringVar(&f.status, "status", "", "only this status: pending, failed, succeeded, dead or batched")
 	fs.StringVar(&f.since, "since", "", "only events accepted from this time: RFC 3339, or a duration ago (2h)")
 	fs.StringVar(&f.until, "until", "", "only events accepted before this time: RFC 3339, or a duration ago")
 	fs.StringVar(&f.eventType, "event-type", "", "only this event type")
@@ -62,7 +62,7 @@ func deliveryGet(*flag.FlagSet) runFunc {
 }
 
 func deliveryRetry(fs *flag.FlagSet) runFunc {
-	force := fs.Bool("force", false, "retry even a delivery that succeeded")
+	force := fs.Bool("force", false, "retry even a delivery that succeeded, or went into a batch")
 	return func(ctx context.Context, x *invocation, args []string) error {
 		answer, err := x.api.retryDelivery(ctx, args[0], *force)
 		if err != nil {
@@ -108,6 +108,12 @@ func printDelivery(t *table, d deliveryView) {
 	t.field("last_status_code", statusCode(d.LastStatusCode))
 	t.field("last_error", orDash(d.LastError))
 	t.field("next_attempt_at", orDash(when(d.NextAttemptAt)))
+	if d.BatchID != "" {
+		t.field("batch_id", d.BatchID)
+	}
+	if d.BatchSize > 0 {
+		t.field("batch_size", strconv.Itoa(d.BatchSize))
+	}
 	t.field("created_at", when(d.CreatedAt))
 	t.field("updated_at", when(d.UpdatedAt))
 	if len(d.Attempts) == 0 {

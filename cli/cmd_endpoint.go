@@ -2,6 +2,7 @@ package cli
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -27,9 +28,10 @@ var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that 
 type endpointFlags struct {
 	url, name, description, filter, timeout, secret string
 	retrySchedule, profile, ordering, orderingKey   string
-	signing                                         string
+	signing, batchMaxWait, batchField               string
 	format, transform, sampleEvent                  string
-	maxAttempts, maxInFlight                        int
+	maxAttempts, maxInFlight, batchMaxEvents        int
+	noBatch                                         bool
 	rateLimit                                       float64
 	events                                          stringList
 	headers, metadata                               pairMap
@@ -55,6 +57,10 @@ func (f *endpointFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.orderingKey, "ordering-key", "", "with --ordering ordered: expr key, e.g. data.order_id; equal keys in order, others in parallel (create only)")
 	fs.Float64Var(&f.rateLimit, "rate-limit", 0, "deliveries per second to this endpoint across all workers (0: none)")
 	fs.IntVar(&f.maxInFlight, "max-in-flight", 0, "deliveries out at once to this endpoint across all workers (0: no cap)")
+	fs.IntVar(&f.batchMaxEvents, "batch-max-events", 0, "send matched events in batches of up to this many, 1 to 1000 (default with any --batch-* flag: 100)")
+	fs.StringVar(&f.batchMaxWait, "batch-max-wait", "", "send a batch this long after its first event, 1s to 15m (default with any --batch-* flag: 10s)")
+	fs.StringVar(&f.batchField, "batch-field", "", "name of the list of events in a batch body, e.g. runs (default with any --batch-* flag: events)")
+	fs.BoolVar(&f.noBatch, "no-batch", false, "send events one by one again (update)")
 	fs.IntVar(&f.maxAttempts, "max-attempts", 0, "this endpoint's maximum attempts, the first included (0: the schedule decides)")
 	fs.Var(&f.metadata, "metadata", "label, key=value (repeatable; '' clears)")
 	fs.BoolVar(&f.disabled, "disabled", false, "hold deliveries until enabled (--disabled=false enables)")
@@ -78,6 +84,11 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 			}
 		}
 		body["retry"] = map[string]any{"schedule": schedule, "max_attempts": f.maxAttempts}
+	}
+	if batch, berr := f.batch(fs); berr != nil {
+		return nil, berr
+	} else if batch != nil {
+		body["batch"] = batch
 	}
 	fs.Visit(func(fl *flag.Flag) {
 		switch fl.Name {
@@ -139,6 +150,35 @@ func (f *endpointFlags) body(fs *flag.FlagSet) (map[string]any, error) {
 		}
 	})
 	return body, err
+}
+
+// batch returns the batch object of the --batch-* flags given (the API
+// keeps the fields not sent), nil for none, or null for --no-batch.
+func (f *endpointFlags) batch(fs *flag.FlagSet) (any, error) {
+	on := given(fs, "batch-max-events") || given(fs, "batch-max-wait") || given(fs, "batch-field")
+	if f.noBatch {
+		if on {
+			return nil, &usageError{errors.New("--no-batch and --batch-* flags contradict each other")}
+		}
+		return json.RawMessage("null"), nil
+	}
+	if !on {
+		return nil, nil
+	}
+	batch := map[string]any{}
+	if given(fs, "batch-max-events") {
+		batch["max_events"] = f.batchMaxEvents
+	}
+	if given(fs, "batch-max-wait") {
+		if _, err := durationArg("batch-max-wait", f.batchMaxWait); err != nil {
+			return nil, err
+		}
+		batch["max_wait"] = f.batchMaxWait
+	}
+	if given(fs, "batch-field") {
+		batch["field"] = f.batchField
+	}
+	return batch, nil
 }
 
 func endpointCreate(fs *flag.FlagSet) runFunc {
@@ -339,6 +379,7 @@ func printEndpoint(t *table, e endpointView) {
 	t.field("transform", orDash(e.Transform))
 	t.field("ordering", e.ordering())
 	t.field("limits", e.limits())
+	t.field("batch", e.batch())
 	t.field("metadata", orDash(pairs(e.Metadata, "=")))
 	t.field("created_at", when(e.CreatedAt))
 	t.field("updated_at", when(e.UpdatedAt))

@@ -421,3 +421,26 @@ func TestEndpointFormatFlags(t *testing.T) {
 	}
 	c.fails(2, []string{"--sample-event"}, "endpoint", "update", id, "--sample-event", filepath.Join(dir, "missing.json"))
 }
+
+// The batch flags go through, update merges them, --no-batch turns
+// batching off, and get shows it.
+func TestEndpointBatchFlags(t *testing.T) {
+	t.Parallel()
+	c := startCLI(t, app.Config{NoRouter: true, NoWorker: true})
+	ep := c.json("endpoint", "create", "--url", "https://x.example", "--batch-max-events", "50", "--batch-field", "runs")
+	id, _ := ep["id"].(string)
+	if b, _ := ep["batch"].(map[string]any); b["max_events"] != 50.0 || b["max_wait"] != "10s" || b["field"] != "runs" {
+		t.Fatalf("created %v", ep)
+	}
+	c.ok("endpoint", "update", id, "--batch-max-wait", "1m")
+	if got := field(t, c.ok("endpoint", "get", id), "batch"); got != "up to 50 events or 1m0s, as runs" {
+		t.Fatalf("get shows batch %q", got)
+	}
+	c.fails(1, []string{"batch.max_events"}, "endpoint", "update", id, "--batch-max-events", "5000")
+	c.fails(2, []string{"batch-max-wait"}, "endpoint", "update", id, "--batch-max-wait", "soon")
+	c.fails(2, []string{"--no-batch"}, "endpoint", "update", id, "--no-batch", "--batch-field", "x")
+	c.ok("endpoint", "update", id, "--no-batch")
+	if got := field(t, c.ok("endpoint", "get", id), "batch"); got != "-" {
+		t.Fatalf("get shows batch %q after --no-batch", got)
+	}
+}

@@ -40,11 +40,16 @@ type endpointView struct {
 	OrderingKey string  `json:"ordering_key"`
 	MaxInFlight int     `json:"max_in_flight"`
 	RateLimit   float64 `json:"rate_limit"`
-	Secret      string  `json:"secret"`
-	Signing     string  `json:"signing"`
-	PublicKey   string  `json:"public_key"`
-	CreatedAt   string  `json:"created_at"`
-	UpdatedAt   string  `json:"updated_at"`
+	Batch       *struct {
+		MaxEvents int    `json:"max_events"`
+		MaxWait   string `json:"max_wait"`
+		Field     string `json:"field"`
+	} `json:"batch"`
+	Secret    string `json:"secret"`
+	Signing   string `json:"signing"`
+	PublicKey string `json:"public_key"`
+	CreatedAt string `json:"created_at"`
+	UpdatedAt string `json:"updated_at"`
 }
 
 func (e endpointView) enabled() bool {
@@ -102,6 +107,15 @@ func (e endpointView) limits() string {
 	return orDash(strings.Join(parts, ", "))
 }
 
+// batch shows "up to 100 events or 10s, as events", or "-" when deliveries
+// go one by one.
+func (e endpointView) batch() string {
+	if e.Batch == nil {
+		return "-"
+	}
+	return "up to " + strconv.Itoa(e.Batch.MaxEvents) + " events or " + e.Batch.MaxWait + ", as " + e.Batch.Field
+}
+
 func orDefault(s string) string {
 	if s == "" {
 		return "default"
@@ -156,6 +170,8 @@ type deliveryView struct {
 	LastStatusCode int           `json:"last_status_code"`
 	LastError      string        `json:"last_error"`
 	NextAttemptAt  string        `json:"next_attempt_at"`
+	BatchID        string        `json:"batch_id"`
+	BatchSize      int           `json:"batch_size"`
 	Attempts       []attemptView `json:"attempts"`
 }
 

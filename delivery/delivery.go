@@ -75,6 +75,9 @@ const (
 	// OutcomeDead: the attempt failed for good; the delivery was
 	// dead-lettered.
 	OutcomeDead Outcome = "dead"
+	// OutcomeBatched: the delivery was collected into the batch BatchID,
+	// which is delivered (and retried) in its place.
+	OutcomeBatched Outcome = "batched"
 )
 
 // Attempt is one record of the delivery log: a delivery queued by a router
@@ -108,4 +111,8 @@ type Attempt struct {
 	Outcome  Outcome `json:"outcome"`
 	// NextAttemptIn is the retry delay in seconds when Outcome is retrying.
 	NextAttemptInSeconds float64 `json:"next_attempt_in_seconds,omitempty"`
+	// BatchID is, on a member's batched record, the batch it went into.
+	BatchID string `json:"batch_id,omitempty"`
+	// BatchSize is, on a batch's records, how many deliveries it holds.
+	BatchSize int `json:"batch_size,omitempty"`
 }

@@ -24,12 +24,13 @@ const (
 	StatusFailed    Status = "failed"    // the last attempt failed; a retry is scheduled
 	StatusSucceeded Status = "succeeded" // delivered
 	StatusDead      Status = "dead"      // dead-lettered
+	StatusBatched   Status = "batched"   // collected into a batch, delivered as part of it
 )
 
 // ParseStatus checks s.
 func ParseStatus(s string) (Status, bool) {
 	switch st := Status(s); st {
-	case StatusPending, StatusFailed, StatusSucceeded, StatusDead:
+	case StatusPending, StatusFailed, StatusSucceeded, StatusDead, StatusBatched:
 		return st, true
 	}
 	return "", false
@@ -49,6 +50,8 @@ func (s Summary) Status() Status {
 		return StatusFailed
 	case OutcomeDead:
 		return StatusDead
+	case OutcomeBatched:
+		return StatusBatched
 	default:
 		return StatusPending
 	}

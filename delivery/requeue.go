@@ -83,7 +83,13 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 	}
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
 	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
-	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {
+	msgID := MsgID(e.ID, last.EndpointID) + ".retry." + strconv.Itoa(base)
+	if last.BatchID != "" {
+		// Going into a batch made no attempt: the batch tells this
+		// queueing from one after the next batch.
+		msgID += "." + last.BatchID
+	}
+	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
 		// Put the state back, or the log would say "pending" for a delivery
 		// that is not queued.
 		last.Time = time.Now().UTC()

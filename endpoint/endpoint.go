@@ -52,6 +52,9 @@ type Endpoint struct {
 	// an ordered endpoint: only deliveries with equal keys wait for each
 	// other. Fixed at creation.
 	OrderingKey string `json:"ordering_key,omitempty"`
+	// Batch, when set, sends the endpoint's deliveries in batches, as one
+	// POST each.
+	Batch *Batch `json:"batch,omitempty"`
 	// Profile selects ready-made response handling: ProfileStandard ("")
 	// or ProfileLangSmith.
 	Profile string `json:"profile,omitempty"`

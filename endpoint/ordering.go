@@ -27,7 +27,7 @@ func (e *Endpoint) Ordered() bool { return e.Ordering == OrderingOrdered }
 
 // Layout is how the endpoint's deliveries are stored and consumed.
 func (e *Endpoint) Layout() topology.EndpointLayout {
-	l := topology.EndpointLayout{MaxInFlight: e.MaxInFlight, Ordered: e.Ordered()}
+	l := topology.EndpointLayout{MaxInFlight: e.MaxInFlight, Ordered: e.Ordered(), Batched: e.Batched()}
 	if l.Ordered && e.OrderingKey != "" {
 		l.Lanes = KeyLanes
 	}

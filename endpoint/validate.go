@@ -92,6 +92,9 @@ func (e *Endpoint) Validate() (*rules.Rule, error) {
 	if _, err := e.CompilePayload(); err != nil {
 		return nil, err
 	}
+	if err := e.validateBatch(); err != nil {
+		return nil, err
+	}
 	rule, err := rules.Compile(e.Events, e.Filter)
 	if err != nil {
 		return nil, &FieldError{Field: "filter", Message: err.Error()}

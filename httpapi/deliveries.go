@@ -28,6 +28,10 @@ type deliveryView struct {
 	LastStatusCode int        `json:"last_status_code,omitempty"`
 	LastError      string     `json:"last_error,omitempty"`
 	NextAttemptAt  *time.Time `json:"next_attempt_at,omitempty"`
+	// BatchID is the batch a delivery with status batched went into.
+	BatchID string `json:"batch_id,omitempty"`
+	// BatchSize is how many deliveries a batch holds (batches only).
+	BatchSize int `json:"batch_size,omitempty"`
 	// Attempts is set by GET of one delivery (possibly empty), not in lists.
 	Attempts *[]attemptView `json:"attempts,omitempty"`
 }
@@ -46,7 +50,7 @@ func summaryView(s delivery.Summary) deliveryView {
 	l := s.Last
 	v := deliveryView{ID: l.DeliveryID, EndpointID: l.EndpointID, EventID: l.EventID, EventType: l.EventType,
 		Status: string(s.Status()), AttemptCount: l.Number, CreatedAt: l.EventTime, UpdatedAt: l.Time,
-		LastStatusCode: l.StatusCode, LastError: l.Error}
+		LastStatusCode: l.StatusCode, LastError: l.Error, BatchID: l.BatchID, BatchSize: l.BatchSize}
 	if next := s.NextAttemptAt(); !next.IsZero() {
 		v.NextAttemptAt = &next
 	}
@@ -86,7 +90,7 @@ func parseDeliveryQuery(r *http.Request) (deliveryQuery, error) {
 	if s := q.Get("status"); s != "" {
 		var ok bool
 		if out.status, ok = delivery.ParseStatus(s); !ok {
-			return out, fieldError("status", "must be pending, failed, succeeded or dead, not %q", s)
+			return out, fieldError("status", "must be pending, failed, succeeded, dead or batched, not %q", s)
 		}
 	}
 	if out.since, err = parseTime("since", q.Get("since")); err != nil {
@@ -236,8 +240,8 @@ func historyView(hist []delivery.Attempt) deliveryView {
 	v := summaryView(delivery.Summary{Last: hist[len(hist)-1]})
 	attempts := []attemptView{}
 	for _, a := range hist {
-		if a.Outcome == delivery.OutcomePending {
-			continue
+		if a.Outcome == delivery.OutcomePending || a.Outcome == delivery.OutcomeBatched {
+			continue // not attempts: queued, collected into a batch
 		}
 		attempts = append(attempts, attemptView{Attempt: a.Number, Time: a.Time, StatusCode: a.StatusCode,
 			Error: a.Error, DurationSeconds: a.DurationSeconds, Response: a.Response, Outcome: string(a.Outcome)})
@@ -275,6 +279,10 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	last := delivery.Summary{Last: hist[len(hist)-1]}
+	if isBatch(last.Last) {
+		writeError(w, errBatchNotRequeueable)
+		return
+	}
 	switch last.Status() {
 	case delivery.StatusPending:
 		writeError(w, &apiError{Status: http.StatusConflict, Code: "already_queued", Message: "the delivery is already queued"})
@@ -282,6 +290,12 @@ func (a *API) retryDelivery(w http.ResponseWriter, r *http.Request) {
 	case delivery.StatusSucceeded:
 		if !in.Force {
 			writeError(w, &apiError{Status: http.StatusConflict, Code: "already_succeeded", Message: `the delivery succeeded: send {"force":true} to deliver it again`})
+			return
+		}
+	case delivery.StatusBatched:
+		if !in.Force {
+			writeError(w, &apiError{Status: http.StatusConflict, Code: "already_batched",
+				Message: `the delivery went into batch ` + last.Last.BatchID + `: send {"force":true} to collect it into a new batch`})
 			return
 		}
 	}
@@ -316,7 +330,8 @@ type recoverInput struct {
 }
 
 // recoverEndpoint queues again every failed or dead delivery of the
-// endpoint whose event was accepted in [since, until].
+// endpoint whose event was accepted in [since, until], and every delivery
+// that went into a batch now dead.
 func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 	var in recoverInput
 	if err := decodeBody(w, r, maxSmallBody, &in); err != nil {
@@ -339,10 +354,20 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, natsError("deliveries not read", err))
 		return
 	}
+	deadBatches := map[string]bool{}
+	for _, s := range all {
+		if isBatch(s.Last) && s.Status() == delivery.StatusDead {
+			deadBatches[s.Last.DeliveryID] = true
+		}
+	}
 	n := 0
 	for _, s := range all {
 		t := s.Last.EventTime
-		if st := s.Status(); (st != delivery.StatusFailed && st != delivery.StatusDead) || t.Before(since) || t.After(until) {
+		st := s.Status()
+		// A dead batch is recovered through its members: collected again,
+		// into a new batch.
+		again := st == delivery.StatusFailed || st == delivery.StatusDead || st == delivery.StatusBatched && deadBatches[s.Last.BatchID]
+		if !again || isBatch(s.Last) || t.Before(since) || t.After(until) {
 			continue
 		}
 		if _, err := a.requeue(r, s.Last); err != nil {
@@ -361,3 +386,12 @@ func (a *API) recoverEndpoint(w http.ResponseWriter, r *http.Request) {
 	a.log.Info("endpoint recovered", "endpoint", ep.ID, "requeued", n)
 	writeJSON(w, http.StatusAccepted, map[string]int{"requeued": n})
 }
+
+// isBatch reports whether a log record is a batch's: a batch has no event
+// of its own to render it from again.
+func isBatch(a delivery.Attempt) bool {
+	return a.EventType == delivery.BatchEventType && a.EventSeq == 0
+}
+
+var errBatchNotRequeueable = &apiError{Status: http.StatusConflict, Code: "batch_not_requeueable",
+	Message: "a batch is retried whole by its endpoint's schedule and cannot be queued again: POST /v1/endpoints/{id}/recover collects the events of dead batches into new batches"}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"encoding/json"
 	"errors"
 	"net/http"
 	"strings"
@@ -36,9 +37,11 @@ type endpointInput struct {
 	OrderingKey *string      `json:"ordering_key"`
 	MaxInFlight *int         `json:"max_in_flight"`
 	RateLimit   *float64     `json:"rate_limit"`
-	Enabled     *bool        `json:"enabled"`
-	Secret      *string      `json:"secret"`
-	Signing     *string      `json:"signing"`
+	// Batch is raw so that null (batching off) differs from absent.
+	Batch   json.RawMessage `json:"batch"`
+	Enabled *bool           `json:"enabled"`
+	Secret  *string         `json:"secret"`
+	Signing *string         `json:"signing"`
 }
 
 func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
@@ -85,6 +88,9 @@ func (in *endpointInput) applyTo(e *endpoint.Endpoint) error {
 			return err
 		}
 		e.Retry = p
+	}
+	if err := applyBatch(e, in.Batch); err != nil {
+		return err
 	}
 	if in.Timeout != nil {
 		d := time.Duration(0)
@@ -134,6 +140,7 @@ type endpointView struct {
 	OrderingKey string            `json:"ordering_key"`
 	MaxInFlight int               `json:"max_in_flight"`
 	RateLimit   float64           `json:"rate_limit"`
+	Batch       *batchView        `json:"batch"`
 	Signing     string            `json:"signing"`
 	PublicKey   string            `json:"public_key,omitempty"`
 	Secret      string            `json:"secret,omitempty"`
@@ -158,7 +165,7 @@ func view(e *endpoint.Endpoint, withSecret bool) endpointView {
 		v.Timeout = e.Timeout.String()
 	}
 	v.Retry = retryOf(e.Retry)
-	v.Profile, v.MaxInFlight, v.RateLimit = e.Profile, e.MaxInFlight, e.RateLimit
+	v.Profile, v.MaxInFlight, v.RateLimit, v.Batch = e.Profile, e.MaxInFlight, e.RateLimit, batchOf(e.Batch)
 	if v.Profile == "" {
 		v.Profile = endpoint.ProfileStandard
 	}
@@ -337,11 +344,13 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		if in.MaxInFlight != nil && !e.Ordered() {
-			// The cap lives in the endpoint's consumer: set it before the
-			// change is stored, so a stored value is always in force.
+		if in.MaxInFlight != nil && !e.Ordered() || in.Batch != nil {
+			// The cap lives in the endpoint's consumers, and batches need
+			// their stream: set them up before the change is stored, so a
+			// stored value is always in force. (Batch limits need nothing:
+			// collectors read them as they go.)
 			if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {
-				return natsError("max_in_flight not applied", err)
+				return natsError("max_in_flight or batch not applied", err)
 			}
 		}
 		return nil

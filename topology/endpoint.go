@@ -14,6 +14,11 @@ import (
 // it sets no max_in_flight.
 const defaultMaxAckPending = 20000
 
+// collectMaxAckPending bounds a batched endpoint's deliveries being
+// collected across all workers: five batches of the largest size
+// (endpoint.MaxBatchEvents).
+const collectMaxAckPending = 5000
+
 // EndpointLayout is how an endpoint's deliveries are stored and consumed.
 type EndpointLayout struct {
 	// MaxInFlight, when positive, caps an unordered endpoint's deliveries
@@ -28,6 +33,10 @@ type EndpointLayout struct {
 	// many lane subjects, each with its own consumer: lanes are delivered
 	// in parallel, each in order. Fixed when the stream is created.
 	Lanes int
+	// Batched endpoints have their deliveries collected into batches, which
+	// are stored in a batch stream of their own (see BatchStream) and
+	// delivered from there. MaxInFlight then caps the batches out at once.
+	Batched bool
 }
 
 // EnsureEndpoint creates or updates an endpoint's delivery stream and its
@@ -62,6 +71,11 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l Endp
 			return fmt.Errorf("topology: endpoint consumer %s/%s: %w", endpointID, cc.Durable, err)
 		}
 	}
+	if l.Batched {
+		return t.ensureBatches(ctx, endpointID, l)
+	}
+	// A batch stream left from when batching was on stays: batches may
+	// still wait in it, and workers drain it (see worker.sweep).
 	return nil
 }
 
@@ -78,6 +92,12 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 	}
 	if base.MaxAckPending <= 0 {
 		base.MaxAckPending = defaultMaxAckPending
+	}
+	if l.Batched {
+		// A batched endpoint's max_in_flight caps its batches. Its
+		// collectors hold deliveries unacknowledged until their batch is
+		// stored: this bounds what they hold while storing stalls.
+		base.MaxAckPending = collectMaxAckPending
 	}
 	if l.Ordered {
 		base.MaxAckPending = 1
@@ -98,12 +118,15 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 	return out
 }
 
-// DeleteEndpoint removes an endpoint's delivery stream. Deleting a stream
-// that does not exist is not an error.
+// DeleteEndpoint removes an endpoint's delivery stream, and its batch
+// stream if it has one. Deleting a stream that does not exist is not an
+// error.
 func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
-	err := t.js.DeleteStream(ctx, EndpointStream(endpointID))
-	if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
-		return fmt.Errorf("topology: delete endpoint stream %s: %w", endpointID, err)
+	for _, name := range []string{EndpointStream(endpointID), BatchStream(endpointID)} {
+		err := t.js.DeleteStream(ctx, name)
+		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
+			return fmt.Errorf("topology: delete endpoint stream %s: %w", name, err)
+		}
 	}
 	return nil
 }

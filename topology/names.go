@@ -86,6 +86,22 @@ func EndpointOfStream(stream string) (string, bool) {
 	return id, ok && id != ""
 }
 
+// BatchStream is the name of the stream holding a batched endpoint's
+// composed batches, each an ordinary delivery from then on. Separate from
+// the endpoint stream so that a batch always has room while its members
+// still hold theirs (see EnsureEndpoint).
+func BatchStream(endpointID string) string { return "HOOKD_BATCH_" + endpointID }
+
+// BatchSubject is the subject a composed batch is published to.
+func BatchSubject(endpointID string) string { return "hookd.batch." + endpointID }
+
+// EndpointOfBatchStream returns the endpoint id of a batch stream's name,
+// and false for any other stream.
+func EndpointOfBatchStream(stream string) (string, bool) {
+	id, ok := strings.CutPrefix(stream, "HOOKD_BATCH_")
+	return id, ok && id != ""
+}
+
 // DeadSubject is the subject a dead-lettered delivery is published to.
 func DeadSubject(endpointID string) string { return "hookd.dead." + endpointID }
 

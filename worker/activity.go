@@ -76,6 +76,34 @@ func (w *Worker) sweep(ctx context.Context) {
 	if err := streams.Err(); err != nil {
 		w.log.Warn("endpoint streams not listed", "err", err)
 	}
+	w.sweepBatches(ctx)
+}
+
+// sweepBatches wakes every enabled endpoint whose batch stream holds
+// batches, and remembers it, so that batches left when batching was turned
+// off are still delivered (EnsureEndpoint keeps their stream).
+func (w *Worker) sweepBatches(ctx context.Context) {
+	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(topology.BatchSubject(">")))
+	for info := range streams.Info() {
+		id, ok := topology.EndpointOfBatchStream(info.Config.Name)
+		if !ok {
+			continue
+		}
+		if info.State.Msgs == 0 {
+			delete(w.batchBacklog, id)
+			continue
+		}
+		w.batchBacklog[id] = true
+		if ec := w.consumers[id]; ec != nil && !ec.batches {
+			// Consumed without its batches: start anew with them.
+			ec.drain(time.After(drainTimeout))
+			delete(w.consumers, id)
+		}
+		w.wake(ctx, id)
+	}
+	if err := streams.Err(); err != nil {
+		w.log.Warn("batch streams not listed", "err", err)
+	}
 }
 
 // settled reports whether an idle endpoint has nothing left to deliver, not

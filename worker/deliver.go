@@ -143,16 +143,23 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 		return
 	}
+	// A batch holding operational events raises none, as each of them
+	// would not: a failing ops endpoint must not feed on its own failures.
+	opsQuiet := msg.Headers().Get(delivery.HeaderBatchOps) != ""
 	if rec.Outcome == delivery.OutcomeSucceeded {
 		w.noteSuccess(ctx, ep.Endpoint)
-		w.deliveryOps(ctx, rec, failures)
+		if !opsQuiet {
+			w.deliveryOps(ctx, rec, failures)
+		}
 	} else if gone == nil {
 		if pl.RenderError == "" {
 			// A rendering failure is the endpoint's configuration, not
 			// the receiver failing: it does not count towards disabling.
 			w.noteFailure(ctx, ep.Endpoint, time.Now())
 		}
-		w.deliveryOps(ctx, rec, failures)
+		if !opsQuiet {
+			w.deliveryOps(ctx, rec, failures)
+		}
 	}
 	switch rec.Outcome {
 	case delivery.OutcomeSucceeded:
@@ -206,6 +213,7 @@ func newRecord(endpointID string, h nats.Header) delivery.Attempt {
 	rec.EventSeq, _ = strconv.ParseUint(h.Get(delivery.HeaderEventSeq), 10, 64)
 	rec.Lane, _ = strconv.Atoi(h.Get(delivery.HeaderLane))
 	rec.EventTime, _ = time.Parse(time.RFC3339Nano, h.Get(delivery.HeaderEventTime))
+	rec.BatchSize, _ = strconv.Atoi(h.Get(delivery.HeaderBatchSize))
 	return rec
 }
 

@@ -116,7 +116,7 @@ func (w *Worker) tenantOf(endpointID string) string {
 // (when configured) succeeded; never for deliveries of operational events
 // themselves.
 func (w *Worker) deliveryOps(ctx context.Context, rec delivery.Attempt, failures int) {
-	if ops.IsOps(rec.EventType) {
+	if ops.IsOps(rec.EventType) && rec.EventType != delivery.BatchEventType {
 		return
 	}
 	tenantID := w.tenantOf(rec.EndpointID)

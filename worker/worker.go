@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -51,16 +52,25 @@ type Worker struct {
 	consumers map[string]*endpointConsumer
 	wakes     chan string
 	sweepSoon atomic.Bool
+	// batchBacklog holds endpoints whose batch stream the last sweep found
+	// holding batches: they are consumed even if batching was turned off
+	// since. Run's goroutine owns the map.
+	batchBacklog map[string]bool
 
 	// mu orders inflight.Add before inflight.Wait: once stopping is set no
 	// delivery starts.
 	mu       sync.Mutex
 	stopping bool
 	inflight sync.WaitGroup
+	// quit is closed when stopping is set, to end waits that would hold
+	// shutdown back.
+	quit chan struct{}
 }
 
 // endpointConsumer consumes one endpoint: through its one consumer, or
-// one per lane for an ordered endpoint with an ordering key.
+// one per lane for an ordered endpoint with an ordering key; a batched
+// endpoint's deliveries go to its collector, and its batch stream's
+// consumer is consumed too.
 type endpointConsumer struct {
 	id        string
 	layout    topology.EndpointLayout
@@ -68,6 +78,10 @@ type endpointConsumer struct {
 	ccs       []jetstream.ConsumeContext
 	sem       chan struct{}
 	activity  activity
+	// collector is set for a batched endpoint.
+	collector *collector
+	// batches says the batch stream is consumed.
+	batches bool
 }
 
 // closed reports whether any of its consumers stopped on its own.
@@ -88,6 +102,11 @@ func (ec *endpointConsumer) closed() bool {
 func (ec *endpointConsumer) drain(deadline <-chan time.Time) {
 	for _, cc := range ec.ccs {
 		cc.Drain()
+	}
+	if ec.collector != nil {
+		// After the buffered deliveries went in: the batch being collected
+		// is handed back whole.
+		defer ec.collector.stop()
 	}
 	for _, cc := range ec.ccs {
 		select {
@@ -117,6 +136,9 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		global:    make(chan struct{}, cfg.Concurrency),
 		consumers: map[string]*endpointConsumer{},
 		wakes:     make(chan string, 4096),
+		quit:      make(chan struct{}),
+
+		batchBacklog: map[string]bool{},
 	}, nil
 }
 
@@ -218,6 +240,10 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 	if err != nil {
 		return nil, err
 	}
+	batches, err := w.batchConsumer(ctx, id, layout)
+	if err != nil {
+		return nil, err
+	}
 	ec := &endpointConsumer{id: id, layout: layout, consumers: consumers, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
 	ec.activity.touch()
 	// Prefetching more than can be in flight would hold deliveries that
@@ -226,33 +252,65 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 	if layout.Ordered {
 		prefetch = 1
 	}
-	for _, cons := range consumers {
-		cc, err := cons.Consume(func(msg jetstream.Msg) { w.dispatch(ec, msg) },
-			jetstream.PullMaxMessages(prefetch),
-			jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-				w.log.Debug("consume", "endpoint", id, "err", err)
-			}))
-		if err != nil {
-			ec.drain(time.After(drainTimeout))
-			return nil, fmt.Errorf("consume endpoint %s: %w", id, err)
-		}
-		ec.ccs = append(ec.ccs, cc)
+	deliver := func(msg jetstream.Msg) { w.dispatch(ec, msg) }
+	handle := deliver
+	if layout.Batched {
+		ec.collector = &collector{w: w, ec: ec}
+		handle, prefetch = ec.collector.add, collectPrefetch
 	}
-	w.log.Debug("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes)
+	for _, cons := range consumers {
+		if err := w.consume(ec, cons, handle, prefetch); err != nil {
+			return nil, err
+		}
+	}
+	if batches != nil {
+		if err := w.consume(ec, batches, deliver, w.cfg.EndpointConcurrency); err != nil {
+			return nil, err
+		}
+		ec.consumers, ec.batches = append(ec.consumers, batches), true
+	}
+	w.log.Debug("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes, "batched", layout.Batched, "batches", ec.batches)
 	return ec, nil
+}
+
+// consume starts handing cons's messages to handle; on failure it stops
+// what ec consumed already.
+func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle func(jetstream.Msg), prefetch int) error {
+	cc, err := cons.Consume(handle,
+		jetstream.PullMaxMessages(prefetch),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.log.Debug("consume", "endpoint", ec.id, "err", err)
+		}))
+	if err != nil {
+		ec.drain(time.After(drainTimeout))
+		return fmt.Errorf("consume endpoint %s: %w", ec.id, err)
+	}
+	ec.ccs = append(ec.ccs, cc)
+	return nil
+}
+
+// batchConsumer returns the consumer of an endpoint's batch stream when
+// the endpoint is batched, or batches were left in it when batching was
+// turned off; nil otherwise.
+func (w *Worker) batchConsumer(ctx context.Context, id string, layout topology.EndpointLayout) (jetstream.Consumer, error) {
+	if !layout.Batched && !w.batchBacklog[id] {
+		return nil, nil
+	}
+	c, err := w.topo.BatchConsumer(ctx, id)
+	if !layout.Batched && errors.Is(err, topology.ErrEndpointMissing) {
+		delete(w.batchBacklog, id)
+		return nil, nil
+	}
+	return c, err
 }
 
 // dispatch runs in the consumer's callback: blocking here is the
 // backpressure that keeps in-flight deliveries within both limits.
 func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
-	w.mu.Lock()
-	if w.stopping {
-		w.mu.Unlock()
+	if !w.begin() {
 		_ = msg.Nak() // another worker takes it now, not after the ack wait
 		return
 	}
-	w.inflight.Add(1)
-	w.mu.Unlock()
 	ec.activity.touch()
 	w.acquire(ec.sem, msg)
 	w.acquire(w.global, msg)
@@ -286,9 +344,30 @@ func (w *Worker) acquire(sem chan struct{}, msg jetstream.Msg) {
 	}
 }
 
+// begin registers work that stopAll waits for; false once stopping.
+func (w *Worker) begin() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.stopping {
+		return false
+	}
+	w.inflight.Add(1)
+	return true
+}
+
+// isStopping reports whether the worker is shutting down.
+func (w *Worker) isStopping() bool {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.stopping
+}
+
 func (w *Worker) stopAll() {
 	w.mu.Lock()
-	w.stopping = true
+	if !w.stopping {
+		w.stopping = true
+		close(w.quit)
+	}
 	w.mu.Unlock()
 	deadline := time.After(drainTimeout)
 	for _, ec := range w.consumers {
@@ -304,7 +383,8 @@ func (w *Worker) stopAll() {
 }
 
 // sameShape reports whether two layouts are consumed the same way; a new
-// max_in_flight is applied by the server and needs no restart.
+// max_in_flight is applied by the server and needs no restart, nor do new
+// batch limits (collectors read them as they go).
 func sameShape(a, b topology.EndpointLayout) bool {
-	return a.Ordered == b.Ordered && a.Lanes == b.Lanes
+	return a.Ordered == b.Ordered && a.Lanes == b.Lanes && a.Batched == b.Batched
 }

@@ -45,12 +45,12 @@ func Messages(t testing.TB, js jetstream.JetStream, stream, subject string) []*j
 }
 
 // Attempts returns the HTTP attempt records of an endpoint, oldest first
-// (the delivery log without its "pending" records).
+// (the delivery log without its "pending" and "batched" records).
 func (h *Hookd) Attempts(t testing.TB, endpointID string) []delivery.Attempt {
 	t.Helper()
 	var out []delivery.Attempt
 	for _, a := range h.Log(t, endpointID) {
-		if a.Outcome != delivery.OutcomePending {
+		if a.Outcome != delivery.OutcomePending && a.Outcome != delivery.OutcomeBatched {
 			out = append(out, a)
 		}
 	}
@@ -93,7 +93,7 @@ func (h *Hookd) DeadLetters(t testing.TB, endpointID string) []*jetstream.RawStr
 }
 
 // WaitIdle waits until the router has settled every stored event and the
-// workers every delivery of the given endpoints: each consumer's ack floor
+// workers every delivery (and batch) of the given endpoints: each consumer's ack floor
 // has reached its stream's last message and nothing is pending. After it,
 // what receivers got is final, so a test can assert that something was
 // never delivered. (Pending counts alone are updated asynchronously and can
@@ -131,6 +131,12 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 		}
 		for _, id := range endpointIDs {
 			if !idle(topology.EndpointStream(id), topology.WorkerConsumer) {
+				return false
+			}
+			// A batched endpoint's batches are stored before their members
+			// are acknowledged: its batch stream is looked at after.
+			if _, err := js.Stream(context.Background(), topology.BatchStream(id)); err == nil &&
+				!idle(topology.BatchStream(id), topology.WorkerConsumer) {
 				return false
 			}
 		}
