@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // ErrEventExpired reports a delivery whose event is no longer in the
@@ -60,6 +61,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt) (Attempt
 	if last.Lane > 0 {
 		m.Header.Set(HeaderLane, strconv.Itoa(last.Lane))
 	}
+	// The producer's trace context, as the router would have carried it.
+	tracing.Inject(tracing.Extract(context.Background(), raw.Header), m.Header)
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
 	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(MsgID(e.ID, last.EndpointID)+".retry."+strconv.Itoa(base))); err != nil {

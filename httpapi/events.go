@@ -13,6 +13,7 @@ import (
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // maxEventIDLen bounds a producer-chosen event id.
@@ -87,6 +88,9 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	m := nats.NewMsg(subject)
 	m.Data = in.Data
+	// The producer's trace context travels with the event as NATS headers,
+	// as if it had published over NATS; an invalid traceparent is dropped.
+	tracing.Inject(tracing.ExtractHTTP(r.Context(), r.Header), m.Header)
 	if len(in.Data) > topology.MaxEventSize {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
 			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(in.Data), topology.MaxEventSize)})

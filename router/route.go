@@ -45,9 +45,15 @@ func (e *PublishError) Error() string {
 // Nats-Msg-Id header when the producer set one, else derived from the
 // message's stream sequence.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
+	e, _, err := r.decode(m)
+	return e, err
+}
+
+// decode is Decode that also returns the message's metadata.
+func (r *Router) decode(m jetstream.Msg) (*event.Event, *jetstream.MsgMetadata, error) {
 	meta, err := m.Metadata()
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, nil, fmt.Errorf("metadata: %w", err)
 	}
 	tenantID, typ := event.ParseSubject(m.Subject())
 	if tenantID == "" {
@@ -77,7 +83,7 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 			}
 		}
 	}
-	return e, nil
+	return e, meta, nil
 }
 
 // route publishes the event to every matching endpoint's stream, with each
@@ -86,12 +92,18 @@ func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
 // first attempt is refused by the stream (it expects the delivery's log to
 // be empty), so the log never goes back to "pending". The ordered lane
 // routes to ordered endpoints only, the parallel lane to the others.
-func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) error {
+func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) (err error) {
 	snap := r.reg.Snapshot()
-	e, err := r.Decode(m)
+	e, meta, err := r.decode(m)
 	if err != nil {
 		return err
 	}
+	if !ordered && meta.NumDelivered == 1 {
+		r.m.EventReceived() // every event passes the parallel lane once
+	}
+	var targets []target
+	ctx, span := r.startRoute(ctx, m, e, ordered)
+	defer func() { endRoute(span, targets, err) }()
 	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
 	if event.TooDeep(e.Data) {
 		r.log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
@@ -101,7 +113,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 		r.log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
 		env.Data = nil
 	}
-	targets := r.match(snap, &env, ev, ordered)
+	targets = r.match(snap, &env, ev, ordered)
 	done := r.reached(ctx, m, e, ordered)
 	if len(done) > 0 {
 		kept := targets[:0]
@@ -119,7 +131,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if len(targets) > 0 {
 		body = e.Envelope()
 	}
-	r.publishAll(ctx, e, targets, body)
+	r.publishAll(ctx, e, targets, body, traceHeaders(ctx))
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		if targets[i].err == nil {
@@ -138,6 +150,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 // tenants.
 func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool) []target {
 	var targets []target
+	evaluated, failed := 0, 0
 	for _, ep := range snap.Candidates(env, make([]*endpoint.Compiled, 0, 16)) {
 		if ep.Ordered() != ordered {
 			continue
@@ -146,8 +159,10 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", env.ID, "err", ep.Broken)
 			continue
 		}
+		evaluated++
 		ok, err := ep.Rule.Match(ev, env)
 		if err != nil {
+			failed++
 			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", env.ID, "err", err)
 			continue
 		}
@@ -155,6 +170,8 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			targets = append(targets, target{ep: ep, lane: r.lane(ep, env, ev)})
 		}
 	}
+	// Counted once per event, not per evaluation: a few atomic adds.
+	r.m.Evaluated(evaluated, len(targets), failed)
 	return targets
 }
 
@@ -181,7 +198,7 @@ func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator
 
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
-func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, body []byte) {
+func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, body []byte, trace nats.Header) {
 	type pub struct {
 		t       *target
 		f       jetstream.PubAckFuture
@@ -191,7 +208,7 @@ func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []targe
 	for i := range targets {
 		t := &targets[i]
 		for _, pending := range []bool{true, false} {
-			m := deliveryMsg(e, t, body)
+			m := deliveryMsg(e, t, body, trace)
 			if pending {
 				m = pendingRecord(e, t)
 			}
@@ -257,9 +274,14 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 	}
 }
 
-func deliveryMsg(e *event.Event, t *target, body []byte) *nats.Msg {
+// deliveryMsg is the delivery of e to a target, carrying the route span's
+// trace context (trace) so the worker's deliver span joins the trace.
+func deliveryMsg(e *event.Event, t *target, body []byte, trace nats.Header) *nats.Msg {
 	m := nats.NewMsg(delivery.Subject(t.ep.ID, t.lane))
 	m.Data = body
+	for k, v := range trace {
+		m.Header[k] = v // shared, never modified: each message only encodes it
+	}
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
 	delivery.SetHeaders(m.Header, e, t.ep.ID)
 	if t.lane > 0 {
