@@ -17,6 +17,7 @@ import (
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/router"
@@ -48,6 +49,13 @@ type App struct {
 	roleConns []*nats.Conn
 	// endpointOpts seal endpoint secrets at rest, when a key is set.
 	endpointOpts []endpoint.Option
+	metrics      *metrics.Metrics
+	// probes serves Config.MetricsAddr; nil without one.
+	probes *httpapi.Server
+	// router and worker are this process's roles, nil when left out: what
+	// readiness asks.
+	router *router.Router
+	worker *worker.Worker
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -57,7 +65,8 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &App{cfg: cfg, log: cfg.Logger, sup: supervisor.New(cfg.Logger), closed: make(chan struct{})}
+	a := &App{cfg: cfg, log: cfg.Logger, sup: supervisor.New(cfg.Logger), closed: make(chan struct{}),
+		metrics: metrics.New(metrics.Options{EndpointLabels: cfg.MetricsEndpointLabels, Logger: cfg.Logger})}
 	defer func() {
 		if err != nil {
 			a.close()
@@ -219,7 +228,8 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		cat := catalog.New(ekv, a.log.With("component", "catalog"))
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly, Logger: a.log})
+			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
+			Ready: a.Ready, Metrics: a.metrics.Handler(), Logger: a.log})
 		if err != nil {
 			ln.Close()
 			return err
@@ -234,10 +244,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if err != nil {
 			return err
 		}
-		r, err := router.New(topo, a.reg, a.cfg.Router, a.cfg.RouterMiddleware...)
+		rcfg := a.cfg.Router
+		rcfg.Metrics = a.metrics.Routing
+		r, err := router.New(topo, a.reg, rcfg, a.cfg.RouterMiddleware...)
 		if err != nil {
 			return err
 		}
+		a.router = r
 		a.sup.Add("router", r)
 	}
 	if !a.cfg.NoWorker {
@@ -250,13 +263,41 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if wcfg.Ops == nil {
 			wcfg.Ops = ops.NewPublisher(topo.JetStream())
 		}
+		wcfg.Metrics = a.metrics.Delivery
 		w, err := worker.New(topo, a.reg, wcfg)
 		if err != nil {
 			return err
 		}
+		a.worker = w
 		a.sup.Add("worker", w)
+		// The backlog is the same seen from any process: the workers,
+		// whose work it is, report it.
+		a.metrics.WatchBacklog(a.topo.Backlogs)
 	}
+	return a.listenProbes()
+}
+
+// listenProbes listens on Config.MetricsAddr, if set.
+func (a *App) listenProbes() error {
+	if a.cfg.MetricsAddr == "" {
+		return nil
+	}
+	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+	if err != nil {
+		return fmt.Errorf("app: metrics listen %s: %w", a.cfg.MetricsAddr, err)
+	}
+	a.probes = httpapi.NewServer(ln, httpapi.Probes(a.Ready, a.metrics.Handler()))
+	a.sup.Add("metrics", a.probes)
 	return nil
+}
+
+// MetricsAddr is the address of the metrics and probes listener, or "" when
+// there is none.
+func (a *App) MetricsAddr() string {
+	if a.probes == nil {
+		return ""
+	}
+	return a.probes.Addr().String()
 }
 
 // HTTPAddr is the API's address, or "" when it runs no API.

@@ -5,6 +5,9 @@ import (
 	"log/slog"
 	"strings"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/worker"
@@ -52,6 +55,19 @@ type Config struct {
 	APIKeyRateLimit float64
 	// NoRouter and NoWorker leave a role out of this process. Optional.
 	NoRouter, NoWorker bool
+	// MetricsAddr is where GET /metrics, /healthz and /readyz are served
+	// without authentication, for Prometheus and probes; a role without
+	// the API has no other. "127.0.0.1:0" picks a free port. Optional:
+	// empty serves them only on the API (metrics with an admin key).
+	MetricsAddr string
+	// MetricsEndpointLabels caps the endpoints whose backlog is exported
+	// per endpoint; above it only the aggregate is. Optional: default 100;
+	// negative exports only the aggregate.
+	MetricsEndpointLabels int
+	// TracerProvider makes the route and deliver spans (see package
+	// tracing). Optional: default no-op, which still passes a producer's
+	// traceparent on to receivers.
+	TracerProvider trace.TracerProvider
 	// Topology, Router and Worker configure the parts; zero fields take their
 	// defaults. Optional.
 	Topology topology.Config
@@ -73,6 +89,15 @@ func (c *Config) setDefaults() {
 	}
 	if c.Worker.Logger == nil {
 		c.Worker.Logger = c.Logger
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
+	}
+	if c.Router.TracerProvider == nil {
+		c.Router.TracerProvider = c.TracerProvider
+	}
+	if c.Worker.TracerProvider == nil {
+		c.Worker.TracerProvider = c.TracerProvider
 	}
 }
 

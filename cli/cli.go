@@ -38,6 +38,8 @@ func Main(args []string, stdout, stderr io.Writer, getenv Env) int {
 		err = runCommand(ctx, cmd, backfillCommand, rest, stdout, stderr, getenv)
 	case "bench":
 		err = runBench(ctx, rest, stdout, stderr)
+	case "healthcheck":
+		err = runHealthcheck(ctx, rest, stdout, stderr)
 	case "version", "--version":
 		_, _ = fmt.Fprintln(stdout, "hookd", version.Version)
 	case "help", "-h", "--help":
@@ -77,6 +79,8 @@ Usage:
   hookd router   run a router only (with --nats)
   hookd worker   run a worker only (with --nats)
   hookd bench    measure the whole pipeline on this machine (hookd bench --help)
+  hookd healthcheck [URL]
+                 GET a probe (default http://127.0.0.1:8080/readyz); exit 0 on 2xx
   hookd version  print the version
 
 Client commands (call a running hookd's API):

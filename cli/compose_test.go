@@ -85,6 +85,11 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 		{"shared volume", "- nats2-data:/data", "- nats1-data:/data", "volume nats1-data"},
 		{"image without wget", "image: nats:2.15-alpine\n    command: [\"--name\", \"nats2\"", "image: nats:2.15\n    command: [\"--name\", \"nats2\"", "alpine"},
 		{"health check on the wrong port", "http://127.0.0.1:8222/healthz?js-meta-only=true\"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n      start_period: 10s\n\n  api:", "http://127.0.0.1:8223/healthz?js-meta-only=true\"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n      start_period: 10s\n\n  api:", "port 8223"},
+		{"hookd health check with wget", `["CMD", "/hookd", "healthcheck", "--timeout"`, `["CMD", "wget", "-q", "--timeout"`, `want ["CMD", "/hookd", "healthcheck", URL]`},
+		{"hookd health check on a port nothing serves", `"3s", "http://127.0.0.1:9090/readyz"`, `"3s", "http://127.0.0.1:9091/readyz"`, "api: healthcheck URL http://127.0.0.1:9091/readyz is on port 9091"},
+		{"hookd health check without a listener", "      HOOKD_METRICS_LISTEN: \"0.0.0.0:9090\"\n    healthcheck:", "    healthcheck:", "where hookd router does not listen"},
+		{"hookd health check on liveness", `/hookd", "healthcheck", "--timeout", "3s", "http://127.0.0.1:9090/readyz"`, `/hookd", "healthcheck", "--timeout", "3s", "http://127.0.0.1:9090/healthz"`, "want /readyz"},
+		{"hookd health check flag", `"healthcheck", "--timeout", "3s"`, `"healthcheck", "--timeout", "soon"`, "invalid value"},
 		{"YAML outside the subset", "    deploy:\n      replicas: 2", "    deploy: { replicas: 2 }", "flow mappings"},
 		{"tab indentation", "\n    build: .", "\n\tbuild: .", "tab"},
 		{"duplicate key", "\n    restart: on-failure\n", "\n    restart: on-failure\n    restart: always\n", `duplicate key "restart"`},
@@ -425,6 +430,11 @@ func checkHookdService(name string, svc *yNode, natsNames []string, nodes map[st
 		}
 	}
 
+	// The health check is hookd's own /readyz, asked by the hookd binary
+	// (the image is distroless: no shell, wget or curl), on a port this
+	// service listens on without a key: --metrics-listen (or the API's).
+	checkHookdHealthcheck(name, role, svc, f, fail)
+
 	// The API's listen port is published.
 	if role == "api" || role == "serve" {
 		_, port, err := net.SplitHostPort(f.httpAddr)
@@ -445,6 +455,35 @@ func checkHookdService(name string, svc *yNode, natsNames []string, nodes map[st
 		if strings.HasPrefix(f.httpAddr, "127.0.0.1:") || strings.HasPrefix(f.httpAddr, "localhost:") {
 			fail("%s: --http %s is unreachable from outside the container", name, f.httpAddr)
 		}
+	}
+}
+
+func checkHookdHealthcheck(name, role string, svc *yNode, f serveFlags, fail func(string, ...any)) {
+	test, err := svc.get("healthcheck", "test").strings()
+	if err != nil || len(test) < 3 || test[0] != "CMD" || test[1] != "/hookd" || test[2] != "healthcheck" {
+		fail("%s: healthcheck.test %q: want [\"CMD\", \"/hookd\", \"healthcheck\", URL]", name, test)
+		return
+	}
+	target, _, err := parseHealthcheck(test[3:], io.Discard)
+	if err != nil {
+		fail("%s: hookd %s: %v", name, strings.Join(test[1:], " "), err)
+		return
+	}
+	u, _ := url.Parse(target)
+	ports := map[string]bool{}
+	if _, port, err := net.SplitHostPort(f.metricsListen); err == nil {
+		ports[port] = true
+	}
+	if _, port, err := net.SplitHostPort(f.httpAddr); err == nil && (role == "api" || role == "serve") {
+		ports[port] = true
+	}
+	switch {
+	case u.Path != "/readyz":
+		fail("%s: healthcheck URL %s: want /readyz", name, target)
+	case u.Hostname() != "127.0.0.1" && u.Hostname() != "localhost":
+		fail("%s: healthcheck URL %s: want the container's own 127.0.0.1", name, target)
+	case !ports[u.Port()]:
+		fail("%s: healthcheck URL %s is on port %s, where hookd %s does not listen (--metrics-listen %q)", name, target, u.Port(), role, f.metricsListen)
 	}
 }
 

@@ -11,9 +11,11 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/sealed"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 	"github.com/hookd/hookd/version"
 	"github.com/hookd/hookd/worker"
 )
@@ -36,6 +38,8 @@ type serveFlags struct {
 	httpsOnly                            bool
 	serverName, clusterName, clusterAddr string
 	routes                               string
+	metricsListen                        string
+	metricsEndpointLabels                int
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -69,6 +73,8 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.adminKeyFile, "admin-key-file", "", "file holding the first admin API key (instead of HOOKD_ADMIN_KEY, or of a generated one)")
 	fs.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
+	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address serving /metrics, /healthz and /readyz without authentication, e.g. 0.0.0.0:9090 (empty: none; the API serves them, /metrics to admin keys)")
+	fs.IntVar(&f.metricsEndpointLabels, "metrics-endpoint-labels", metrics.DefaultEndpointLabels, "export each endpoint's backlog while there are at most this many endpoints, else only the total (0: never)")
 }
 
 func runServe(ctx context.Context, role string, args []string, stdout, stderr io.Writer, getenv Env) error {
@@ -101,6 +107,19 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 			return &usageError{fmt.Errorf("HOOKD_SECRET_KEY: %v", err)}
 		}
 	}
+	tp, err := tracing.FromEnv(ctx, func(k string) string { v, _ := lookup(getenv, k); return v }, role, cfg.Logger)
+	if err != nil {
+		return &usageError{err}
+	}
+	defer func() {
+		// Spans still buffered go out before the process ends.
+		sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		if err := tp.Shutdown(sctx); err != nil {
+			cfg.Logger.Warn("spans not exported", "err", err)
+		}
+	}()
+	cfg.TracerProvider = tp
 	a, err := app.New(ctx, cfg)
 	if err != nil {
 		return err
@@ -108,7 +127,8 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	if key := a.CreatedAdminKey(); key != "" {
 		_, _ = fmt.Fprintf(stdout, "\nCreated the first admin API key. It is shown only this once; store it:\n\n    %s\n\n", key)
 	}
-	cfg.Logger.Info("hookd started", "version", version.Version, "role", role, "http", a.HTTPAddr(), "nats", a.NATSURL(), "data", f.data)
+	cfg.Logger.Info("hookd started", "version", version.Version, "role", role, "http", a.HTTPAddr(), "nats", a.NATSURL(), "data", f.data,
+		"metrics", a.MetricsAddr(), "tracing", tp.Enabled())
 	err = a.Run(ctx)
 	cfg.Logger.Info("hookd stopped")
 	return err
@@ -199,6 +219,11 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Worker.OpsDeliverySucceeded = f.opsSucceeded
 	if role == "serve" || role == "api" {
 		cfg.HTTPAddr = f.httpAddr
+	}
+	cfg.MetricsAddr = f.metricsListen
+	cfg.MetricsEndpointLabels = f.metricsEndpointLabels
+	if f.metricsEndpointLabels <= 0 {
+		cfg.MetricsEndpointLabels = -1 // the flag's 0 means never
 	}
 	cfg.NoRouter = role != "serve" && role != "router"
 	cfg.NoWorker = role != "serve" && role != "worker"

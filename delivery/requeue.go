@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // ErrEventExpired reports a delivery whose event is no longer in the
@@ -81,6 +82,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 	if last.Lane > 0 {
 		m.Header.Set(HeaderLane, strconv.Itoa(last.Lane))
 	}
+	// The producer's trace context, as the router would have carried it.
+	tracing.Inject(tracing.Extract(context.Background(), raw.Header), m.Header)
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
 	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
 	msgID := MsgID(e.ID, last.EndpointID) + ".retry." + strconv.Itoa(base)

@@ -39,5 +39,5 @@ func (a access) tenantFor(asked string) (string, error) {
 
 // adminOnlyRoute reports routes a tenant key must not learn exist.
 func adminOnlyRoute(path string) bool {
-	return strings.HasPrefix(path, "/v1/tenants") || strings.HasPrefix(path, "/v1/keys")
+	return strings.HasPrefix(path, "/v1/tenants") || strings.HasPrefix(path, "/v1/keys") || path == "/metrics"
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -52,6 +53,11 @@ type Config struct {
 	// seconds' worth) in this process; beyond it, 429 rate_limited with
 	// Retry-After. Optional: default 200; negative turns it off.
 	KeyRateLimit float64
+	// Ready answers GET /readyz. Optional: default JetStream reachable.
+	Ready ReadyFunc
+	// Metrics serves GET /metrics (to admin keys). Optional: without it,
+	// the route answers 404.
+	Metrics http.Handler
 	// Logger receives the API's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -68,6 +74,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.KeyRateLimit == 0 {
 		c.KeyRateLimit = 200
+	}
+	if c.Ready == nil && c.Topology != nil {
+		js := c.Topology.JetStream()
+		c.Ready = func(ctx context.Context) error {
+			_, err := js.AccountInfo(ctx)
+			return err
+		}
 	}
 }
 
@@ -145,9 +158,16 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("/v1/", routeNotFound)
 	a.mux.Handle("/v1/", a.requireKey(v1))
 	a.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
-	a.mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
+	a.mux.HandleFunc("GET /healthz", healthz)
+	a.mux.Handle("GET /readyz", readyz(cfg.Ready))
+	// The API may face tenants (portal tokens): metrics, which name every
+	// tenant's endpoints, need an admin key here. --metrics-listen serves
+	// them without one, on an address of the operator's choosing.
+	metrics := cfg.Metrics
+	if metrics == nil {
+		metrics = http.HandlerFunc(routeNotFound)
+	}
+	a.mux.Handle("GET /metrics", a.requireKey(metrics))
 	// The dashboard's page and files; any other path is still the JSON 404.
 	a.mux.Handle("/", dashboard.Handler(http.HandlerFunc(routeNotFound)))
 	return a, nil

@@ -55,6 +55,11 @@ func TestEveryRouteNeedsAKey(t *testing.T) {
 			t.Errorf("%s: %d without a key", open, status)
 		}
 	}
+	// Ready once the endpoints are loaded: 503 not_ready until then.
+	hookdtest.WaitFor(t, 10*time.Second, "/readyz 200 without a key", func() bool {
+		status, _ := call(t, h, "GET", "/readyz", "", "")
+		return status == 200
+	})
 }
 
 func TestKeysCreateListRevoke(t *testing.T) {

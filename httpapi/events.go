@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // maxEventIDLen bounds a producer-chosen event id.
@@ -116,13 +117,10 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 			m.Header.Set(k, v)
 		}
 	}
-	// W3C trace context goes along, as a NATS producer's would: the
-	// envelope format reads the trace from it.
-	for _, h := range []string{"traceparent", "tracestate"} {
-		if v := r.Header.Get(h); v != "" && len(v) <= 512 {
-			m.Header.Set(h, v)
-		}
-	}
+	// The producer's trace context travels with the event as NATS headers,
+	// as if it had published over NATS (the envelope format and tracing
+	// read it); an invalid traceparent is dropped.
+	tracing.Inject(tracing.ExtractHTTP(r.Context(), r.Header), m.Header)
 	if len(m.Data) > topology.MaxEventSize {
 		writeError(w, &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Field: "data",
 			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(m.Data), topology.MaxEventSize)})

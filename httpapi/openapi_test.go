@@ -299,7 +299,9 @@ func TestOpenAPIDocument(t *testing.T) {
 		}
 	})
 
-	t.Run("bearer auth on /v1 routes only", func(t *testing.T) {
+	// GET /metrics is the one route outside /v1 with a key: metrics name
+	// every tenant's endpoints (--metrics-listen serves them without one).
+	t.Run("bearer auth on /v1 routes and /metrics only", func(t *testing.T) {
 		scheme, _ := components["securitySchemes"].(map[string]any)["bearer"].(map[string]any)
 		if scheme["type"] != "http" || scheme["scheme"] != "bearer" {
 			t.Fatalf("components.securitySchemes.bearer = %v, want an http bearer scheme", scheme)
@@ -311,7 +313,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		for r, op := range documentedRoutes(t) {
 			sec, overridden := op["security"]
 			enc, _ := json.Marshal(sec)
-			public := !strings.Contains(string(r), " /v1/")
+			public := !strings.Contains(string(r), " /v1/") && r != "GET /metrics"
 			switch {
 			case public && string(enc) != "[]":
 				t.Errorf("%s needs no key but its security is %s (want [])", r, enc)
@@ -708,6 +710,24 @@ func TestOpenAPIConformance(t *testing.T) {
 
 	t.Run("GET /healthz", func(t *testing.T) {
 		c.call(t, apiCall{method: "GET", path: "/healthz", key: noKey, want: 200})
+	})
+
+	t.Run("GET /readyz", func(t *testing.T) {
+		hookdtest.WaitFor(t, 10*time.Second, "ready", func() bool {
+			resp, err := http.Get(c.h.URL + "/readyz")
+			if err != nil {
+				return false
+			}
+			resp.Body.Close()
+			return resp.StatusCode == http.StatusOK
+		})
+		c.call(t, apiCall{method: "GET", path: "/readyz", key: noKey, want: 200})
+	})
+
+	// 200 is text, not JSON: TestMetricsNeedAnAdminKey reads it.
+	t.Run("GET /metrics", func(t *testing.T) {
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/metrics", key: noKey, want: 401, request: reqInvalid}), "unauthorized", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/metrics", key: publishKey, want: 403}), "forbidden", "")
 	})
 
 	t.Run("GET /openapi.json", func(t *testing.T) {

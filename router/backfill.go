@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
@@ -17,6 +18,7 @@ import (
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // BackfillOptions tune Backfill and RuleHistory.
@@ -150,7 +152,7 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 			return nil
 		}
 		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, opt.Logger)}}
-		pub.publishAll(ctx, e, t, &payload.Renderer{Event: e, Env: env, Eval: &ev})
+		pub.publishAll(ctx, e, t, &payload.Renderer{Event: e, Env: env, Eval: &ev}, eventTrace(ctx, e))
 		if t[0].err != nil {
 			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
 		}
@@ -170,4 +172,14 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 		out.Sample = []SampledEvent{}
 	}
 	return out, err
+}
+
+// eventTrace is the producer's trace context of a stored event, which its
+// backfilled deliveries carry on as routed ones do.
+func eventTrace(ctx context.Context, e *event.Event) nats.Header {
+	h := nats.Header{}
+	for k, v := range e.Headers {
+		h.Set(k, v)
+	}
+	return traceHeaders(tracing.Extract(ctx, h))
 }

@@ -5,6 +5,10 @@ import (
 	"log/slog"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -30,6 +34,12 @@ type Config struct {
 	// so a full endpoint slows routing for all; the bound keeps that
 	// short. Optional: default 15 (about two minutes of backoff).
 	MaxHoldAttempts int
+	// Metrics counts events, rule evaluations and dead letters. Optional:
+	// default instruments of a registry of their own, which nothing serves.
+	Metrics *metrics.Routing
+	// TracerProvider makes the route spans. Optional: default no-op, which
+	// still carries a producer's trace context to the deliveries.
+	TracerProvider trace.TracerProvider
 	// Logger receives the router's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -52,6 +62,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New(metrics.Options{Logger: c.Logger}).Routing
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 }
 

@@ -63,7 +63,7 @@ func Scan(ctx context.Context, js jetstream.JetStream, w Window, log *slog.Logge
 		for m := range batch.Messages() {
 			got++
 			remaining--
-			e, err := decode(m, seed, log)
+			e, _, err := decode(m, seed, log)
 			if err != nil {
 				return err
 			}

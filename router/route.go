@@ -49,15 +49,16 @@ func (e *PublishError) Error() string {
 // id, time, source and data, and on "events.cloudevents" its type, as
 // event.SetCloudEvent documents.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
-	return decode(m, r.seed, r.log)
+	e, _, err := decode(m, r.seed, r.log)
+	return e, err
 }
 
 // decode is Decode with the events stream's creation time, which derived
-// event ids depend on.
-func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, error) {
+// event ids depend on; it also returns the message's metadata.
+func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, *jetstream.MsgMetadata, error) {
 	meta, err := m.Metadata()
 	if err != nil {
-		return nil, fmt.Errorf("metadata: %w", err)
+		return nil, nil, fmt.Errorf("metadata: %w", err)
 	}
 	tenantID, typ := event.ParseSubject(m.Subject())
 	if tenantID == "" {
@@ -97,7 +98,7 @@ func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, er
 	case ce != nil:
 		e.SetCloudEvent(ce)
 	}
-	return e, nil
+	return e, meta, nil
 }
 
 // filterEnv is what filters and keys see of e. Data that is not JSON,
@@ -122,14 +123,20 @@ func filterEnv(e *event.Event, log *slog.Logger) rules.Env {
 // first attempt is refused by the stream (it expects the delivery's log to
 // be empty), so the log never goes back to "pending". The ordered lane
 // routes to ordered endpoints only, the parallel lane to the others.
-func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) error {
+func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) (err error) {
 	snap := r.reg.Snapshot()
-	e, err := r.Decode(m)
+	e, meta, err := decode(m, r.seed, r.log)
 	if err != nil {
 		return err
 	}
+	if !ordered && meta.NumDelivered == 1 {
+		r.m.EventReceived() // every event passes the parallel lane once
+	}
+	var targets []target
+	ctx, span := r.startRoute(ctx, m, e, ordered)
+	defer func() { endRoute(span, targets, err) }()
 	env := filterEnv(e, r.log)
-	targets := r.match(snap, &env, ev, ordered)
+	targets = r.match(snap, &env, ev, ordered)
 	done := r.reached(ctx, m, e, ordered)
 	if len(done) > 0 {
 		kept := targets[:0]
@@ -146,7 +153,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	// One renderer per event: a format that depends on the event only is
 	// rendered once, whatever the number of endpoints receiving it.
 	rd := payload.Renderer{Event: e, Env: &env, Eval: ev}
-	r.publishAll(ctx, e, targets, &rd)
+	r.publishAll(ctx, e, targets, &rd, traceHeaders(ctx))
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		if targets[i].err == nil {
@@ -165,6 +172,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 // tenants.
 func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool) []target {
 	var targets []target
+	evaluated, failed := 0, 0
 	for _, ep := range snap.Candidates(env, make([]*endpoint.Compiled, 0, 16)) {
 		if ep.Ordered() != ordered {
 			continue
@@ -173,8 +181,10 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", env.ID, "err", ep.Broken)
 			continue
 		}
+		evaluated++
 		ok, err := ep.Rule.Match(ev, env)
 		if err != nil {
+			failed++
 			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", env.ID, "err", err)
 			continue
 		}
@@ -182,6 +192,8 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			targets = append(targets, target{ep: ep, lane: r.lane(ep, env, ev)})
 		}
 	}
+	// Counted once per event, not per evaluation: a few atomic adds.
+	r.m.Evaluated(evaluated, len(targets), failed)
 	return targets
 }
 
@@ -212,8 +224,8 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slo
 
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
-func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer) {
-	publisher{js: r.js, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd)
+func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
+	publisher{js: r.js, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd, trace)
 }
 
 // publisher renders deliveries and publishes them with their pending
@@ -224,7 +236,9 @@ type publisher struct {
 	sealer endpoint.Sealer
 }
 
-func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer) {
+// publishAll publishes; trace is the trace context every delivery carries
+// (nil: none).
+func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
 	type pub struct {
 		t       *target
 		f       jetstream.PubAckFuture
@@ -233,7 +247,7 @@ func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []tar
 	pubs := make([]pub, 0, 2*len(targets))
 	for i := range targets {
 		t := &targets[i]
-		dm := r.deliveryMsg(e, t, rd)
+		dm := r.deliveryMsg(e, t, rd, trace)
 		for _, pending := range []bool{true, false} {
 			m := dm
 			if pending {
@@ -305,8 +319,13 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 // endpoint's format. A rendering that fails (a transform erring on this
 // event) still goes to the endpoint's stream, marked, and the worker
 // dead-letters it: the event is not lost, and a retry renders it again.
-func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer) *nats.Msg {
+// It carries the route span's trace context (trace), so the worker's
+// deliver span joins the trace.
+func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
 	m := nats.NewMsg(delivery.Subject(t.ep.ID, t.lane))
+	for k, v := range trace {
+		m.Header[k] = v // shared, never modified: each message only encodes it
+	}
 	p, err := rd.Render(t.ep.Payload)
 	if err != nil {
 		r.log.Warn("delivery not rendered in the endpoint's format: it will be dead-lettered", "endpoint", t.ep.ID, "event", e.ID, "err", err)

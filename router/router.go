@@ -5,13 +5,16 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // Router routes events to endpoint streams.
@@ -25,7 +28,18 @@ type Router struct {
 	bell doorbell
 	// routing holds routing progress; nil until Run has opened it.
 	routing jetstream.KeyValue
+	m       *metrics.Routing
+	tracer  tracing.Tracer
+	// consuming counts the lanes whose consumer is running, for Ready.
+	consuming atomic.Int32
 }
+
+// numLanes is how many lanes Run consumes: parallel and ordered.
+const numLanes = 2
+
+// Ready reports whether the router consumes every lane of the events
+// stream (for readiness probes).
+func (r *Router) Ready() bool { return r.consuming.Load() == numLanes }
 
 // New returns a Router. reg must be run by the caller.
 func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Middleware) (*Router, error) {
@@ -33,7 +47,8 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, js: topo.JetStream(), reg: reg, log: cfg.Logger.With("component", "router"), mw: mw}, nil
+	return &Router{cfg: cfg, js: topo.JetStream(), reg: reg, log: cfg.Logger.With("component", "router"), mw: mw,
+		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router")}, nil
 }
 
 // Run routes events until ctx is done. It starts only once the registry has
@@ -146,6 +161,8 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 	if err != nil {
 		return fmt.Errorf("router: consume: %w", err)
 	}
+	r.consuming.Add(1)
+	defer r.consuming.Add(-1)
 	var wg sync.WaitGroup
 	for range l.concurrency {
 		wg.Add(1)

@@ -40,6 +40,7 @@ func (r *Router) settle(ctx context.Context, m jetstream.Msg, err error) {
 	if attempts >= uint64(r.cfg.MaxRouteAttempts) && pe != nil {
 		derr := r.deadLetter(context.WithoutCancel(ctx), m, pe)
 		if derr == nil {
+			r.m.DeadLettered(len(pe.Failed))
 			r.log.Error("event dead-lettered for endpoints it could not reach", "subject", m.Subject(), "attempts", attempts, "err", err)
 			_ = m.Ack()
 			return

@@ -7,7 +7,11 @@ import (
 	"net/netip"
 	"time"
 
+	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
+
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/version"
 )
@@ -66,6 +70,13 @@ type Config struct {
 	// UserAgent is sent with every delivery. Optional: default
 	// "hookd/<version>".
 	UserAgent string
+	// Metrics counts attempts, retries and dead letters, and times
+	// attempts and deliveries. Optional: default instruments of a registry
+	// of their own, which nothing serves.
+	Metrics *metrics.Delivery
+	// TracerProvider makes the deliver spans. Optional: default no-op,
+	// which still passes the event's trace context on to the receiver.
+	TracerProvider trace.TracerProvider
 	// Logger receives the worker's logs. Optional: default slog.Default().
 	Logger *slog.Logger
 }
@@ -103,6 +114,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
+	}
+	if c.Metrics == nil {
+		c.Metrics = metrics.New(metrics.Options{Logger: c.Logger}).Delivery
+	}
+	if c.TracerProvider == nil {
+		c.TracerProvider = noop.NewTracerProvider()
 	}
 }
 

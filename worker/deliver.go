@@ -103,6 +103,8 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
 		return
 	}
+	ctx, span := w.startDeliver(ctx, msg.Headers(), ep.Endpoint, &rec)
+	defer func() { endDeliver(span, &rec, sendErr) }()
 	if sendErr == nil {
 		stop := w.heartbeat(msg)
 		resp, sendErr = w.sender.Send(ctx, req)
@@ -137,6 +139,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	if errors.As(sendErr, &retry) && retry.Throttled {
 		w.pause(ctx, endpointID, pauseFor(retry, schedule))
 	}
+	w.observe(ctx, &rec, resp.Duration, delay)
 	if w.record(ctx, rec, logSeq) {
 		// A manual retry queued the delivery anew while this attempt ran:
 		// that queueing carries on, this one stops here.
@@ -173,6 +176,7 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 			w.settle(func() error { return msg.NakWithDelay(5 * time.Second) }, "nak", endpointID, rec.DeliveryID)
 			return
 		}
+		w.m.DeadLettered()
 		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
 	}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/signing"
+	"github.com/hookd/hookd/tracing"
 )
 
 // maxResponseRead bounds how much of a response body is read: a receiver
@@ -165,6 +166,9 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	for k, v := range signing.Headers(r.MessageID, time.Now(), r.Body, r.Keys...) {
 		req.Header.Set(k, v)
 	}
+	// The deliver span's context (or the producer's), so the receiver can
+	// join the trace; nothing when ctx has none.
+	tracing.InjectHTTP(ctx, req.Header)
 	start := time.Now()
 	resp, err := s.client.Do(req)
 	if err != nil && errors.Is(err, netguard.ErrBlocked) {

@@ -13,8 +13,10 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/kvjson"
+	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/topology"
+	"github.com/hookd/hookd/tracing"
 )
 
 // reconcileInterval is how often a worker looks for idle, disabled or
@@ -35,6 +37,10 @@ type Worker struct {
 	sender  *Sender
 	log     *slog.Logger
 	ackWait time.Duration
+	m       *metrics.Delivery
+	tracer  tracing.Tracer
+	// ready is set while Run delivers, for readiness probes.
+	ready atomic.Bool
 
 	attemptsStream jetstream.Stream
 	endpoints      *endpoint.Store
@@ -132,6 +138,8 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		sender:    NewSender(cfg.UserAgent, netguard.New(cfg.AllowNets), cfg.Logger),
 		log:       cfg.Logger.With("component", "worker"),
 		ackWait:   topo.Config().DeliveryAckWait,
+		m:         cfg.Metrics,
+		tracer:    tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/worker"),
 		changed:   reg.Changed(),
 		global:    make(chan struct{}, cfg.Concurrency),
 		consumers: map[string]*endpointConsumer{},
@@ -181,6 +189,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: doorbell: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	w.ready.Store(true)
+	defer w.ready.Store(false)
 	ticker := time.NewTicker(reconcileInterval)
 	defer ticker.Stop()
 	var lastSweep time.Time
@@ -204,6 +214,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// Ready reports whether the worker is delivering: its endpoints are
+// loaded and it listens for their doorbells (for readiness probes).
+func (w *Worker) Ready() bool { return w.ready.Load() }
 
 // reconcile stops consuming endpoints that were disabled or deleted, or
 // changed their ordering, and those idle with nothing left to deliver; it

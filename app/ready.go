@@ -1,0 +1,58 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
+)
+
+// readyStreams are the streams every role needs: the core streams and the
+// endpoints bucket's.
+var readyStreams = []string{topology.EventsStream, topology.AttemptsStream, topology.DeadStream, topology.IndexStream,
+	"KV_" + topology.EndpointsBucket}
+
+// Ready reports whether this process can do its work, for GET /readyz: its
+// NATS connections are up, JetStream answers and its streams exist, the
+// endpoints are loaded, and each of its roles runs (the router consumes
+// both lanes of the events stream, the worker delivers). nil when ready;
+// otherwise the error lists everything missing.
+func (a *App) Ready(ctx context.Context) error {
+	var missing []string
+	if !a.nc.IsConnected() {
+		return errors.New("NATS connection down")
+	}
+	for _, nc := range a.roleConns {
+		if !nc.IsConnected() {
+			missing = append(missing, "NATS connection "+nc.Opts.Name+" down")
+		}
+	}
+	for _, name := range readyStreams {
+		_, err := a.js.Stream(ctx, name)
+		switch {
+		case errors.Is(err, jetstream.ErrStreamNotFound):
+			missing = append(missing, "stream "+name+" missing")
+		case err != nil:
+			return fmt.Errorf("JetStream unreachable: %w", err)
+		}
+	}
+	select {
+	case <-a.reg.Ready():
+	default:
+		missing = append(missing, "endpoints not loaded yet")
+	}
+	if a.router != nil && !a.router.Ready() {
+		missing = append(missing, "router not consuming the events stream")
+	}
+	if a.worker != nil && !a.worker.Ready() {
+		missing = append(missing, "worker not delivering")
+	}
+	if len(missing) > 0 {
+		return errors.New(strings.Join(missing, "; "))
+	}
+	return nil
+}

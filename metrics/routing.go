@@ -1,0 +1,49 @@
+package metrics
+
+import "github.com/prometheus/client_golang/prometheus"
+
+// Routing holds the router's instruments. Its methods only add to
+// counters resolved once, at creation: nothing is looked up per event.
+type Routing struct {
+	received    prometheus.Counter
+	evaluations prometheus.Counter
+	matches     prometheus.Counter
+	errors      prometheus.Counter
+	deadLetters prometheus.Counter
+}
+
+func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec) *Routing {
+	counter := func(name, help string) prometheus.Counter {
+		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
+		reg.MustRegister(c)
+		return c
+	}
+	return &Routing{
+		received:    counter("hookd_events_received_total", "Events routers took from the events stream (each counted once, on its first routing)."),
+		evaluations: counter("hookd_rule_evaluations_total", "Endpoint rules evaluated against events (candidates the index did not rule out)."),
+		matches:     counter("hookd_rule_matches_total", "Rule evaluations that matched: deliveries routed."),
+		errors:      counter("hookd_rule_errors_total", "Rule evaluations that failed (a filter error counts as no match)."),
+		deadLetters: dead.WithLabelValues("routing"),
+	}
+}
+
+// EventReceived counts an event taken from the events stream for the first
+// time.
+func (r *Routing) EventReceived() { r.received.Inc() }
+
+// Evaluated counts the rule evaluations of one event: n evaluated, of
+// which matched matched and failed failed.
+func (r *Routing) Evaluated(n, matched, failed int) {
+	if n > 0 {
+		r.evaluations.Add(float64(n))
+	}
+	if matched > 0 {
+		r.matches.Add(float64(matched))
+	}
+	if failed > 0 {
+		r.errors.Add(float64(failed))
+	}
+}
+
+// DeadLettered counts n deliveries a router dead-lettered.
+func (r *Routing) DeadLettered(n int) { r.deadLetters.Add(float64(n)) }
