@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -116,6 +117,13 @@ func TestBackfillInputErrors(t *testing.T) {
 	h := hookdtest.Start(t, fastConfig())
 	ep := h.CreateEndpoint(t, map[string]any{"url": "https://example.com/hook"})
 	path := "/v1/endpoints/" + ep.ID + "/backfill"
+	ordered := h.CreateEndpoint(t, map[string]any{"url": "https://example.com/ordered", "ordering": "ordered"})
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ordered.ID+"/backfill", map[string]any{"since": "2026-01-01T00:00:00Z"}); status != http.StatusConflict || !strings.Contains(string(out), "ordered_endpoint") {
+		t.Errorf("backfill of an ordered endpoint: %d %s, want 409 ordered_endpoint", status, out)
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ordered.ID+"/backfill", map[string]any{"since": "2026-01-01T00:00:00Z", "dry_run": true}); status != http.StatusOK {
+		t.Errorf("dry run of an ordered endpoint: %d %s", status, out)
+	}
 	for _, c := range []struct {
 		path  string
 		body  map[string]any

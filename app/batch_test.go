@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/topology"
+	"github.com/nats-io/nats.go"
 )
 
 // sentBatch is one request a batch receiver got.
@@ -469,5 +470,30 @@ func TestBatchSkipsUnrenderedDeliveries(t *testing.T) {
 	h.WaitIdle(t, ep.ID)
 	if got := bl.delivered(); len(got) != 1 || !slices.Equal(got[0].members, []int{0, 1}) {
 		t.Fatalf("batches %+v, want one of events 0 and 1", got)
+	}
+}
+
+// A delivery too large for any batch once quoted (a text body of "<",
+// each escaped to six bytes) is dead-lettered with the reason, not retried
+// forever, and the endpoint's other deliveries are batched.
+func TestBatchDeadLettersAMemberTooLargeForAnyBatch(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "format": "raw", "batch": map[string]any{"max_events": 2, "max_wait": "1s"}})
+	m := nats.NewMsg("events.doc.uploaded")
+	m.Header.Set("Content-Type", "text/plain")
+	m.Data = []byte(strings.Repeat("<", 400<<10))
+	if _, err := h.App.JetStream().PublishMsg(t.Context(), m); err != nil {
+		t.Fatal(err)
+	}
+	h.PublishEvent(t, "doc.uploaded", map[string]int{"n": 1})
+	hookdtest.WaitFor(t, 15*time.Second, "the dead letter", func() bool { return len(h.DeadLetters(t, ep.ID)) == 1 })
+	hookdtest.WaitFor(t, 15*time.Second, "the other delivery's batch", func() bool { return rc.Count() == 1 })
+	h.WaitIdle(t, ep.ID)
+	if dead := h.DeadLetters(t, ep.ID)[0]; !strings.Contains(dead.Header.Get("Hookd-Error"), "exceeds the largest batch") {
+		t.Fatalf("dead letter error %q", dead.Header.Get("Hookd-Error"))
+	}
+	if body := string(rc.Requests()[0].Body); strings.Contains(body, "<<<") || !strings.Contains(body, `{"n":1}`) {
+		t.Fatalf("batch body %.200s", body)
 	}
 }

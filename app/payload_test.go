@@ -399,3 +399,42 @@ func TestTemplatedHeaderPerEvent(t *testing.T) {
 		verify(t, ep.Secret, r)
 	}
 }
+
+// A stored transform that no longer compiles (as after a change of expr's
+// grammar) does not stop routing: each delivery is dead-lettered with the
+// reason, so no matching event is silently skipped.
+func TestStoredFormatThatNoLongerCompilesDeadLetters(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "format": "transform", "transform": `{"n": data.n}`,
+		"sample_event": map[string]any{"type": "a.b", "data": map[string]int{"n": 1}}})
+	kv, err := h.App.JetStream().KeyValue(t.Context(), topology.EndpointsBucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	entry, err := kv.Get(t.Context(), ep.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stored map[string]any
+	if err := json.Unmarshal(entry.Value(), &stored); err != nil {
+		t.Fatal(err)
+	}
+	stored["transform"] = `{"n": data.`
+	b, _ := json.Marshal(stored)
+	if _, err := kv.Update(t.Context(), ep.ID, b, entry.Revision()); err != nil {
+		t.Fatal(err)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "the registry to load the broken format", func() bool {
+		c := h.App.Registry().Snapshot().Get(ep.ID)
+		return c != nil && c.PayloadErr != nil
+	})
+	h.PublishEvent(t, "a.b", map[string]int{"n": 2})
+	hookdtest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters(t, ep.ID)) == 1 })
+	if n := rc.Count(); n != 0 {
+		t.Fatalf("the receiver got %d requests", n)
+	}
+	if e := h.DeadLetters(t, ep.ID)[0].Header.Get("Hookd-Error"); !strings.Contains(e, "transform") {
+		t.Fatalf("dead letter error %q", e)
+	}
+}

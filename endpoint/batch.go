@@ -3,6 +3,8 @@ package endpoint
 import (
 	"regexp"
 	"time"
+
+	"github.com/hookd/hookd/payload"
 )
 
 // Batch limits and defaults.
@@ -84,6 +86,18 @@ func (e *Endpoint) validateBatch() error {
 		// A batch waits for its members while an ordered endpoint sends one
 		// delivery at a time: the two do not compose.
 		return fieldErr("batch", "cannot be combined with ordering \"ordered\"")
+	}
+	switch e.Format {
+	case payload.Slack, payload.Discord, payload.Teams:
+		// Chat services take one message per request, not a list.
+		return fieldErr("batch", "cannot be combined with format %q: a chat message is one event", e.Format)
+	}
+	for name, v := range e.Headers {
+		if payload.IsTemplate(v) {
+			// One request carries many events: a value per event has no
+			// single rendering.
+			return fieldErr("batch", "cannot be combined with templated header %q", name)
+		}
 	}
 	return e.Batch.validate()
 }

@@ -52,3 +52,22 @@ func TestBatchDefaultsAndValidation(t *testing.T) {
 		t.Fatal("an endpoint with batch is not batched")
 	}
 }
+
+// A batch cannot go to a chat format (one message per request) or carry
+// a header rendered per event.
+func TestBatchRefusesChatFormatsAndTemplates(t *testing.T) {
+	for _, e := range []Endpoint{
+		{URL: "https://x.example", Secret: NewSecret(), Batch: &Batch{}, Format: "slack"},
+		{URL: "https://x.example", Secret: NewSecret(), Batch: &Batch{}, Format: "teams"},
+		{URL: "https://x.example", Secret: NewSecret(), Batch: &Batch{}, Headers: map[string]string{"X-Token": "{{ data.token }}"}},
+	} {
+		var fe *FieldError
+		if _, err := e.Validate(); !errors.As(err, &fe) || fe.Field != "batch" {
+			t.Errorf("format %q headers %v: %v, want a batch field error", e.Format, e.Headers, err)
+		}
+	}
+	ok := Endpoint{URL: "https://x.example", Secret: NewSecret(), Batch: &Batch{}, Format: "raw", Headers: map[string]string{"X-Token": "static-0123456789"}}
+	if _, err := ok.Validate(); err != nil {
+		t.Fatalf("raw with a static header: %v", err)
+	}
+}

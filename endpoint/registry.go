@@ -24,8 +24,11 @@ type Compiled struct {
 	// Key is the compiled OrderingKey, nil when none.
 	Key *rules.Key
 	// Payload is the compiled format and header templates, nil when
-	// Broken is set.
+	// Broken or PayloadErr is set.
 	Payload *payload.Compiled
+	// PayloadErr says why a stored format or header template no longer
+	// compiles: its deliveries are dead-lettered with it.
+	PayloadErr error
 	// Broken says why a stored endpoint's rule no longer compiles (only a
 	// change of expr's grammar can cause it). The endpoint stays known, so
 	// its pending deliveries are still made; routers skip it and log.
@@ -291,9 +294,9 @@ func Compile(e *Endpoint) *Compiled {
 	if err != nil {
 		return &Compiled{Endpoint: e, Broken: err}
 	}
+	// A format that no longer compiles does not stop routing: its
+	// deliveries are queued marked unrendered, and dead-lettered with the
+	// error, rather than never made.
 	p, err := e.CompilePayload()
-	if err != nil {
-		return &Compiled{Endpoint: e, Broken: err}
-	}
-	return &Compiled{Endpoint: e, Rule: rule, Key: key, Payload: p}
+	return &Compiled{Endpoint: e, Rule: rule, Key: key, Payload: p, PayloadErr: err}
 }

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"net/http"
 	"time"
 
@@ -100,7 +101,20 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	out, err := router.Backfill(r.Context(), a.js, endpoint.Compile(ep), win,
+	if ep.Ordered() && !in.DryRun {
+		// History would arrive after newer events already delivered.
+		writeError(w, &apiError{Status: http.StatusConflict, Code: "ordered_endpoint",
+			Message: "an ordered endpoint cannot be backfilled: old events would arrive after newer ones (dry_run still counts)"})
+		return
+	}
+	// A backfill that has begun queueing finishes even if the client goes
+	// away (its HTTP answer may come after the client's timeout): half a
+	// window would be harder to reason about than all of it.
+	ctx := r.Context()
+	if !in.DryRun {
+		ctx = context.WithoutCancel(ctx)
+	}
+	out, err := router.Backfill(ctx, a.js, endpoint.Compile(ep), win,
 		router.BackfillOptions{DryRun: in.DryRun, SampleSize: in.SampleSize, Logger: a.log, Sealer: a.store.Sealer()})
 	if err != nil {
 		writeError(w, natsError("backfill stopped after queueing some deliveries (see the endpoint's deliveries)", err))

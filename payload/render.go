@@ -61,11 +61,12 @@ type Renderer struct {
 // Data that nests too deep, or that Go cannot hold, is nil: expressions
 // see null, the body is still delivered as sent.
 func NewEnv(e *event.Event) *rules.Env {
-	env := &rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant}
+	env := &rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
 	if env.Subject == "" && e.Type != "" {
 		env.Subject = event.Subject(e.Type)
 	}
-	if !event.TooDeep(e.Data) && json.Unmarshal(e.Data, &env.Data) != nil {
+	// As routers see it: data that is not JSON, or nests too deep, is null.
+	if !e.NotJSON && !event.TooDeep(e.Data) && json.Unmarshal(e.Data, &env.Data) != nil {
 		env.Data = nil
 	}
 	return env

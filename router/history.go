@@ -63,14 +63,17 @@ func Scan(ctx context.Context, js jetstream.JetStream, w Window, log *slog.Logge
 		for m := range batch.Messages() {
 			got++
 			remaining--
-			e, _, err := decode(m, seed, log)
+			e, meta, err := decode(m, seed, log)
 			if err != nil {
 				return err
 			}
-			if e.Time.After(w.Until) {
+			// The window is of acceptance times, as the consumer's start:
+			// not e.Time, which a CloudEvent's own time may set.
+			if meta.Timestamp.After(w.Until) {
 				return nil
 			}
-			env := filterEnv(e, log)
+			var env rules.Env
+			filterEnv(e, log, &env)
 			if err := fn(e, &env); errors.Is(err, ErrStopScan) {
 				return nil
 			} else if err != nil {

@@ -104,8 +104,10 @@ func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, *j
 // filterEnv is what filters and keys see of e. Data that is not JSON,
 // nests too deep, or that Go cannot hold (1e999) is null: the body is
 // still delivered as sent, and retrying could never help.
-func filterEnv(e *event.Event, log *slog.Logger) rules.Env {
-	env := rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
+// It fills env in place, so routing an event moves one Env to the heap, not
+// two.
+func filterEnv(e *event.Event, log *slog.Logger, env *rules.Env) {
+	*env = rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
 	if e.NotJSON {
 		log.Debug("event body is not JSON: routed with data null", "event", e.ID)
 	} else if event.TooDeep(e.Data) {
@@ -114,7 +116,6 @@ func filterEnv(e *event.Event, log *slog.Logger) rules.Env {
 		log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
 		env.Data = nil
 	}
-	return env
 }
 
 // route publishes the event to every matching endpoint's stream, with each
@@ -135,7 +136,8 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	var targets []target
 	ctx, span := r.startRoute(ctx, m, e, ordered)
 	defer func() { endRoute(span, targets, err) }()
-	env := filterEnv(e, r.log)
+	var env rules.Env
+	filterEnv(e, r.log, &env)
 	targets = r.match(snap, &env, ev, ordered)
 	done := r.reached(ctx, m, e, ordered)
 	if len(done) > 0 {
@@ -327,6 +329,9 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 		m.Header[k] = v // shared, never modified: each message only encodes it
 	}
 	p, err := rd.Render(t.ep.Payload)
+	if t.ep.PayloadErr != nil {
+		err = t.ep.PayloadErr
+	}
 	if err != nil {
 		r.log.Warn("delivery not rendered in the endpoint's format: it will be dead-lettered", "endpoint", t.ep.ID, "event", e.ID, "err", err)
 	}

@@ -2,6 +2,7 @@ package worker
 
 import (
 	"context"
+	"fmt"
 	"slices"
 	"strconv"
 	"sync"
@@ -93,6 +94,15 @@ func (c *collector) add(msg jetstream.Msg) {
 		return
 	}
 	cfg := ep.Batch.WithDefaults()
+	if delivery.BatchSize(cfg.Field, 1, len(m.body)) > w.maxBatchBytes() {
+		// Too large for any batch (a body that grows when quoted as a JSON
+		// string): it would be retried forever. Marked as a rendering
+		// failure, the single-delivery path dead-letters it with the
+		// reason.
+		msg.Headers().Set(delivery.HeaderRenderError, fmt.Sprintf("batch: this delivery alone (%d bytes in the batch) exceeds the largest batch, %d bytes", len(m.body), w.maxBatchBytes()))
+		w.deliver(id, msg)
+		return
+	}
 	var full []*openBatch
 	c.mu.Lock()
 	if c.stopped {

@@ -3,7 +3,7 @@
 import { api, enc } from './api.js';
 import { h, badge, fmtTime, msg, busy } from './dom.js';
 
-const statuses = ['', 'pending', 'failed', 'succeeded', 'dead'];
+const statuses = ['', 'pending', 'failed', 'succeeded', 'dead', 'batched'];
 
 export function deliveriesCard(ep, ctx) {
   const status = h('select', { id: 'deliveries-status' }, statuses.map((s) => h('option', { value: s }, s || 'any status')));

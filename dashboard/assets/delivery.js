@@ -28,7 +28,7 @@ export async function deliveryView(main, ctx, id) {
     const retry = h('button', { type: 'button', id: 'retry' }, d.status === 'succeeded' ? 'Deliver again' : 'Retry now');
     retry.disabled = d.status === 'pending';
     retry.addEventListener('click', () => busy(retry, out, async () => {
-      draw(await api('POST', `/v1/deliveries/${enc(id)}/retry`, { force: d.status === 'succeeded' }));
+      draw(await api('POST', `/v1/deliveries/${enc(id)}/retry`, { force: d.status === 'succeeded' || d.status === 'batched' }));
       msg(out, 'Queued again.');
     }));
     const dl = h('dl', { class: 'kv' });

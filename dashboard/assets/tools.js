@@ -52,8 +52,11 @@ export function secretCard(ep) {
   const grace = h('input', { type: 'text', id: 'rotate-grace', value: '24h' });
   const reveal = h('button', { type: 'button', class: 'secondary', id: 'secret-reveal' }, 'Reveal');
   const rotate = h('button', { type: 'button', id: 'secret-rotate' }, 'Rotate…');
+  // An ed25519 endpoint answers its public key: its secret key never
+  // leaves hookd.
+  const shown = (r) => r.public_key ? `${r.public_key} (public key, ${r.signing})` : r.secret;
   reveal.addEventListener('click', () => busy(reveal, out, async () => {
-    value.textContent = (await api('GET', `/v1/endpoints/${enc(ep.id)}/secret`)).secret;
+    value.textContent = shown(await api('GET', `/v1/endpoints/${enc(ep.id)}/secret`));
   }));
   // Two clicks, not a dialog: a rotation changes what receivers must verify.
   let armed = false;
@@ -65,13 +68,13 @@ export function secretCard(ep) {
     }
     busy(rotate, out, async () => {
       const r = await api('POST', `/v1/endpoints/${enc(ep.id)}/rotate-secret`, { grace_period: grace.value.trim() });
-      value.textContent = r.secret;
+      value.textContent = shown(r);
       msg(out, r.previous_secret_expires_at ? `Rotated: the old secret also signs until ${fmtTime(r.previous_secret_expires_at)}.` : 'Rotated.');
       armed = false;
       rotate.textContent = 'Rotate…';
     });
   });
-  return h('section', { class: 'card' }, h('h2', null, 'Signing secret'), h('p', null, value),
+  return h('section', { class: 'card' }, h('h2', null, ep.signing === 'ed25519' ? 'Signing key (ed25519)' : 'Signing secret'), h('p', null, value),
     h('div', { class: 'row' }, field('Old secret keeps signing for', grace), h('div', null, reveal, ' ', rotate)), out);
 }
 
