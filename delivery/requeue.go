@@ -47,7 +47,8 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 		tenantID = raw.Header.Get(event.TenantHeader)
 	}
 	id := raw.Header.Get(jetstream.MsgIDHeader)
-	if ce, err := event.ReadCloudEvent(raw.Header, raw.Data); err == nil && ce != nil && ce.ID != "" {
+	ce, ceErr := event.ReadCloudEvent(raw.Header, raw.Data)
+	if ceErr == nil && ce != nil && ce.ID != "" {
 		id = ce.ID // a CloudEvent's id is its event id
 	}
 	if id != "" && id != last.EventID && id != event.MsgIDScope(tenantID)+last.EventID {
@@ -63,6 +64,14 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 				e.Headers[k] = v[0]
 			}
 		}
+	}
+	_, isJSON := event.Normalize(e.Raw)
+	e.NotJSON = !isJSON
+	if ceErr == nil && ce != nil {
+		// As routing decoded it: a structured CloudEvent's data, not the
+		// whole envelope, is the body; its source and time come along.
+		e.SetCloudEvent(ce)
+		e.ID = last.EventID
 	}
 	base := last.Number
 	pending := Attempt{
