@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/payload"
+	"github.com/hookd/hookd/topology"
 )
 
 // Batch limits and defaults.
@@ -20,7 +21,7 @@ const (
 	// is hardly one, and members are kept unacknowledged (heartbeated)
 	// while it is open, which should not last for hours.
 	MinBatchWait = time.Second
-	MaxBatchWait = 15 * time.Minute
+	MaxBatchWait = topology.MaxBatchWait
 	// DefaultBatchField names the list of events in a batch body.
 	DefaultBatchField = "events"
 )

@@ -4,9 +4,22 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// MaxBatchWait is the longest max_wait a batch may have (package
+// endpoint validates it).
+const MaxBatchWait = 15 * time.Minute
+
+// BatchDuplicateWindow is how long a batch stream remembers batch ids:
+// longer than a batch can be open plus two ack waits, so members
+// re-collected after a crash (they come back after their ack wait) into
+// the same batch are dropped as a duplicate, whatever max_wait is.
+func BatchDuplicateWindow(ackWait time.Duration) time.Duration {
+	return MaxBatchWait + 2*ackWait
+}
 
 // ensureBatches creates or updates a batched endpoint's batch stream and
 // its worker consumer.
@@ -26,7 +39,7 @@ func (t *Topology) ensureBatches(ctx context.Context, endpointID string, l Endpo
 		MaxMsgs:    t.cfg.EndpointMaxMsgs,
 		MaxBytes:   t.cfg.EndpointMaxBytes,
 		Discard:    jetstream.DiscardNew,
-		Duplicates: t.cfg.DuplicateWindow,
+		Duplicates: max(t.cfg.DuplicateWindow, BatchDuplicateWindow(t.cfg.DeliveryAckWait)),
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
 	})

@@ -34,6 +34,11 @@ func TestEnsureBatchedEndpoint(t *testing.T) {
 	if got := streamConfig(t, js, BatchStream(id)).Subjects; len(got) != 1 || got[0] != BatchSubject(id) {
 		t.Fatalf("batch stream subjects %v", got)
 	}
+	// Batch ids are remembered longer than any batch can be open, so a
+	// re-collection after a crash is a duplicate whatever max_wait is.
+	if got, want := streamConfig(t, js, BatchStream(id)).Duplicates, MaxBatchWait+2*topo.Config().DeliveryAckWait; got != want {
+		t.Fatalf("batch stream duplicate window %s, want %s", got, want)
+	}
 	if got := maxAckPending(BatchStream(id)); got != 3 {
 		t.Fatalf("batch consumer MaxAckPending %d, want max_in_flight 3", got)
 	}
