@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"time"
 
@@ -42,7 +43,8 @@ type failureView struct {
 	Error      string    `json:"error,omitempty"`
 }
 
-// backlogView counts the deliveries in the endpoint's stream: Messages in
+// backlogView counts the deliveries in the endpoint's stream (and the
+// batches in its batch stream): Messages in
 // all, Pending not yet handed to a worker, InFlight handed out and not yet
 // settled (being attempted, or waiting for a retry or for the endpoint to
 // be enabled again).
@@ -125,6 +127,17 @@ func (a *API) backlog(r *http.Request, ep *endpoint.Endpoint) (backlogView, erro
 		info := c.CachedInfo() // fresh: looked up just now
 		b.Pending += info.NumPending
 		b.InFlight += uint64(info.NumAckPending)
+	}
+	// A batched endpoint's collected batches wait in a stream of their
+	// own (kept after batching is turned off until it drains): each is one
+	// delivery.
+	if c, err := a.topo.BatchConsumer(r.Context(), ep.ID); err == nil {
+		info := c.CachedInfo()
+		b.Messages += info.NumPending + uint64(info.NumAckPending)
+		b.Pending += info.NumPending
+		b.InFlight += uint64(info.NumAckPending)
+	} else if !errors.Is(err, topology.ErrEndpointMissing) {
+		return b, natsError("batch consumer not read", err)
 	}
 	return b, nil
 }

@@ -77,3 +77,33 @@ func TestEnsureBatchedEndpoint(t *testing.T) {
 		t.Fatalf("BatchConsumer of a deleted endpoint: %v", err)
 	}
 }
+
+// A batched endpoint's backlog counts the batches waiting as well as the
+// deliveries not collected yet.
+func TestBacklogCountsBatches(t *testing.T) {
+	js := startJetStream(t)
+	topo, err := New(js, Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := topo.EnsureCore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	const id = "ep_bl"
+	if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{Batched: true}); err != nil {
+		t.Fatal(err)
+	}
+	for _, subject := range []string{DeliverySubject(id), BatchSubject(id), BatchSubject(id)} {
+		if _, err := js.Publish(ctx, subject, []byte("{}")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := topo.Backlogs(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[id] != 3 {
+		t.Fatalf("backlog %v, want 3 for %s (1 delivery, 2 batches)", got, id)
+	}
+}
