@@ -60,8 +60,12 @@ func TestBackfillDeliversMatchingHistory(t *testing.T) {
 		t.Fatalf("tenant: %d %s", status, out)
 	}
 	start := time.Now().UTC()
+	var first string
 	for n := range 10 {
-		h.PublishEvent(t, "order.paid", map[string]int{"n": n})
+		id := h.PublishEvent(t, "order.paid", map[string]int{"n": n})
+		if n == 0 {
+			first = id
+		}
 	}
 	h.PublishEvent(t, "order.refunded", map[string]int{"n": 100})
 	h.PublishEventAs(t, "other", "order.paid", map[string]int{"n": 200})
@@ -94,6 +98,10 @@ func TestBackfillDeliversMatchingHistory(t *testing.T) {
 		t.Fatalf("second backfill over a wider window: %v; want 7 matched, 5 already queued, 2 queued", again)
 	}
 	h.WaitIdle(t, ep.ID)
+	// The event's page lists the backfilled delivery.
+	if status, out := h.Do(t, http.MethodGet, "/v1/events/"+first, nil); status != http.StatusOK || !strings.Contains(string(out), `"endpoint_id":"`+ep.ID+`"`) {
+		t.Fatalf("GET /v1/events/%s: %d %s: want the backfilled endpoint listed", first, status, out)
+	}
 	if got, want := numbersDelivered(t, rc), []int{0, 2, 4, 6, 8, 10, 12}; !slices.Equal(got, want) {
 		t.Fatalf("delivered n %v, want %v", got, want)
 	}

@@ -127,6 +127,10 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
 	}
+	index, err := js.Stream(ctx, topology.IndexStream)
+	if err != nil {
+		return BackfillResult{}, fmt.Errorf("event index: %w", err)
+	}
 	var out BackfillResult
 	var ev rules.Evaluator
 	owner := tenant.Normalize(ep.Tenant)
@@ -157,6 +161,9 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
 		}
 		out.Queued++
+		if err := addToIndex(ctx, js, index, e, ep.ID); err != nil {
+			opt.Logger.Warn("event index not updated by backfill", "event", e.ID, "endpoint", ep.ID, "err", err)
+		}
 		// Workers stop pulling from an endpoint that looked idle: wake
 		// them as deliveries arrive, at most every wakeEvery.
 		if time.Since(lastRing) > wakeEvery {

@@ -1,12 +1,16 @@
 package router
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/event"
@@ -50,4 +54,33 @@ func indexRecord(e *event.Event, targets []target, reached map[string]bool, orde
 	m := nats.NewMsg(subject)
 	m.Data, _ = json.Marshal(rec)
 	return m
+}
+
+// addToIndex adds a backfilled delivery to the event's index record (the
+// parallel lane's, which routing always writes), so GET /v1/events/{id}
+// lists the endpoint. A failure is only logged by the caller: the index
+// never holds delivery back.
+func addToIndex(ctx context.Context, js jetstream.JetStream, index jetstream.Stream, e *event.Event, endpointID string) error {
+	subject := topology.IndexSubject(e.Tenant, e.ID)
+	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time}
+	raw, err := index.GetLastMsgForSubject(ctx, subject)
+	switch {
+	case err == nil:
+		if err := json.Unmarshal(raw.Data, &rec); err != nil {
+			return fmt.Errorf("index record of %s: %w", e.ID, err)
+		}
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return fmt.Errorf("index record of %s: %w", e.ID, err)
+	}
+	entry := RoutedEntry{EndpointID: endpointID, DeliveryID: delivery.ID(e.ID, endpointID)}
+	if slices.Contains(rec.RoutedTo, entry) {
+		return nil
+	}
+	rec.RoutedTo = append(rec.RoutedTo, entry)
+	slices.SortFunc(rec.RoutedTo, func(a, b RoutedEntry) int { return strings.Compare(a.EndpointID, b.EndpointID) })
+	b, _ := json.Marshal(rec)
+	if _, err := js.Publish(ctx, subject, b); err != nil {
+		return fmt.Errorf("index record of %s: %w", e.ID, err)
+	}
+	return nil
 }
