@@ -3,6 +3,7 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -495,5 +496,26 @@ func TestBatchDeadLettersAMemberTooLargeForAnyBatch(t *testing.T) {
 	}
 	if body := string(rc.Requests()[0].Body); strings.Contains(body, "<<<") || !strings.Contains(body, `{"n":1}`) {
 		t.Fatalf("batch body %.200s", body)
+	}
+}
+
+// A batch carries its oldest member's trace context to the receiver.
+func TestBatchCarriesTheOldestMembersTrace(t *testing.T) {
+	rc, bl := newBatchReceiver(t, "events", nil)
+	h := hookdtest.Start(t, fastConfig())
+	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "batch": map[string]any{"max_events": 2, "max_wait": "5s"}})
+	parents := []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01"}
+	for i, tp := range parents {
+		m := nats.NewMsg("events.run.finished")
+		m.Header.Set("traceparent", tp)
+		m.Data = []byte(fmt.Sprintf(`{"n":%d}`, i))
+		if _, err := h.App.JetStream().PublishMsg(t.Context(), m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	hookdtest.WaitFor(t, 15*time.Second, "the batch", func() bool { return len(bl.delivered()) == 1 })
+	got := bl.delivered()[0]
+	if !slices.Equal(got.members, []int{0, 1}) || got.req.Header.Get("traceparent") != parents[0] {
+		t.Fatalf("batch of %v with traceparent %q, want both events and %q", got.members, got.req.Header.Get("traceparent"), parents[0])
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -107,6 +108,15 @@ func composeBatch(ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.
 	msg.Header.Set(delivery.HeaderBatchSize, strconv.Itoa(len(members)))
 	if slices.ContainsFunc(members, func(m member) bool { return ops.IsOps(m.rec.EventType) }) {
 		msg.Header.Set(delivery.HeaderBatchOps, "true")
+	}
+	// The batch joins its oldest member's trace, so its deliver span (and
+	// the receiver's) has a parent the producer knows.
+	if len(members) > 0 {
+		for k, v := range members[0].msg.Headers() {
+			if strings.EqualFold(k, "traceparent") || strings.EqualFold(k, "tracestate") {
+				msg.Header[k] = v
+			}
+		}
 	}
 	pending := delivery.Attempt{DeliveryID: batchID, EventID: batchID, EventType: delivery.BatchEventType, EndpointID: ep.ID,
 		EventTime: end, Time: time.Now().UTC(), Outcome: delivery.OutcomePending, BatchSize: len(members)}
