@@ -49,6 +49,14 @@ func newClient(server, apiKey string) (*client, error) {
 	return &client{base: strings.TrimRight(s, "/"), apiKey: strings.TrimSpace(apiKey), http: &http.Client{Timeout: 3 * time.Minute}}, nil
 }
 
+// long returns a copy of c whose requests may take up to d.
+func (c *client) long(d time.Duration) *client {
+	cc, hc := *c, *c.http
+	hc.Timeout = d
+	cc.http = &hc
+	return &cc
+}
+
 // apiError is an error answer: {"error":{"code","field","message"}}.
 type apiError struct {
 	Status  int    `json:"-"`

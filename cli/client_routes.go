@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 )
 
 // page selects one page of a list: zero values are left to the server.
@@ -175,7 +176,9 @@ func (c *client) getEvent(ctx context.Context, id, tenant string) (json.RawMessa
 func (c *client) backfill(ctx context.Context, id string, w historyWindow, dryRun bool) (json.RawMessage, error) {
 	body := w.body()
 	body["dry_run"] = dryRun
-	return c.do(ctx, http.MethodPost, "/v1/endpoints/"+escape(id)+"/backfill", nil, body)
+	// The answer comes when every delivery is queued: a long window takes
+	// minutes (the server allows backfills 30).
+	return c.long(31*time.Minute).do(ctx, http.MethodPost, "/v1/endpoints/"+escape(id)+"/backfill", nil, body)
 }
 
 // historyWindow selects stored events; empty fields are left to the

@@ -72,6 +72,9 @@ func (a *API) ruleHistory(w http.ResponseWriter, r *http.Request, rule *rules.Ru
 	writeJSON(w, http.StatusOK, out)
 }
 
+// maxBackfill bounds one backfill or dry run; a longer window is split.
+const maxBackfill = 30 * time.Minute
+
 type backfillInput struct {
 	historyInput
 	DryRun bool `json:"dry_run"`
@@ -114,6 +117,11 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request) {
 	if !in.DryRun {
 		ctx = context.WithoutCancel(ctx)
 	}
+	// Scanning a day of a busy stream takes longer than the server's write
+	// timeout allows an answer: this one may take up to maxBackfill.
+	ctx, cancel := context.WithTimeout(ctx, maxBackfill)
+	defer cancel()
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(maxBackfill + time.Minute))
 	out, err := router.Backfill(ctx, a.js, endpoint.Compile(ep), win,
 		router.BackfillOptions{DryRun: in.DryRun, SampleSize: in.SampleSize, Logger: a.log, Sealer: a.store.Sealer()})
 	if err != nil {
