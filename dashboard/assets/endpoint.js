@@ -30,7 +30,10 @@ function settingsCard(ep, reload) {
   const form = h('form', null, h('h2', null, 'Settings'),
     field('Name', f.name), field('Description', f.description), field('URL', f.url), field('Event types (space-separated; empty: all)', f.events),
     h('div', { class: 'row' }, field('Timeout (e.g. 10s)', f.timeout), field('Max in flight', f.maxInFlight), field('Rate limit (/s)', f.rateLimit)),
-    h('p', { class: 'muted' }, `Profile ${ep.profile}, ordering ${ep.ordering}. Created ${fmtTime(ep.created_at)}.`),
+    h('p', { class: 'muted' }, `Profile ${ep.profile}, ordering ${ep.ordering}, format ${ep.format || 'standard'}, ` +
+      `signing ${ep.signing || 'hmac-sha256'}` +
+      (ep.batch ? `, batches of up to ${ep.batch.max_events} events or ${ep.batch.max_wait}` : '') +
+      `. Created ${fmtTime(ep.created_at)}.`),
     h('div', { class: 'row' }, save), out);
   form.addEventListener('submit', (ev) => {
     ev.preventDefault();
