@@ -3,6 +3,7 @@ package catalog
 import (
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -91,5 +92,39 @@ func TestCheck(t *testing.T) {
 	}
 	if err := (&Compiled{EventType: &EventType{Name: "x"}}).Check([]byte(`"anything"`)); err != nil {
 		t.Errorf("a type without a schema refused data: %v", err)
+	}
+}
+
+// Many wrong items: the first is reported with the count of the others.
+// BenchmarkCheckManyErrors shows the cost grows with the items, not with
+// their square.
+func TestCheckManyErrors(t *testing.T) {
+	c, err := Compile(&EventType{Name: "list", Schema: json.RawMessage(`{"type":"array","items":{"type":"string"}}`)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var se *SchemaError
+	if err := c.Check(manyNumbers(2000)); !errors.As(err, &se) || se.Path != "/0" || se.More != 1999 {
+		t.Fatalf("err %#v, want /0 and 1999 more", err)
+	}
+}
+
+func manyNumbers(n int) []byte {
+	return []byte("[" + strings.TrimSuffix(strings.Repeat("1,", n), ",") + "]")
+}
+
+// go test -run '^$' -bench CheckManyErrors ./catalog/
+func BenchmarkCheckManyErrors(b *testing.B) {
+	c, err := Compile(&EventType{Name: "list", Schema: json.RawMessage(`{"type":"array","items":{"type":"string"}}`)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, n := range []int{1000, 8000} {
+		data := manyNumbers(n)
+		b.Run(strconv.Itoa(n), func(b *testing.B) {
+			for b.Loop() {
+				_ = c.Check(data)
+			}
+		})
 	}
 }

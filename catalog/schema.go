@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -120,18 +121,22 @@ func (s *schema) check(data []byte) error {
 // the first is the same on every run.
 func leavesOf(ve *jsonschema.ValidationError) []*SchemaError {
 	units := ve.BasicOutput().Errors
-	var out []*SchemaError
+	// Sorted by keyword location, a unit's descendants are found by binary
+	// search: comparing every pair would be quadratic in the errors, which
+	// an event's data (an array of 500,000 wrong items) decides.
+	locs := make([]string, len(units))
 	for i, u := range units {
+		locs[i] = u.KeywordLocation
+	}
+	slices.Sort(locs)
+	var out []*SchemaError
+	for _, u := range units {
 		if u.Error == nil {
 			continue
 		}
-		leaf := true
-		for j, v := range units {
-			if j != i && strings.HasPrefix(v.KeywordLocation, u.KeywordLocation+"/") {
-				leaf = false // u only summarises v
-				break
-			}
-		}
+		prefix := u.KeywordLocation + "/"
+		i, _ := slices.BinarySearch(locs, prefix)
+		leaf := i == len(locs) || !strings.HasPrefix(locs[i], prefix) // else u only summarises them
 		if leaf {
 			out = append(out, &SchemaError{Path: u.InstanceLocation, Message: u.Error.String()})
 		}

@@ -108,17 +108,28 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 	return out, err
 }
 
+// orderedConsumerIdle is how soon the server drops an ordered consumer
+// left behind (nats.go keeps its last one): reads and tails are short and
+// frequent, so hundreds would otherwise linger for nats.go's 5 minutes.
+const orderedConsumerIdle = 5 * time.Second
+
 // read passes every record that cfg selects to each, with an ordered
 // consumer that is gone once read returns.
 func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt)) error {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
+	if cfg.InactiveThreshold == 0 {
+		cfg.InactiveThreshold = orderedConsumerIdle
+	}
 	cons, err := l.stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("delivery log: %w", err)
 	}
 	left := cons.CachedInfo().NumPending
 	for left > 0 {
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("delivery log: %w", err)
+		}
 		// Asking for no more than is left returns as soon as it arrived,
 		// instead of waiting out the fetch's expiry for more.
 		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(2*time.Second))

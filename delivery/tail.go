@@ -45,6 +45,9 @@ func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attem
 	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
+		// Polled every few seconds by every open dashboard: the server
+		// drops each one soon after, not 5 minutes later.
+		InactiveThreshold: orderedConsumerIdle,
 	})
 	if err != nil {
 		return nil, after, fmt.Errorf("delivery log: %w", err)
@@ -54,7 +57,7 @@ func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attem
 	// Asking for exactly what is there returns as soon as it arrived;
 	// records written meanwhile are the next call's.
 	left := min(cons.CachedInfo().NumPending, maxTailScan)
-	for left > 0 && len(out) < limit {
+	for left > 0 && len(out) < limit && ctx.Err() == nil {
 		batch, err := cons.Fetch(int(left), jetstream.FetchMaxWait(2*time.Second))
 		if err != nil {
 			return nil, after, fmt.Errorf("delivery log: %w", err)

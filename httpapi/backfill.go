@@ -64,7 +64,11 @@ func (a *API) ruleHistory(w http.ResponseWriter, r *http.Request, rule *rules.Ru
 		writeError(w, err)
 		return
 	}
-	out, err := router.RuleHistory(r.Context(), a.js, tenantID, rule, win, router.BackfillOptions{SampleSize: in.SampleSize, Logger: a.log})
+	// As a dry run of a backfill: bounded, and over when the client goes.
+	ctx, cancel := context.WithTimeout(r.Context(), maxBackfill)
+	defer cancel()
+	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(maxBackfill + time.Minute))
+	out, err := router.RuleHistory(ctx, a.js, tenantID, rule, win, router.BackfillOptions{SampleSize: in.SampleSize, Logger: a.log})
 	if err != nil {
 		writeError(w, natsError("stored events not read", err))
 		return

@@ -76,12 +76,13 @@ func traceOf(e *event.Event) trace {
 		tr.parent = json.RawMessage(`{"span_id":"` + uuidOf(strings.Repeat("0", 16)+spanID) + `","parent":null}`)
 	}
 	fields := dataFields(e.Data)
-	var s string
-	if json.Unmarshal(fields["trace_id"], &s) == nil && s != "" {
-		tr.traceID = s
+	// One variable per field: unmarshalling null leaves it as it was.
+	var trace, span string
+	if json.Unmarshal(fields["trace_id"], &trace) == nil && trace != "" {
+		tr.traceID = trace
 	}
-	if json.Unmarshal(fields["span_id"], &s) == nil && s != "" {
-		tr.spanID = s
+	if json.Unmarshal(fields["span_id"], &span) == nil && span != "" {
+		tr.spanID = span
 	}
 	if p := bytes.TrimSpace(fields["parent"]); len(p) > 0 && (p[0] == '{' || string(p) == "null") {
 		tr.parent = p

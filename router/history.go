@@ -55,6 +55,11 @@ func Scan(ctx context.Context, js jetstream.JetStream, w Window, log *slog.Logge
 	}()
 	remaining := cons.CachedInfo().NumPending
 	for remaining > 0 {
+		// Each fetch waits at most 5 s: a scan ends that soon after its
+		// caller goes away.
+		if err := ctx.Err(); err != nil {
+			return err
+		}
 		batch, err := cons.Fetch(int(min(remaining, scanBatch)), jetstream.FetchMaxWait(5*time.Second))
 		if err != nil {
 			return fmt.Errorf("history fetch: %w", err)

@@ -39,6 +39,9 @@ const maxStoreBackoff = 30 * time.Second
 // share), puts it in a second batch: at least once, as every delivery.
 func (w *Worker) storeBatch(endpointID string, members []member) {
 	ctx := context.Background()
+	// Its own copy: the batch's watcher may still be cloning the members
+	// for a heartbeat as the batch closes, and the sort below reorders.
+	members = slices.Clone(members)
 	// Acceptance order (the events stream's): routers queue in parallel,
 	// so the endpoint stream's order can differ.
 	slices.SortFunc(members, func(a, b member) int {

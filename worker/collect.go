@@ -86,7 +86,7 @@ func (c *collector) add(msg jetstream.Msg) {
 	if msg.Headers().Get(delivery.HeaderRenderError) != "" {
 		// Not rendered in the endpoint's format: it cannot join a batch.
 		// The single-delivery path dead-letters it with the error.
-		w.deliver(id, msg)
+		w.dispatch(c.ec, msg) // in flight like any delivery: shutdown waits for it
 		return
 	}
 	m, ok := w.admit(id, msg)
@@ -100,7 +100,7 @@ func (c *collector) add(msg jetstream.Msg) {
 		// failure, the single-delivery path dead-letters it with the
 		// reason.
 		msg.Headers().Set(delivery.HeaderRenderError, fmt.Sprintf("batch: this delivery alone (%d bytes in the batch) exceeds the largest batch, %d bytes", len(m.body), w.maxBatchBytes()))
-		w.deliver(id, msg)
+		w.dispatch(c.ec, msg) // in flight like any delivery: shutdown waits for it
 		return
 	}
 	var full []*openBatch

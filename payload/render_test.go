@@ -1,6 +1,7 @@
 package payload
 
 import (
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -41,5 +42,32 @@ func BenchmarkRender(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// A null span_id in the data leaves the derived one: it does not take
+// trace_id's value.
+func TestEnvelopeNullSpanID(t *testing.T) {
+	data := []byte(`{"trace_id":"t-1","span_id":null}`)
+	e := &event.Event{ID: "evt_1", Type: "a.b", Time: time.Unix(1, 0), Data: data, Raw: data}
+	c, err := Compile(Spec{Format: Envelope})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ev rules.Evaluator
+	rd := Renderer{Event: e, Env: NewEnv(e), Eval: &ev}
+	out, err := rd.Render(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var env struct {
+		TraceID string `json:"trace_id"`
+		SpanID  string `json:"span_id"`
+	}
+	if err := json.Unmarshal(out.Body, &env); err != nil {
+		t.Fatal(err)
+	}
+	if env.TraceID != "t-1" || env.SpanID == "t-1" || env.SpanID == "" {
+		t.Fatalf("trace_id %q span_id %q", env.TraceID, env.SpanID)
 	}
 }
