@@ -84,11 +84,13 @@ func (w *Worker) sweep(ctx context.Context) {
 // off are still delivered (EnsureEndpoint keeps their stream).
 func (w *Worker) sweepBatches(ctx context.Context) {
 	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(topology.BatchSubject(">")))
+	listed := map[string]bool{}
 	for info := range streams.Info() {
 		id, ok := topology.EndpointOfBatchStream(info.Config.Name)
 		if !ok {
 			continue
 		}
+		listed[id] = true
 		if info.State.Msgs == 0 {
 			delete(w.batchBacklog, id)
 			continue
@@ -103,6 +105,13 @@ func (w *Worker) sweepBatches(ctx context.Context) {
 	}
 	if err := streams.Err(); err != nil {
 		w.log.Warn("batch streams not listed", "err", err)
+		return
+	}
+	// A deleted endpoint's batch stream is gone: forget it.
+	for id := range w.batchBacklog {
+		if !listed[id] {
+			delete(w.batchBacklog, id)
+		}
 	}
 }
 
