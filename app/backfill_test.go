@@ -159,3 +159,22 @@ func containsField(out []byte, field string) bool {
 	_ = json.Unmarshal(out, &e)
 	return e.Error.Field == field
 }
+
+// A field of the wrong JSON type is named, with the kind expected in JSON
+// terms, never a Go type name.
+func TestWrongJSONTypesNameTheKind(t *testing.T) {
+	h := hookdtest.Start(t, fastConfig())
+	for _, c := range []struct {
+		body       map[string]any
+		field, msg string
+	}{
+		{map[string]any{"url": "https://e.example", "sample_event": 5}, "sample_event", "must be an object, not JSON number"},
+		{map[string]any{"url": "https://e.example", "batch": map[string]any{"max_events": "x"}}, "batch.max_events", "must be a whole number"},
+		{map[string]any{"url": "https://e.example", "events": "a.b"}, "events", "must be an array"},
+	} {
+		status, out := h.Do(t, http.MethodPost, "/v1/endpoints", c.body)
+		if status != http.StatusBadRequest || !containsField(out, c.field) || !strings.Contains(string(out), c.msg) {
+			t.Errorf("%v: %d %s, want 400 naming %s: %s", c.body, status, out, c.field, c.msg)
+		}
+	}
+}

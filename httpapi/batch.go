@@ -50,7 +50,7 @@ func applyBatch(e *endpoint.Endpoint, raw json.RawMessage) error {
 	if err := dec.Decode(&in); err != nil {
 		var typeErr *json.UnmarshalTypeError
 		if errors.As(err, &typeErr) && typeErr.Field != "" {
-			return fieldError("batch."+typeErr.Field, "must be %s, not JSON %s", typeErr.Type, typeErr.Value)
+			return fieldError("batch."+typeErr.Field, "must be %s, not JSON %s", jsonKind(typeErr.Type), typeErr.Value)
 		}
 		return fieldError("batch", "must be null or an object of max_events, max_wait and field: %v", err)
 	}

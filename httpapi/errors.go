@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"reflect"
 	"strconv"
 	"strings"
 
@@ -67,7 +68,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		case errors.As(err, &typeErr) && typeErr.Field == "":
 			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body must be a JSON object, not JSON " + typeErr.Value}
 		case errors.As(err, &typeErr):
-			return fieldError(typeErr.Field, "must be %s, not JSON %s", typeErr.Type, typeErr.Value)
+			return fieldError(typeErr.Field, "must be %s, not JSON %s", jsonKind(typeErr.Type), typeErr.Value)
 		case errors.As(err, &syntaxErr):
 			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("body is not valid JSON at byte %d: %v", syntaxErr.Offset, err)}
 		case errors.Is(err, io.EOF):
@@ -123,4 +124,27 @@ func publishError(what string, err error) *apiError {
 
 func notFound(what, id string) *apiError {
 	return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: fmt.Sprintf("%s %q not found", what, id)}
+}
+
+// jsonKind names a Go type the way a JSON client thinks of it: "an
+// object", not "httpapi.sampleEvent".
+func jsonKind(t reflect.Type) string {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.Struct, reflect.Map:
+		return "an object"
+	case reflect.Slice, reflect.Array:
+		return "an array"
+	case reflect.String:
+		return "a string"
+	case reflect.Bool:
+		return "true or false"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64, reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
+		return "a whole number"
+	case reflect.Float32, reflect.Float64:
+		return "a number"
+	}
+	return t.String()
 }
