@@ -48,9 +48,11 @@ var ErrInvalidPrefix = errors.New("invalid prefix")
 // NewNames returns the names of a deployment with the given prefix; ""
 // gives the unprefixed names (the zero Names). A prefix is one subject
 // token of 1 to MaxPrefixLen lower-case letters, digits, '-' and '_', so
-// it is valid in subjects, stream and bucket names alike. "events" and
-// "tenants" are refused (ErrInvalidPrefix): their subjects would fall
-// inside an unprefixed deployment's ("events.>", "tenants.*.events.>").
+// it is valid in subjects, stream and bucket names alike. "events",
+// "tenants" and "hookd" are refused (ErrInvalidPrefix): their subjects
+// would fall inside an unprefixed deployment's ("events.>",
+// "tenants.*.events.>", "hookd.>"), and so inside its streams and
+// permissions.
 func NewNames(prefix string) (Names, error) {
 	if err := ValidatePrefix(prefix); err != nil {
 		return Names{}, err
@@ -72,7 +74,7 @@ func ValidatePrefix(prefix string) error {
 			return fmt.Errorf("%w: %q may hold only lower-case letters, digits, '-' and '_'", ErrInvalidPrefix, prefix)
 		}
 	}
-	if prefix == "events" || prefix == "tenants" {
+	if prefix == "events" || prefix == "tenants" || prefix == "hookd" {
 		return fmt.Errorf("%w: %q would put hookd's subjects inside the unprefixed %q", ErrInvalidPrefix, prefix, prefix+".>")
 	}
 	return nil
