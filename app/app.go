@@ -210,7 +210,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if err != nil {
 			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
 		}
-		dlog, err := delivery.OpenLog(context.Background(), a.js)
+		dlog, err := delivery.OpenLog(context.Background(), a.topo)
 		if err != nil {
 			ln.Close()
 			return err
@@ -261,7 +261,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		wcfg := a.cfg.Worker
 		wcfg.EndpointOptions = append(wcfg.EndpointOptions, a.endpointOpts...)
 		if wcfg.Ops == nil {
-			wcfg.Ops = ops.NewPublisher(topo.JetStream())
+			wcfg.Ops = ops.NewPublisher(topo)
 		}
 		wcfg.Metrics = a.metrics.Delivery
 		w, err := worker.New(topo, a.reg, wcfg)
@@ -359,6 +359,10 @@ func (a *App) close() {
 
 // JetStream is the process's JetStream context, for tests and tools.
 func (a *App) JetStream() jetstream.JetStream { return a.js }
+
+// Names are the names of the deployment's streams, buckets and subjects
+// (Config.Topology.Prefix applied), for tests and tools.
+func (a *App) Names() topology.Names { return a.topo.Names() }
 
 // ensureCore creates the streams and buckets. A cluster that has just
 // formed may time out or lack peers for a while: a node retries for up to

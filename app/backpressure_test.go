@@ -72,7 +72,7 @@ func TestFullEndpointStreamHoldsEvents(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			s, err := h.App.JetStream().Stream(context.Background(), topology.EndpointStream(held.ID))
+			s, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(held.ID))
 			if err != nil {
 				continue
 			}
@@ -136,7 +136,7 @@ func TestFullEndpointStreamHoldsEvents(t *testing.T) {
 
 func streamMsgs(t *testing.T, h *hookdtest.Hookd, endpointID string) uint64 {
 	t.Helper()
-	s, err := h.App.JetStream().Stream(context.Background(), topology.EndpointStream(endpointID))
+	s, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(endpointID))
 	if err != nil {
 		t.Fatal(fmt.Errorf("endpoint stream: %w", err))
 	}

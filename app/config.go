@@ -109,6 +109,9 @@ func (c Config) Validate() error {
 	if c.HTTPAddr == "" && c.NoRouter && c.NoWorker {
 		return errors.New("app: no role to run")
 	}
+	if err := c.Topology.Validate(); err != nil {
+		return err // a bad prefix fails before any server starts
+	}
 	return nil
 }
 

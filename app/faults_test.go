@@ -122,7 +122,7 @@ func runDoomedRouter(t *testing.T, nc *nats.Conn, kill router.Middleware, killed
 
 func streamLastSeq(t *testing.T, js jetstream.JetStream, endpointID string) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), topology.EndpointStream(endpointID))
+	s, err := js.Stream(context.Background(), topology.Names{}.EndpointStream(endpointID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	h := hookdtest.Start(t, cfg)
 	good := h.CreateEndpoint(t, map[string]any{"url": healthy.URL})
 	broken := h.CreateEndpoint(t, map[string]any{"url": healthy.URL + "/broken"})
-	if err := h.App.JetStream().DeleteStream(context.Background(), topology.EndpointStream(broken.ID)); err != nil {
+	if err := h.App.JetStream().DeleteStream(context.Background(), h.App.Names().EndpointStream(broken.ID)); err != nil {
 		t.Fatal(err)
 	}
 	id := h.PublishEvent(t, "order.paid", map[string]int{"i": 1})

@@ -13,7 +13,7 @@ import (
 // consumer.
 func pulling(t *testing.T, h *hookdtest.Hookd, endpointID string) bool {
 	t.Helper()
-	c, err := h.App.JetStream().Consumer(t.Context(), topology.EndpointStream(endpointID), topology.WorkerConsumer)
+	c, err := h.App.JetStream().Consumer(t.Context(), h.App.Names().EndpointStream(endpointID), topology.WorkerConsumer)
 	if err != nil {
 		t.Fatal(err)
 	}

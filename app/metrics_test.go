@@ -38,7 +38,7 @@ func TestMetricsOfAKnownWorkload(t *testing.T) {
 	hookdtest.WaitFor(t, 20*time.Second, "every attempt", func() bool {
 		return ok.Count() == 10 && bad.Count() == 2 && flaky.Count() == 2
 	})
-	hookdtest.WaitStored(t, h.App.JetStream(), heldEP.ID, 3)
+	hookdtest.WaitStored(t, h.App.JetStream(), h.App.Names(), heldEP.ID, 3)
 	// The workers also publish operational events into the events stream,
 	// which routers count like any other: two hookd.delivery.exhausted
 	// (bad) and one hookd.endpoint.recovered (flaky). None matches.
@@ -116,7 +116,7 @@ func TestMetricsEndpointLabelCap(t *testing.T) {
 		h.PublishEvent(t, "a.b", nil)
 	}
 	for _, id := range ids {
-		hookdtest.WaitStored(t, h.App.JetStream(), id, 3)
+		hookdtest.WaitStored(t, h.App.JetStream(), h.App.Names(), id, 3)
 	}
 	fams := hookdtest.Scrape(t, "http://"+h.App.MetricsAddr()+"/metrics", "")
 	if fams["hookd_endpoint_backlog_deliveries"] != nil {

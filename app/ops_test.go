@@ -11,7 +11,6 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/ops"
-	"github.com/hookd/hookd/topology"
 )
 
 // opsTypes returns the types of the operational events a receiver got.
@@ -40,7 +39,7 @@ func TestAutoDisableAfterWindow(t *testing.T) {
 	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
 	h.PublishEvent(t, "order.paid", nil)
 	h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil && !e.Enabled })
-	if held := hookdtest.Messages(t, h.App.JetStream(), topology.EndpointStream(ep.ID), topology.DeliverySubject(ep.ID)); len(held) != 1 {
+	if held := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)); len(held) != 1 {
 		t.Fatalf("auto-disabled endpoint holds %d deliveries, want 1 (kept)", len(held))
 	}
 	if n := len(h.DeadLetters(t, ep.ID)); n != 0 {

@@ -29,7 +29,7 @@ func BenchmarkRoutingLane(b *testing.B) {
 				}
 			}
 			<-js.PublishAsyncComplete()
-			hookdtest.WaitStored(b, js, ep.ID, uint64(b.N))
+			hookdtest.WaitStored(b, js, h.App.Names(), ep.ID, uint64(b.N))
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 		})

@@ -15,7 +15,6 @@ import (
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // natsConfig is fastConfig with a NATS listener, for producers that
@@ -376,7 +375,7 @@ func TestTemplatedHeaderPerEvent(t *testing.T) {
 	var msgs int
 	hookdtest.WaitFor(t, 10*time.Second, "2 deliveries in the endpoint stream", func() bool {
 		msgs = 0
-		for _, m := range hookdtest.Messages(t, h.App.JetStream(), topology.EndpointStream(ep.ID), topology.DeliverySubject(ep.ID)) {
+		for _, m := range hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)) {
 			msgs++
 			v := m.Header.Get(delivery.HeaderRenderedHeaders)
 			if !strings.HasPrefix(v, "sealed:v1:") || strings.Contains(v, "tok_") {
@@ -408,7 +407,7 @@ func TestStoredFormatThatNoLongerCompilesDeadLetters(t *testing.T) {
 	h := hookdtest.Start(t, fastConfig())
 	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "format": "transform", "transform": `{"n": data.n}`,
 		"sample_event": map[string]any{"type": "a.b", "data": map[string]int{"n": 1}}})
-	kv, err := h.App.JetStream().KeyValue(t.Context(), topology.EndpointsBucket)
+	kv, err := h.App.JetStream().KeyValue(t.Context(), h.App.Names().EndpointsBucket())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,8 +13,9 @@ import (
 
 // readyStreams are the streams every role needs: the core streams and the
 // endpoints bucket's.
-var readyStreams = []string{topology.EventsStream, topology.AttemptsStream, topology.DeadStream, topology.IndexStream,
-	"KV_" + topology.EndpointsBucket}
+func readyStreams(n topology.Names) []string {
+	return []string{n.EventsStream(), n.AttemptsStream(), n.DeadStream(), n.IndexStream(), topology.KVStream(n.EndpointsBucket())}
+}
 
 // Ready reports whether this process can do its work, for GET /readyz: its
 // NATS connections are up, JetStream answers and its streams exist, the
@@ -31,7 +32,7 @@ func (a *App) Ready(ctx context.Context) error {
 			missing = append(missing, "NATS connection "+nc.Opts.Name+" down")
 		}
 	}
-	for _, name := range readyStreams {
+	for _, name := range readyStreams(a.topo.Names()) {
 		_, err := a.js.Stream(ctx, name)
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):

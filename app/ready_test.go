@@ -12,7 +12,6 @@ import (
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // probe GETs a probe URL and returns its status and decoded body; status 0
@@ -59,13 +58,13 @@ func TestReadyzAnswersWhetherStreamsExist(t *testing.T) {
 			return status == http.StatusOK && body["status"] == "ready"
 		})
 	}
-	if err := h.App.JetStream().DeleteStream(t.Context(), topology.IndexStream); err != nil {
+	if err := h.App.JetStream().DeleteStream(t.Context(), h.App.Names().IndexStream()); err != nil {
 		t.Fatal(err)
 	}
 	for _, base := range bases {
 		status, body := probe(t, base+"/readyz")
-		if msg := notReady(status, body); !strings.Contains(msg, "stream "+topology.IndexStream+" missing") {
-			t.Errorf("%s/readyz without %s: %d %v", base, topology.IndexStream, status, body)
+		if msg := notReady(status, body); !strings.Contains(msg, "stream "+h.App.Names().IndexStream()+" missing") {
+			t.Errorf("%s/readyz without %s: %d %v", base, h.App.Names().IndexStream(), status, body)
 		}
 		if status, _ := probe(t, base+"/healthz"); status != http.StatusOK {
 			t.Errorf("%s/healthz: %d, want 200: the process is alive", base, status)

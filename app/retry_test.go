@@ -10,7 +10,6 @@ import (
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 func outcomes(as []delivery.Attempt) (codes []int, outs []delivery.Outcome) {
@@ -83,7 +82,7 @@ func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 	if string(dl.Data) != string(rc.Requests()[0].Body) {
 		t.Fatalf("dead letter body %s differs from the delivered body", dl.Data)
 	}
-	if left := hookdtest.Messages(t, h.App.JetStream(), topology.EndpointStream(ep.ID), topology.DeliverySubject(ep.ID)); len(left) != 0 {
+	if left := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)); len(left) != 0 {
 		t.Fatalf("dead delivery still in the endpoint stream")
 	}
 }

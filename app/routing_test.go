@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // deliveredMarks returns the "n" field of every delivered event's data,
@@ -130,7 +129,7 @@ func TestEndpointChangesApplyLive(t *testing.T) {
 	if rc.Count() != 2 {
 		t.Fatalf("disabled endpoint received %d deliveries, want 2", rc.Count())
 	}
-	held := hookdtest.Messages(t, h.App.JetStream(), topology.EndpointStream(ep.ID), topology.DeliverySubject(ep.ID))
+	held := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID))
 	if len(held) != 1 {
 		t.Fatalf("disabled endpoint's stream holds %d deliveries, want 1", len(held))
 	}

@@ -16,7 +16,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 func createTenant(t *testing.T, h *hookdtest.Hookd, body string) {
@@ -235,7 +234,7 @@ func TestDeleteTenant(t *testing.T) {
 	if status, _ := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != 404 {
 		t.Fatalf("endpoint of deleted tenant: %d", status)
 	}
-	if _, err := h.App.JetStream().Stream(context.Background(), topology.EndpointStream(ep.ID)); !errors.Is(err, jetstream.ErrStreamNotFound) {
+	if _, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(ep.ID)); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Fatalf("stream of deleted tenant's endpoint: %v", err)
 	}
 	if status, _ := h.Do(t, http.MethodGet, "/v1/endpoints/"+keep.ID, nil); status != 200 {

@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // baselineDuration bounds each baseline's run.
@@ -59,8 +61,8 @@ func directHTTP(ctx context.Context, url string, concurrency int, body []byte) (
 // rawPublish publishes bench events asynchronously to a scratch stream
 // stored like the events stream (file storage, same server), and returns
 // acknowledged messages per second: JetStream's own limit here.
-func rawPublish(ctx context.Context, js jetstream.JetStream, body []byte) (float64, error) {
-	const stream, subject = "HOOKD_BENCH_RAW", "hookd.bench.raw"
+func rawPublish(ctx context.Context, js jetstream.JetStream, names topology.Names, body []byte) (float64, error) {
+	stream, subject := names.BenchStream(), names.BenchSubject()
 	if _, err := js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{Name: stream, Subjects: []string{subject}, Storage: jetstream.FileStorage}); err != nil {
 		return 0, fmt.Errorf("raw JetStream baseline: %w", err)
 	}

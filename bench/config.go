@@ -6,6 +6,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // Config configures a bench run.
@@ -13,6 +15,10 @@ type Config struct {
 	// NATSURLs runs the pipeline against an existing NATS deployment.
 	// Optional: empty runs an embedded server in a temporary directory.
 	NATSURLs string
+	// Prefix namespaces the pipeline's streams, buckets and subjects, as
+	// hookd's --prefix does (topology.Config.Prefix). Optional: default
+	// none.
+	Prefix string
 	// ReceiverURL is a receiver started separately (`hookd bench
 	// receiver`). Optional: empty serves one in-process.
 	ReceiverURL string
@@ -84,6 +90,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--payload-bytes must be from 0 to %d", 512<<10)
 	case c.Concurrency < 1:
 		return fmt.Errorf("--concurrency must be positive, not %d", c.Concurrency)
+	case topology.ValidatePrefix(c.Prefix) != nil:
+		return fmt.Errorf("--prefix: %v", topology.ValidatePrefix(c.Prefix))
 	case c.SyncAlways && c.NATSURLs != "":
 		return errors.New("--sync always applies to the embedded server only: configure sync on your NATS servers")
 	}

@@ -8,7 +8,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
 )
 
 // drive is what the driver published.
@@ -27,7 +27,7 @@ type inflight struct {
 // driveEvents publishes events for cfg.Duration: open-loop at cfg.Rate,
 // each carrying its scheduled send time, or as fast as JetStream accepts
 // them when the rate is 0 (each then carries its send time).
-func driveEvents(ctx context.Context, js jetstream.JetStream, cfg Config) (*drive, error) {
+func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Names, cfg Config) (*drive, error) {
 	d := &drive{}
 	pending := make(chan inflight, 1<<14)
 	collected := make(chan struct{})
@@ -46,7 +46,7 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, cfg Config) (*driv
 			}
 		}
 	}()
-	subject := event.Subject(EventType)
+	subject := names.EventSubject(EventType)
 	pad := strings.Repeat("x", max(cfg.PayloadBytes-80, 0))
 	var interval time.Duration
 	if cfg.Rate > 0 {

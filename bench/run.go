@@ -109,7 +109,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		if res.DirectHTTPPerSecond, err = directHTTP(ctx, receiverURL+"/baseline", cfg.Concurrency, baselineBody(cfg)); err != nil {
 			return nil, err
 		}
-		if res.JetStreamPerSecond, err = rawPublish(ctx, js, baselineBody(cfg)); err != nil {
+		if res.JetStreamPerSecond, err = rawPublish(ctx, js, p.app.Names(), baselineBody(cfg)); err != nil {
 			return nil, err
 		}
 	}
@@ -117,7 +117,7 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		return nil, err
 	}
 	cpu0 := cpuTime()
-	d, err := driveEvents(ctx, js, cfg)
+	d, err := driveEvents(ctx, js, p.app.Names(), cfg)
 	if err != nil {
 		return nil, err
 	}

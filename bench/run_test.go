@@ -3,9 +3,16 @@ package bench
 import (
 	"bytes"
 	"context"
+	"io"
+	"log/slog"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/embedded"
 )
 
 // A short run of the whole pipeline balances its ledger, measures a
@@ -47,10 +54,47 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{Config{Duration: time.Millisecond}, "--duration"},
 		{Config{PayloadBytes: 1 << 30}, "--payload-bytes"},
 		{Config{SyncAlways: true, NATSURLs: "nats://x"}, "--sync"},
+		{Config{Prefix: "Bench.1"}, "--prefix"},
 	} {
 		c.cfg.setDefaults()
 		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.flag) {
 			t.Errorf("%+v: %v, want an error naming %s", c.cfg, err, c.flag)
 		}
+	}
+}
+
+// With --prefix the bench runs against a NATS account where another
+// application's stream already captures "events.>" and "hookd.>": the
+// pipeline, the driven events and the raw JetStream baseline all use the
+// prefixed names, and the other stream receives nothing.
+func TestRunWithPrefix(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	other, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "OTHER", Subjects: []string{"events.>", "hookd.>"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := Run(context.Background(), Config{NATSURLs: ns.ClientURL(), Prefix: "bench", Rate: 200, Duration: 500 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := res.Ledger; !l.Balanced || l.Published == 0 || l.Delivered != l.Published {
+		t.Fatalf("ledger %+v: want every published event delivered", l)
+	}
+	if res.JetStreamPerSecond <= 0 {
+		t.Fatalf("raw JetStream baseline did not run: %+v", res)
+	}
+	info, err := other.Info(t.Context())
+	if err != nil || info.State.Msgs != 0 {
+		t.Fatalf("the other application's stream: %+v %v, want it empty", info, err)
 	}
 }

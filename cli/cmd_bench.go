@@ -32,6 +32,7 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the measured part of the run to this file (go tool pprof)")
 	memProfile := fs.String("memprofile", "", "write a heap profile, taken at the end of the run, to this file")
 	fs.StringVar(&cfg.NATSURLs, "nats", "", "run against this NATS deployment (default: an embedded server in a temporary directory)")
+	fs.StringVar(&cfg.Prefix, "prefix", "", "namespace hookd's streams, buckets and subjects, as hookd serve --prefix does")
 	fs.StringVar(&cfg.ReceiverURL, "receiver-url", "", "a receiver started with `hookd bench receiver` (default: one in this process)")
 	fs.IntVar(&cfg.Endpoints, "endpoints", 1, "endpoints to create, each with a filter on its own tenant value")
 	fs.DurationVar(&cfg.Duration, "duration", 10*time.Second, "how long to drive events")

@@ -40,6 +40,7 @@ type serveFlags struct {
 	routes                               string
 	metricsListen                        string
 	metricsEndpointLabels                int
+	prefix                               string
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -47,6 +48,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.httpAddr, "http", "127.0.0.1:8080", "HTTP API listen address")
 	fs.StringVar(&f.natsListen, "nats-listen", "127.0.0.1:4222", "where the embedded NATS server accepts producers (empty: in-process only)")
 	fs.StringVar(&f.natsURLs, "nats", "", "comma-separated URLs of an existing NATS server or cluster (empty: run an embedded server)")
+	fs.StringVar(&f.prefix, "prefix", "", "namespace every stream, bucket and subject (producers publish to <prefix>.events.<type>), to share a NATS account; the same for every process (empty: none)")
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
@@ -164,6 +166,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.replicas != 0 && f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
 		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5 (or 0 to choose by the cluster's size), not %d", f.replicas)
 	}
+	if err := topology.ValidatePrefix(f.prefix); err != nil {
+		return app.Config{}, fmt.Errorf("--prefix: %v", err)
+	}
 	if f.sync != "interval" && f.sync != "always" {
 		return app.Config{}, fmt.Errorf("--sync must be interval or always, not %q", f.sync)
 	}
@@ -197,6 +202,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 		Logger:        log,
 	}
 	cfg.Topology.Replicas = f.replicas
+	cfg.Topology.Prefix = f.prefix
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
 	cfg.Topology.EventsMaxAge, cfg.Topology.EventsMaxBytes = f.eventsMaxAge, f.eventsMaxBytes

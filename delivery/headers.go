@@ -12,11 +12,11 @@ import (
 
 // Subject is where a delivery to an endpoint is published: its lane's
 // subject for a lane above 0, else the endpoint's delivery subject.
-func Subject(endpointID string, lane int) string {
+func Subject(names topology.Names, endpointID string, lane int) string {
 	if lane > 0 {
-		return topology.LaneSubject(endpointID, strconv.Itoa(lane))
+		return names.LaneSubject(endpointID, strconv.Itoa(lane))
 	}
-	return topology.DeliverySubject(endpointID)
+	return names.DeliverySubject(endpointID)
 }
 
 // SetHeaders sets the headers a delivery of e to an endpoint carries

@@ -69,15 +69,16 @@ func (s Summary) NextAttemptAt() time.Time {
 // Log reads the delivery log (the attempts stream).
 type Log struct {
 	stream jetstream.Stream
+	names  topology.Names
 }
 
 // OpenLog opens the delivery log.
-func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
-	s, err := js.Stream(ctx, topology.AttemptsStream)
+func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
+	s, err := topo.JetStream().Stream(ctx, topo.Names().AttemptsStream())
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
-	return &Log{stream: s}, nil
+	return &Log{stream: s, names: topo.Names()}, nil
 }
 
 // Summaries returns the state of every delivery of an endpoint, read as
@@ -85,7 +86,7 @@ func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
 	var out []Summary
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{topology.AttemptSubject(endpointID, "*")},
+		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	}, func(a Attempt) {
 		out = append(out, Summary{Last: a})
@@ -97,7 +98,7 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	var out []Attempt
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{topology.AttemptSubject("*", deliveryID)},
+		FilterSubjects: []string{l.names.AttemptSubject("*", deliveryID)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}, func(a Attempt) {
 		out = append(out, a)

@@ -30,8 +30,9 @@ type Render func(e *event.Event) (payload.Rendered, error)
 // event by render (templated header values sealed with s), after the
 // attempts last says were made. Queueing the same delivery twice at the
 // same attempt count is one queueing (Nats-Msg-Id).
-func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render Render, s Sealer) (Attempt, error) {
-	events, err := js.Stream(ctx, topology.EventsStream)
+func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render Render, s Sealer) (Attempt, error) {
+	js, names := topo.JetStream(), topo.Names()
+	events, err := js.Stream(ctx, names.EventsStream())
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
@@ -42,7 +43,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
-	tenantID, _ := event.ParseSubject(raw.Subject)
+	tenantID, _ := names.ParseEventSubject(raw.Subject)
 	if tenantID == "" {
 		tenantID = raw.Header.Get(event.TenantHeader)
 	}
@@ -55,7 +56,7 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 		// The sequence now holds another event: ours is gone.
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
-	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: raw.Subject, Time: last.EventTime, Data: event.DataOf(raw.Header, raw.Data),
+	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: names.Unprefixed(raw.Subject), Time: last.EventTime, Data: event.DataOf(raw.Header, raw.Data),
 		Raw: raw.Data, Seq: last.EventSeq, Tenant: tenant.Normalize(tenantID)}
 	if len(raw.Header) > 0 {
 		e.Headers = make(map[string]string, len(raw.Header))
@@ -80,11 +81,11 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 	}
 	// The log record goes first, so it can never land after the new
 	// queueing's first attempt.
-	logSeq, err := appendRecord(ctx, js, pending, "")
+	logSeq, err := appendRecord(ctx, js, names, pending, "")
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
-	m := nats.NewMsg(Subject(last.EndpointID, last.Lane))
+	m := nats.NewMsg(Subject(names, last.EndpointID, last.Lane))
 	p, rerr := render(e)
 	SetPayload(m, e, p, rerr, s)
 	SetHeaders(m.Header, e, last.EndpointID)
@@ -105,16 +106,16 @@ func Requeue(ctx context.Context, js jetstream.JetStream, last Attempt, render R
 		// Put the state back, or the log would say "pending" for a delivery
 		// that is not queued.
 		last.Time = time.Now().UTC()
-		_, _ = appendRecord(context.WithoutCancel(ctx), js, last, "")
+		_, _ = appendRecord(context.WithoutCancel(ctx), js, names, last, "")
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
 	// Wake the workers: they may not be pulling from an idle endpoint.
-	_ = js.Conn().Publish(topology.WakeSubject(last.EndpointID), nil)
+	_ = js.Conn().Publish(names.WakeSubject(last.EndpointID), nil)
 	return pending, nil
 }
 
-func appendRecord(ctx context.Context, js jetstream.JetStream, a Attempt, msgID string) (uint64, error) {
-	m := nats.NewMsg(topology.AttemptSubject(a.EndpointID, a.DeliveryID))
+func appendRecord(ctx context.Context, js jetstream.JetStream, names topology.Names, a Attempt, msgID string) (uint64, error) {
+	m := nats.NewMsg(names.AttemptSubject(a.EndpointID, a.DeliveryID))
 	m.Data, _ = json.Marshal(a)
 	var opts []jetstream.PublishOpt
 	if msgID != "" {

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookd/hookd/topology"
 )
 
 // Stats sums up an endpoint's attempts over a window of the log.
@@ -37,7 +35,7 @@ func (s Stats) SuccessRate() (float64, bool) {
 func (l *Log) Stats(ctx context.Context, endpointID string, since time.Time) (Stats, error) {
 	var st Stats
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{topology.AttemptSubject(endpointID, "*")},
+		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
 		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
 		OptStartTime:   &since,
 	}, func(a Attempt) {

@@ -10,7 +10,9 @@ import (
 
 // SubjectPrefix is the subject namespace producers publish events under:
 // an event of type "function.executed" is published to
-// "events.function.executed".
+// "events.function.executed". A deployment with a prefix puts its own in
+// front ("<prefix>.events.function.executed"): topology.Names composes the
+// subjects hookd really uses from the ones here.
 const SubjectPrefix = "events."
 
 // TenantHeader addresses an event published to "events.<type>" to a
@@ -50,7 +52,10 @@ type Event struct {
 	ID string
 	// Type is the dotted event type, e.g. "workflow.execution.fulfilled".
 	Type string
-	// Subject is the NATS subject the event was accepted on.
+	// Subject is the NATS subject the event was accepted on, without the
+	// deployment's prefix (topology.Names.Unprefixed): "events.<type>" or
+	// "tenants.<tenant>.events.<type>", so filters and templates read the
+	// same whatever the prefix.
 	Subject string
 	// Time is when the event happened: a CloudEvent's time attribute when
 	// it has a valid one, else when hookd accepted the event.
@@ -79,7 +84,8 @@ type Event struct {
 // ErrInvalidType reports an event type that cannot be a NATS subject suffix.
 var ErrInvalidType = errors.New("invalid event type")
 
-// Subject returns the NATS subject an event of type typ is published to.
+// Subject returns the NATS subject an event of type typ is published to,
+// without a deployment's prefix (see topology.Names.EventSubject).
 func Subject(typ string) string { return SubjectPrefix + typ }
 
 // TypeFromSubject returns the event type carried by a subject, that is the

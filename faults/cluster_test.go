@@ -186,7 +186,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 	recovered := time.Since(lastFault)
 	// No endpoint stream keeps an orphaned message.
 	ctx := context.Background()
-	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(topology.DeliverySubject(">")))
+	names := js.StreamNames(ctx, jetstream.WithStreamListSubject(topology.Names{}.DeliverySubject(">")))
 	for name := range names.Name() {
 		waitEmpty(t, js, name)
 	}

@@ -68,7 +68,7 @@ func (a *API) ruleHistory(w http.ResponseWriter, r *http.Request, rule *rules.Ru
 	ctx, cancel := context.WithTimeout(r.Context(), maxBackfill)
 	defer cancel()
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(maxBackfill + time.Minute))
-	out, err := router.RuleHistory(ctx, a.js, tenantID, rule, win, router.BackfillOptions{SampleSize: in.SampleSize, Logger: a.log})
+	out, err := router.RuleHistory(ctx, a.topo, tenantID, rule, win, router.BackfillOptions{SampleSize: in.SampleSize, Logger: a.log})
 	if err != nil {
 		writeError(w, natsError("stored events not read", err))
 		return
@@ -126,7 +126,7 @@ func (a *API) backfill(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(ctx, maxBackfill)
 	defer cancel()
 	_ = http.NewResponseController(w).SetWriteDeadline(time.Now().Add(maxBackfill + time.Minute))
-	out, err := router.Backfill(ctx, a.js, endpoint.Compile(ep), win,
+	out, err := router.Backfill(ctx, a.topo, endpoint.Compile(ep), win,
 		router.BackfillOptions{DryRun: in.DryRun, SampleSize: in.SampleSize, Logger: a.log, Sealer: a.store.Sealer()})
 	if err != nil {
 		writeError(w, natsError("backfill stopped after queueing some deliveries (see the endpoint's deliveries)", err))

@@ -40,7 +40,7 @@ func TestPublishEventStreamFull(t *testing.T) {
 		t.Errorf("%d accepted and %d refused, want %d and 15", accepted, refused, limit)
 	}
 
-	s, err := c.h.App.JetStream().Stream(context.Background(), topology.EventsStream)
+	s, err := c.h.App.JetStream().Stream(context.Background(), c.h.App.Names().EventsStream())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/app"
-	"github.com/hookd/hookd/topology"
 )
 
 type batchBody struct {
@@ -57,7 +56,7 @@ func TestBatchSettings(t *testing.T) {
 		t.Fatalf("defaults: %s", out)
 	}
 	hasBatchStream := func() bool {
-		_, err := c.h.App.JetStream().Stream(t.Context(), topology.BatchStream(ep.ID))
+		_, err := c.h.App.JetStream().Stream(t.Context(), c.h.App.Names().BatchStream(ep.ID))
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			t.Fatal(err)
 		}

@@ -34,12 +34,12 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, notFound("event", id))
 		return
 	}
-	index, err := a.js.Stream(ctx, topology.IndexStream)
+	index, err := a.js.Stream(ctx, a.topo.Names().IndexStream())
 	if err != nil {
 		writeError(w, natsError("event index not read", err))
 		return
 	}
-	rec, err := readIndex(ctx, index, tenantID, id)
+	rec, err := readIndex(ctx, a.topo.Names(), index, tenantID, id)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "event " + `"` + id + `"` + " not found (an event appears once it is routed)"})
 		return
@@ -53,7 +53,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v := eventView{ID: rec.EventID, Tenant: tenant.Normalize(rec.Tenant), Type: rec.Type, Timestamp: rec.Time, RoutedTo: rec.RoutedTo}
-	events, err := a.js.Stream(ctx, topology.EventsStream)
+	events, err := a.js.Stream(ctx, a.topo.Names().EventsStream())
 	if err != nil {
 		writeError(w, natsError("event not read", err))
 		return
@@ -76,10 +76,10 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 
 // readIndex reads what both routing lanes recorded of an event and merges
 // it. It fails with jetstream.ErrMsgNotFound if neither routed it yet.
-func readIndex(ctx context.Context, index jetstream.Stream, tenantID, id string) (router.IndexRecord, error) {
+func readIndex(ctx context.Context, names topology.Names, index jetstream.Stream, tenantID, id string) (router.IndexRecord, error) {
 	var merged router.IndexRecord
 	found := false
-	for _, subject := range []string{topology.IndexSubject(tenantID, id), topology.OrderedIndexSubject(tenantID, id)} {
+	for _, subject := range []string{names.IndexSubject(tenantID, id), names.OrderedIndexSubject(tenantID, id)} {
 		m, err := index.GetLastMsgForSubject(ctx, subject)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			continue

@@ -105,9 +105,9 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	subject := event.Subject(in.Type)
+	subject := a.topo.Names().EventSubject(in.Type)
 	if t.ID != tenant.Default {
-		subject = event.TenantSubject(t.ID, in.Type)
+		subject = a.topo.Names().TenantEventSubject(t.ID, in.Type)
 	}
 	m := nats.NewMsg(subject)
 	m.Data = in.Data

@@ -30,7 +30,7 @@ func TestOrderingSettings(t *testing.T) {
 	keyed := h.CreateEndpoint(t, map[string]any{"url": "https://x.example/", "ordering": "ordered", "ordering_key": "data.order_id"})
 	ctx := t.Context()
 	js := h.App.JetStream()
-	info, err := js.Stream(ctx, topology.EndpointStream(keyed.ID))
+	info, err := js.Stream(ctx, h.App.Names().EndpointStream(keyed.ID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -38,7 +38,7 @@ func TestOrderingSettings(t *testing.T) {
 		t.Fatalf("keyed endpoint stream subjects %v, want the endpoint's and its lanes'", got)
 	}
 	for lane := 1; lane <= 16; lane++ {
-		c, err := js.Consumer(ctx, topology.EndpointStream(keyed.ID), topology.LaneConsumer(lane))
+		c, err := js.Consumer(ctx, h.App.Names().EndpointStream(keyed.ID), topology.LaneConsumer(lane))
 		if err != nil {
 			t.Fatalf("lane %d: %v", lane, err)
 		}

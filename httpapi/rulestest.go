@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
 )
@@ -25,7 +26,7 @@ type testEvent struct {
 func (e *testEvent) env() (*rules.Env, error) {
 	env := &rules.Env{ID: e.ID, Type: e.Type, Subject: e.Subject, Headers: e.Headers, Tenant: tenant.Normalize(e.Tenant), Source: e.Source}
 	if env.Subject == "" && e.Type != "" {
-		env.Subject = "events." + e.Type
+		env.Subject = event.Subject(e.Type)
 	}
 	if e.Time != nil {
 		env.Time = *e.Time

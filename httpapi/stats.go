@@ -114,7 +114,7 @@ func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) {
 // of an ordered endpoint with an ordering key).
 func (a *API) backlog(r *http.Request, ep *endpoint.Endpoint) (backlogView, error) {
 	var b backlogView
-	s, err := a.js.Stream(r.Context(), topology.EndpointStream(ep.ID))
+	s, err := a.js.Stream(r.Context(), a.topo.Names().EndpointStream(ep.ID))
 	if err != nil {
 		return b, natsError("endpoint stream not read", err)
 	}

@@ -1,6 +1,7 @@
 // Package ops owns hookd's operational events: what hookd says about its own
 // deliveries and endpoints (an endpoint disabled or recovered, a delivery
 // failing or exhausted). They go out on core NATS subjects "hookd.ops.<name>"
+// (topology.Names.OpsSubject: under the deployment's prefix, if it has one)
 // and into the events stream as events of type "hookd.<name>", so an
 // endpoint (or a Slack channel) can subscribe to them like to any event.
 package ops
@@ -16,6 +17,7 @@ import (
 
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/tenant"
+	"github.com/hookd/hookd/topology"
 )
 
 // Operational event names.
@@ -40,11 +42,14 @@ func IsOps(eventType string) bool { return strings.HasPrefix(eventType, TypePref
 
 // Publisher publishes operational events.
 type Publisher struct {
-	js jetstream.JetStream
+	js    jetstream.JetStream
+	names topology.Names
 }
 
-// NewPublisher returns a Publisher on js.
-func NewPublisher(js jetstream.JetStream) *Publisher { return &Publisher{js: js} }
+// NewPublisher returns a Publisher on topo's JetStream and subjects.
+func NewPublisher(topo *topology.Topology) *Publisher {
+	return &Publisher{js: topo.JetStream(), names: topo.Names()}
+}
 
 // Publish sends an operational event about a tenant's endpoint ("" for the
 // default tenant); id makes a re-sent one a duplicate. data is encoded as
@@ -60,12 +65,12 @@ func (p *Publisher) Publish(ctx context.Context, tenantID, name, id string, data
 	if err != nil {
 		return err
 	}
-	core := nats.NewMsg("hookd.ops." + name)
+	core := nats.NewMsg(p.names.OpsSubject(name))
 	core.Data = body
-	subject := event.Subject(TypePrefix + name)
+	subject := p.names.EventSubject(TypePrefix + name)
 	if tenantID != "" && tenantID != tenant.Default {
 		core.Header.Set(event.TenantHeader, tenantID)
-		subject = event.TenantSubject(tenantID, TypePrefix+name)
+		subject = p.names.TenantEventSubject(tenantID, TypePrefix+name)
 	}
 	_ = p.js.Conn().PublishMsg(core)
 	m := nats.NewMsg(subject)

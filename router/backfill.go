@@ -91,12 +91,12 @@ type BackfillResult struct {
 
 // RuleHistory counts the stored events of tenantID accepted within w that
 // rule matches, with a sample: what a rule would have matched.
-func RuleHistory(ctx context.Context, js jetstream.JetStream, tenantID string, rule *rules.Rule, w Window, opt BackfillOptions) (HistoryResult, error) {
+func RuleHistory(ctx context.Context, topo *topology.Topology, tenantID string, rule *rules.Rule, w Window, opt BackfillOptions) (HistoryResult, error) {
 	opt.setDefaults()
 	var out HistoryResult
 	var ev rules.Evaluator
 	tenantID = tenant.Normalize(tenantID)
-	err := Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
+	err := Scan(ctx, topo, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
 		out.Scanned++
 		if e.Tenant != tenantID {
 			return nil
@@ -118,16 +118,17 @@ func RuleHistory(ctx context.Context, js jetstream.JetStream, tenantID string, r
 // delivery id, body, lane and pending record). A dry run only counts. An
 // error (a full endpoint stream, say) ends the backfill; the result
 // counts what was queued before it.
-func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled, w Window, opt BackfillOptions) (BackfillResult, error) {
+func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compiled, w Window, opt BackfillOptions) (BackfillResult, error) {
 	opt.setDefaults()
+	js, names := topo.JetStream(), topo.Names()
 	if ep.Broken != nil {
 		return BackfillResult{}, fmt.Errorf("endpoint rule does not compile: %w", ep.Broken)
 	}
-	attempts, err := js.Stream(ctx, topology.AttemptsStream)
+	attempts, err := js.Stream(ctx, names.AttemptsStream())
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
 	}
-	index, err := js.Stream(ctx, topology.IndexStream)
+	index, err := js.Stream(ctx, names.IndexStream())
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("event index: %w", err)
 	}
@@ -135,8 +136,8 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 	var ev rules.Evaluator
 	owner := tenant.Normalize(ep.Tenant)
 	lastRing := time.Time{}
-	pub := publisher{js: js, log: opt.Logger, sealer: opt.Sealer}
-	err = Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
+	pub := publisher{js: js, names: names, log: opt.Logger, sealer: opt.Sealer}
+	err = Scan(ctx, topo, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
 		out.Scanned++
 		if e.Tenant != owner {
 			return nil
@@ -145,7 +146,7 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 			return nil
 		}
 		out.add(e, opt.SampleSize)
-		_, err := attempts.GetLastMsgForSubject(ctx, topology.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
+		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
 		switch {
 		case err == nil:
 			out.AlreadyQueued++
@@ -161,19 +162,19 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
 		}
 		out.Queued++
-		if err := addToIndex(ctx, js, index, e, ep.ID); err != nil {
+		if err := addToIndex(ctx, js, names, index, e, ep.ID); err != nil {
 			opt.Logger.Warn("event index not updated by backfill", "event", e.ID, "endpoint", ep.ID, "err", err)
 		}
 		// Workers stop pulling from an endpoint that looked idle: wake
 		// them as deliveries arrive, at most every wakeEvery.
 		if time.Since(lastRing) > wakeEvery {
 			lastRing = time.Now()
-			_ = js.Conn().Publish(topology.WakeSubject(ep.ID), nil)
+			_ = js.Conn().Publish(names.WakeSubject(ep.ID), nil)
 		}
 		return nil
 	})
 	if out.Queued > 0 {
-		_ = js.Conn().Publish(topology.WakeSubject(ep.ID), nil)
+		_ = js.Conn().Publish(names.WakeSubject(ep.ID), nil)
 	}
 	if out.Sample == nil {
 		out.Sample = []SampledEvent{}

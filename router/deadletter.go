@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
-	"github.com/hookd/hookd/topology"
 )
 
 // deadLetter records the event, for every endpoint it could not be
@@ -21,7 +20,7 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, pe *PublishErr
 	defer cancel()
 	body := pe.Event.Envelope()
 	for id, cause := range pe.Failed {
-		dead := nats.NewMsg(topology.DeadSubject(id))
+		dead := nats.NewMsg(r.names.DeadSubject(id))
 		dead.Data = body
 		delivery.SetHeaders(dead.Header, pe.Event, id)
 		msg := "routing failed: " + cause.Error()
@@ -37,7 +36,7 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, pe *PublishErr
 		// The log said "pending": it must say "dead", so retry and recover see it.
 		rec := delivery.Attempt{DeliveryID: dlv, EventID: pe.Event.ID, EventType: pe.Event.Type, EndpointID: id,
 			EventSeq: pe.Event.Seq, EventTime: pe.Event.Time, Time: time.Now().UTC(), Error: msg, Outcome: delivery.OutcomeDead}
-		m := nats.NewMsg(topology.AttemptSubject(id, dlv))
+		m := nats.NewMsg(r.names.AttemptSubject(id, dlv))
 		m.Data, _ = json.Marshal(rec)
 		if _, err := r.js.PublishMsg(ctx, m); err != nil {
 			return err

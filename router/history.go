@@ -33,8 +33,9 @@ const scanBatch = 256
 // end of the stream as it was when the scan began (events accepted while
 // it runs are routed as usual). fn returning ErrStopScan ends the scan
 // early; any other error ends it and is returned.
-func Scan(ctx context.Context, js jetstream.JetStream, w Window, log *slog.Logger, fn func(*event.Event, *rules.Env) error) error {
-	stream, err := js.Stream(ctx, topology.EventsStream)
+func Scan(ctx context.Context, topo *topology.Topology, w Window, log *slog.Logger, fn func(*event.Event, *rules.Env) error) error {
+	names := topo.Names()
+	stream, err := topo.JetStream().Stream(ctx, names.EventsStream())
 	if err != nil {
 		return fmt.Errorf("events stream: %w", err)
 	}
@@ -68,7 +69,7 @@ func Scan(ctx context.Context, js jetstream.JetStream, w Window, log *slog.Logge
 		for m := range batch.Messages() {
 			got++
 			remaining--
-			e, meta, err := decode(m, seed, log)
+			e, meta, err := decode(m, names, seed, log)
 			if err != nil {
 				return err
 			}

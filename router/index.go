@@ -36,7 +36,7 @@ type RoutedEntry struct {
 
 // indexRecord lists the targets reached now and those an earlier routing
 // of the event reached.
-func indexRecord(e *event.Event, targets []target, reached map[string]bool, ordered bool) *nats.Msg {
+func indexRecord(names topology.Names, e *event.Event, targets []target, reached map[string]bool, ordered bool) *nats.Msg {
 	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets)+len(reached))}
 	for id := range reached {
 		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: id, DeliveryID: delivery.ID(e.ID, id)})
@@ -46,9 +46,9 @@ func indexRecord(e *event.Event, targets []target, reached map[string]bool, orde
 			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
 		}
 	}
-	subject := topology.IndexSubject(e.Tenant, e.ID)
+	subject := names.IndexSubject(e.Tenant, e.ID)
 	if ordered {
-		subject = topology.OrderedIndexSubject(e.Tenant, e.ID)
+		subject = names.OrderedIndexSubject(e.Tenant, e.ID)
 	}
 	slices.SortFunc(rec.RoutedTo, func(a, b RoutedEntry) int { return strings.Compare(a.EndpointID, b.EndpointID) })
 	m := nats.NewMsg(subject)
@@ -60,8 +60,8 @@ func indexRecord(e *event.Event, targets []target, reached map[string]bool, orde
 // parallel lane's, which routing always writes), so GET /v1/events/{id}
 // lists the endpoint. A failure is only logged by the caller: the index
 // never holds delivery back.
-func addToIndex(ctx context.Context, js jetstream.JetStream, index jetstream.Stream, e *event.Event, endpointID string) error {
-	subject := topology.IndexSubject(e.Tenant, e.ID)
+func addToIndex(ctx context.Context, js jetstream.JetStream, names topology.Names, index jetstream.Stream, e *event.Event, endpointID string) error {
+	subject := names.IndexSubject(e.Tenant, e.ID)
 	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time}
 	raw, err := index.GetLastMsgForSubject(ctx, subject)
 	switch {

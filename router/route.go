@@ -49,18 +49,19 @@ func (e *PublishError) Error() string {
 // id, time, source and data, and on "events.cloudevents" its type, as
 // event.SetCloudEvent documents.
 func (r *Router) Decode(m jetstream.Msg) (*event.Event, error) {
-	e, _, err := decode(m, r.seed, r.log)
+	e, _, err := decode(m, r.names, r.seed, r.log)
 	return e, err
 }
 
-// decode is Decode with the events stream's creation time, which derived
-// event ids depend on; it also returns the message's metadata.
-func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, *jetstream.MsgMetadata, error) {
+// decode is Decode with the deployment's names and the events stream's
+// creation time, which derived event ids depend on; it also returns the
+// message's metadata.
+func decode(m jetstream.Msg, names topology.Names, seed time.Time, log *slog.Logger) (*event.Event, *jetstream.MsgMetadata, error) {
 	meta, err := m.Metadata()
 	if err != nil {
 		return nil, nil, fmt.Errorf("metadata: %w", err)
 	}
-	tenantID, typ := event.ParseSubject(m.Subject())
+	tenantID, typ := names.ParseEventSubject(m.Subject())
 	if tenantID == "" {
 		tenantID = m.Headers().Get(event.TenantHeader)
 	}
@@ -69,7 +70,7 @@ func decode(m jetstream.Msg, seed time.Time, log *slog.Logger) (*event.Event, *j
 		ID:      m.Headers().Get(jetstream.MsgIDHeader),
 		Tenant:  tenant.Normalize(tenantID),
 		Type:    typ,
-		Subject: m.Subject(),
+		Subject: names.Unprefixed(m.Subject()),
 		Time:    meta.Timestamp.UTC(),
 		Data:    data,
 		Raw:     m.Data(),
@@ -126,7 +127,7 @@ func filterEnv(e *event.Event, log *slog.Logger, env *rules.Env) {
 // routes to ordered endpoints only, the parallel lane to the others.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) (err error) {
 	snap := r.reg.Snapshot()
-	e, meta, err := decode(m, r.seed, r.log)
+	e, meta, err := decode(m, r.names, r.seed, r.log)
 	if err != nil {
 		return err
 	}
@@ -227,13 +228,14 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slo
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
-	publisher{js: r.js, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd, trace)
+	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd, trace)
 }
 
 // publisher renders deliveries and publishes them with their pending
 // records: routing and backfill share it.
 type publisher struct {
 	js     jetstream.JetStream
+	names  topology.Names
 	log    *slog.Logger
 	sealer endpoint.Sealer
 }
@@ -253,7 +255,7 @@ func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []tar
 		for _, pending := range []bool{true, false} {
 			m := dm
 			if pending {
-				m = pendingRecord(e, t)
+				m = r.pendingRecord(e, t)
 			}
 			f, err := r.js.PublishMsgAsync(m)
 			if err != nil {
@@ -303,7 +305,7 @@ func (r *Router) failures(e *event.Event, targets []target) error {
 // writeIndex records where the event went, for GET /v1/events/{id}. It
 // never holds delivery back: a failure is only logged.
 func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target, reached map[string]bool, ordered bool) {
-	f, err := r.js.PublishMsgAsync(indexRecord(e, targets, reached, ordered))
+	f, err := r.js.PublishMsgAsync(indexRecord(r.names, e, targets, reached, ordered))
 	if err == nil {
 		select {
 		case <-f.Ok():
@@ -324,7 +326,7 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 // It carries the route span's trace context (trace), so the worker's
 // deliver span joins the trace.
 func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
-	m := nats.NewMsg(delivery.Subject(t.ep.ID, t.lane))
+	m := nats.NewMsg(delivery.Subject(r.names, t.ep.ID, t.lane))
 	for k, v := range trace {
 		m.Header[k] = v // shared, never modified: each message only encodes it
 	}
@@ -346,14 +348,14 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 
 // pendingRecord is the delivery log's first record of a delivery. Its
 // Nats-Msg-Id keeps a re-routed event from logging the delivery twice.
-func pendingRecord(e *event.Event, t *target) *nats.Msg {
+func (r publisher) pendingRecord(e *event.Event, t *target) *nats.Msg {
 	ep := t.ep
 	dlv := delivery.ID(e.ID, ep.ID)
 	b, _ := json.Marshal(delivery.Attempt{
 		DeliveryID: dlv, EventID: e.ID, EventType: e.Type, EndpointID: ep.ID, Lane: t.lane,
 		EventSeq: e.Seq, EventTime: e.Time, Time: time.Now().UTC(), Outcome: delivery.OutcomePending,
 	})
-	m := nats.NewMsg(topology.AttemptSubject(ep.ID, dlv))
+	m := nats.NewMsg(r.names.AttemptSubject(ep.ID, dlv))
 	m.Data = b
 	m.Header.Set(jetstream.MsgIDHeader, "queued."+dlv)
 	// Only into an empty log: after a worker's first attempt it is stale.

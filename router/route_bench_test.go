@@ -30,7 +30,7 @@ func BenchmarkRoutePerEvent(b *testing.B) {
 			b.ResetTimer()
 			hookdtest.PublishAsync(b, js, event.Subject("order.paid"), hookdtest.BenchEvent, b.N)
 			for _, id := range ids {
-				hookdtest.WaitStored(b, js, id, uint64(b.N))
+				hookdtest.WaitStored(b, js, h.App.Names(), id, uint64(b.N))
 			}
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")

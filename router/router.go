@@ -29,6 +29,7 @@ type Router struct {
 	// routing holds routing progress; nil until Run has opened it.
 	routing jetstream.KeyValue
 	m       *metrics.Routing
+	names   topology.Names // the deployment's stream and subject names
 	tracer  tracing.Tracer
 	// consuming counts the lanes whose consumer is running, for Ready.
 	consuming atomic.Int32
@@ -47,7 +48,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, js: topo.JetStream(), reg: reg, log: cfg.Logger.With("component", "router"), mw: mw,
+	return &Router{cfg: cfg, js: topo.JetStream(), names: topo.Names(), reg: reg, log: cfg.Logger.With("component", "router"), mw: mw,
 		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router")}, nil
 }
 
@@ -65,7 +66,7 @@ func (r *Router) Run(ctx context.Context) error {
 	var stream jetstream.Stream
 	for {
 		var err error
-		if stream, err = r.js.Stream(ctx, topology.EventsStream); err == nil {
+		if stream, err = r.js.Stream(ctx, r.names.EventsStream()); err == nil {
 			break
 		}
 		r.log.Warn("events stream not found, retrying", "err", err)
@@ -76,7 +77,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	r.seed = stream.CachedInfo().Created
-	if kv, err := r.js.KeyValue(ctx, topology.RoutingBucket); err == nil {
+	if kv, err := r.js.KeyValue(ctx, r.names.RoutingBucket()); err == nil {
 		r.routing = kv
 	} else {
 		r.log.Warn("routing progress bucket missing: retried events go to every endpoint again", "err", err)

@@ -4,8 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
-
-	"github.com/hookd/hookd/topology"
 )
 
 // wakeEvery bounds how often a router rings one endpoint's doorbell: a
@@ -28,7 +26,7 @@ func (r *Router) ring(id string) {
 	if now-prev < int64(wakeEvery) || !last.CompareAndSwap(prev, now) {
 		return
 	}
-	if err := r.js.Conn().Publish(topology.WakeSubject(id), nil); err != nil {
+	if err := r.js.Conn().Publish(r.names.WakeSubject(id), nil); err != nil {
 		r.log.Debug("doorbell not rung", "endpoint", id, "err", err)
 	}
 }

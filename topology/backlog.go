@@ -17,7 +17,7 @@ func (t *Topology) Backlogs(ctx context.Context) (map[string]uint64, error) {
 	for _, list := range []struct {
 		subject string
 		owner   func(string) (string, bool)
-	}{{DeliverySubject(">"), EndpointOfStream}, {BatchSubject(">"), EndpointOfBatchStream}} {
+	}{{t.names.DeliverySubject(">"), t.names.EndpointOfStream}, {t.names.BatchSubject(">"), t.names.EndpointOfBatchStream}} {
 		streams := t.js.ListStreams(ctx, jetstream.WithStreamListSubject(list.subject))
 		for info := range streams.Info() {
 			if id, ok := list.owner(info.Config.Name); ok {

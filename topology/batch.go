@@ -33,8 +33,8 @@ func BatchDuplicateWindow(ackWait time.Duration) time.Duration {
 // which they always are.
 func (t *Topology) ensureBatches(ctx context.Context, endpointID string, l EndpointLayout) error {
 	err := t.ensureStream(ctx, jetstream.StreamConfig{
-		Name:       BatchStream(endpointID),
-		Subjects:   []string{BatchSubject(endpointID)},
+		Name:       t.names.BatchStream(endpointID),
+		Subjects:   []string{t.names.BatchSubject(endpointID)},
 		Retention:  jetstream.WorkQueuePolicy,
 		MaxMsgs:    t.cfg.EndpointMaxMsgs,
 		MaxBytes:   t.cfg.EndpointMaxBytes,
@@ -46,7 +46,7 @@ func (t *Topology) ensureBatches(ctx context.Context, endpointID string, l Endpo
 	if err != nil {
 		return fmt.Errorf("topology: batch stream %s: %w", endpointID, err)
 	}
-	s, err := t.js.Stream(ctx, BatchStream(endpointID))
+	s, err := t.js.Stream(ctx, t.names.BatchStream(endpointID))
 	if err != nil {
 		return fmt.Errorf("topology: batch stream %s: %w", endpointID, err)
 	}
@@ -70,7 +70,7 @@ func (t *Topology) ensureBatches(ctx context.Context, endpointID string, l Endpo
 // BatchConsumer looks up the worker consumer of an endpoint's batch stream
 // without creating anything; ErrEndpointMissing when there is none.
 func (t *Topology) BatchConsumer(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
-	c, err := t.js.Consumer(ctx, BatchStream(endpointID), WorkerConsumer)
+	c, err := t.js.Consumer(ctx, t.names.BatchStream(endpointID), WorkerConsumer)
 	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("%w: batches of %s", ErrEndpointMissing, endpointID)
 	}

@@ -31,34 +31,34 @@ func TestEnsureBatchedEndpoint(t *testing.T) {
 	if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{MaxInFlight: 3, Batched: true}); err != nil {
 		t.Fatal(err)
 	}
-	if got := streamConfig(t, js, BatchStream(id)).Subjects; len(got) != 1 || got[0] != BatchSubject(id) {
+	if got := streamConfig(t, js, unprefixed.BatchStream(id)).Subjects; len(got) != 1 || got[0] != unprefixed.BatchSubject(id) {
 		t.Fatalf("batch stream subjects %v", got)
 	}
 	// Batch ids are remembered longer than any batch can be open, so a
 	// re-collection after a crash is a duplicate whatever max_wait is.
-	if got, want := streamConfig(t, js, BatchStream(id)).Duplicates, MaxBatchWait+2*topo.Config().DeliveryAckWait; got != want {
+	if got, want := streamConfig(t, js, unprefixed.BatchStream(id)).Duplicates, MaxBatchWait+2*topo.Config().DeliveryAckWait; got != want {
 		t.Fatalf("batch stream duplicate window %s, want %s", got, want)
 	}
-	if got := maxAckPending(BatchStream(id)); got != 3 {
+	if got := maxAckPending(unprefixed.BatchStream(id)); got != 3 {
 		t.Fatalf("batch consumer MaxAckPending %d, want max_in_flight 3", got)
 	}
-	if got := maxAckPending(EndpointStream(id)); got != collectMaxAckPending {
+	if got := maxAckPending(unprefixed.EndpointStream(id)); got != collectMaxAckPending {
 		t.Fatalf("collecting consumer MaxAckPending %d, want %d", got, collectMaxAckPending)
 	}
 	if _, err := topo.BatchConsumer(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	if got, ok := EndpointOfBatchStream(BatchStream(id)); !ok || got != id {
+	if got, ok := unprefixed.EndpointOfBatchStream(unprefixed.BatchStream(id)); !ok || got != id {
 		t.Fatalf("EndpointOfBatchStream: %q %v", got, ok)
 	}
-	if _, ok := EndpointOfStream(BatchStream(id)); ok {
+	if _, ok := unprefixed.EndpointOfStream(unprefixed.BatchStream(id)); ok {
 		t.Fatal("a batch stream taken for an endpoint stream")
 	}
 
 	if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{MaxInFlight: 3}); err != nil {
 		t.Fatal(err)
 	}
-	if got := maxAckPending(EndpointStream(id)); got != 3 {
+	if got := maxAckPending(unprefixed.EndpointStream(id)); got != 3 {
 		t.Fatalf("unbatched consumer MaxAckPending %d, want max_in_flight 3", got)
 	}
 	if _, err := topo.BatchConsumer(ctx, id); err != nil {
@@ -68,7 +68,7 @@ func TestEnsureBatchedEndpoint(t *testing.T) {
 	if err := topo.DeleteEndpoint(ctx, id); err != nil {
 		t.Fatal(err)
 	}
-	for _, name := range []string{EndpointStream(id), BatchStream(id)} {
+	for _, name := range []string{unprefixed.EndpointStream(id), unprefixed.BatchStream(id)} {
 		if _, err := js.Stream(ctx, name); !errors.Is(err, jetstream.ErrStreamNotFound) {
 			t.Fatalf("stream %s after delete: %v", name, err)
 		}
@@ -94,7 +94,7 @@ func TestBacklogCountsBatches(t *testing.T) {
 	if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{Batched: true}); err != nil {
 		t.Fatal(err)
 	}
-	for _, subject := range []string{DeliverySubject(id), BatchSubject(id), BatchSubject(id)} {
+	for _, subject := range []string{unprefixed.DeliverySubject(id), unprefixed.BatchSubject(id), unprefixed.BatchSubject(id)} {
 		if _, err := js.Publish(ctx, subject, []byte("{}")); err != nil {
 			t.Fatal(err)
 		}

@@ -44,12 +44,12 @@ type EndpointLayout struct {
 // worker acknowledged it. Once it holds Config.EndpointMaxMsgs (or
 // EndpointMaxBytes) it refuses new deliveries until workers drain it.
 func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l EndpointLayout) error {
-	subjects := []string{DeliverySubject(endpointID)}
+	subjects := []string{t.names.DeliverySubject(endpointID)}
 	if l.Lanes > 0 {
-		subjects = append(subjects, LaneSubject(endpointID, "*"))
+		subjects = append(subjects, t.names.LaneSubject(endpointID, "*"))
 	}
 	err := t.ensureStream(ctx, jetstream.StreamConfig{
-		Name:       EndpointStream(endpointID),
+		Name:       t.names.EndpointStream(endpointID),
 		Subjects:   subjects,
 		Retention:  jetstream.WorkQueuePolicy,
 		MaxMsgs:    t.cfg.EndpointMaxMsgs,
@@ -62,7 +62,7 @@ func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l Endp
 	if err != nil {
 		return fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
 	}
-	s, err := t.js.Stream(ctx, EndpointStream(endpointID))
+	s, err := t.js.Stream(ctx, t.names.EndpointStream(endpointID))
 	if err != nil {
 		return fmt.Errorf("topology: endpoint stream %s: %w", endpointID, err)
 	}
@@ -107,12 +107,12 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 	}
 	// A work-queue stream's consumers must not overlap: the main consumer
 	// takes the unlaned subject only.
-	base.FilterSubject = DeliverySubject(endpointID)
+	base.FilterSubject = t.names.DeliverySubject(endpointID)
 	out := []jetstream.ConsumerConfig{base}
 	for lane := 1; lane <= l.Lanes; lane++ {
 		c := base
 		c.Durable = LaneConsumer(lane)
-		c.FilterSubject = LaneSubject(endpointID, strconv.Itoa(lane))
+		c.FilterSubject = t.names.LaneSubject(endpointID, strconv.Itoa(lane))
 		out = append(out, c)
 	}
 	return out
@@ -122,7 +122,7 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 // stream if it has one. Deleting a stream that does not exist is not an
 // error.
 func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
-	for _, name := range []string{EndpointStream(endpointID), BatchStream(endpointID)} {
+	for _, name := range []string{t.names.EndpointStream(endpointID), t.names.BatchStream(endpointID)} {
 		err := t.js.DeleteStream(ctx, name)
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 			return fmt.Errorf("topology: delete endpoint stream %s: %w", name, err)
@@ -145,7 +145,7 @@ func (t *Topology) EndpointConsumers(ctx context.Context, endpointID string, l E
 	}
 	out := make([]jetstream.Consumer, 0, len(names))
 	for _, name := range names {
-		c, err := t.js.Consumer(ctx, EndpointStream(endpointID), name)
+		c, err := t.js.Consumer(ctx, t.names.EndpointStream(endpointID), name)
 		if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 			return nil, fmt.Errorf("%w: %s", ErrEndpointMissing, endpointID)
 		}
@@ -185,7 +185,7 @@ const DefaultRouterAckWait = 30 * time.Second
 // router did yet, so that an ordered endpoint created before any router
 // runs still gets every event accepted after it.
 func (t *Topology) EnsureOrderedRouting(ctx context.Context) error {
-	_, err := t.js.CreateConsumer(ctx, EventsStream, RouterConsumerConfig(true, DefaultRouterAckWait))
+	_, err := t.js.CreateConsumer(ctx, t.names.EventsStream(), RouterConsumerConfig(true, DefaultRouterAckWait))
 	if err != nil && !errors.Is(err, jetstream.ErrConsumerExists) {
 		return fmt.Errorf("topology: ordered routing consumer: %w", err)
 	}

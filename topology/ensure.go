@@ -3,10 +3,32 @@ package topology
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
+	"strings"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
+
+// ErrSubjectsTaken reports a stream hookd cannot create because another
+// stream of the account already captures some of its subjects: another
+// application's (on "events.>", say) or another hookd's with the same
+// prefix. A prefix (Config.Prefix) moves hookd's subjects out of the way.
+var ErrSubjectsTaken = errors.New("subjects taken by another stream of the account")
+
+// errCodeSubjectOverlap is nats-server's JSStreamSubjectOverlapErr.
+const errCodeSubjectOverlap jetstream.ErrorCode = 10065
+
+// subjectsTaken explains a refusal for overlapping subjects; other errors
+// are returned as they are.
+func subjectsTaken(want jetstream.StreamConfig, err error) error {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) || apiErr.ErrorCode != errCodeSubjectOverlap {
+		return err
+	}
+	return fmt.Errorf("%w: another stream already captures some of %s (run hookd with --prefix to namespace its subjects): %w",
+		ErrSubjectsTaken, strings.Join(want.Subjects, ", "), err)
+}
 
 // ensureStream creates a stream, or updates it only when its configuration
 // differs: every hookd process runs this at start, and needless updates
@@ -18,7 +40,7 @@ func (t *Topology) ensureStream(ctx context.Context, want jetstream.StreamConfig
 		if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
 			return nil // another process created it meanwhile
 		}
-		return err
+		return subjectsTaken(want, err)
 	}
 	if err != nil {
 		return err
@@ -32,7 +54,7 @@ func (t *Topology) ensureStream(ctx context.Context, want jetstream.StreamConfig
 	// an operator's act, e.g. `nats stream edit --replicas`).
 	want.Replicas = have.Replicas
 	_, err = t.js.UpdateStream(ctx, want)
-	return err
+	return subjectsTaken(want, err)
 }
 
 // sameStream compares the fields hookd sets.

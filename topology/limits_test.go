@@ -71,12 +71,12 @@ func TestStreamLimits(t *testing.T) {
 		if err := topo.EnsureEndpoint(ctx, "ep1", EndpointLayout{}); err != nil {
 			t.Fatal(err)
 		}
-		events := streamConfig(t, js, EventsStream)
+		events := streamConfig(t, js, unprefixed.EventsStream())
 		wantLimits(t, events, DefaultEventsMaxMsgs, -1)
 		if events.MaxAge != topo.Config().EventsMaxAge || events.MaxAge == 0 {
 			t.Errorf("events max age %v, want %v", events.MaxAge, topo.Config().EventsMaxAge)
 		}
-		ep := streamConfig(t, js, EndpointStream("ep1"))
+		ep := streamConfig(t, js, unprefixed.EndpointStream("ep1"))
 		wantLimits(t, ep, DefaultEndpointMaxMsgs, -1)
 		if ep.Retention != jetstream.WorkQueuePolicy {
 			t.Errorf("endpoint stream retention %v, want work queue", ep.Retention)
@@ -93,14 +93,14 @@ func TestStreamLimits(t *testing.T) {
 		if err := old.EnsureEndpoint(ctx, "ep1", EndpointLayout{Lanes: 2, Ordered: true}); err != nil {
 			t.Fatal(err)
 		}
-		for _, name := range []string{EventsStream, EndpointStream("ep1")} {
+		for _, name := range []string{unprefixed.EventsStream(), unprefixed.EndpointStream("ep1")} {
 			cfg := streamConfig(t, js, name)
 			cfg.MaxMsgs, cfg.MaxBytes, cfg.Discard = -1, -1, jetstream.DiscardOld
 			if _, err := js.UpdateStream(ctx, cfg); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if cfg := streamConfig(t, js, EventsStream); cfg.Discard != jetstream.DiscardOld || cfg.MaxMsgs != -1 {
+		if cfg := streamConfig(t, js, unprefixed.EventsStream()); cfg.Discard != jetstream.DiscardOld || cfg.MaxMsgs != -1 {
 			t.Fatalf("events stream not reset: %+v", cfg)
 		}
 
@@ -114,9 +114,9 @@ func TestStreamLimits(t *testing.T) {
 		if err := topo.EnsureEndpoint(ctx, "ep2", EndpointLayout{}); err != nil {
 			t.Fatal(err)
 		}
-		wantLimits(t, streamConfig(t, js, EventsStream), 20, 1<<20)
-		wantLimits(t, streamConfig(t, js, EndpointStream("ep1")), 10, 64<<10)
-		wantLimits(t, streamConfig(t, js, EndpointStream("ep2")), 10, 64<<10)
+		wantLimits(t, streamConfig(t, js, unprefixed.EventsStream()), 20, 1<<20)
+		wantLimits(t, streamConfig(t, js, unprefixed.EndpointStream("ep1")), 10, 64<<10)
+		wantLimits(t, streamConfig(t, js, unprefixed.EndpointStream("ep2")), 10, 64<<10)
 
 		// Stored as asked: a second start updates nothing.
 		for _, want := range topo.coreStreams() {
@@ -129,7 +129,7 @@ func TestStreamLimits(t *testing.T) {
 			}
 		}
 		// The other streams keep discarding old records.
-		for _, name := range []string{DeadStream, AttemptsStream, IndexStream} {
+		for _, name := range []string{unprefixed.DeadStream(), unprefixed.AttemptsStream(), unprefixed.IndexStream()} {
 			if d := streamConfig(t, js, name).Discard; d != jetstream.DiscardOld {
 				t.Errorf("stream %s: discard %v, want old", name, d)
 			}

@@ -3,51 +3,296 @@ package topology
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
+	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/hookd/hookd/event"
 )
 
-// Stream, bucket and consumer names. Endpoint ids are restricted to
-// characters valid in stream names and subject tokens.
+// Names are the names of every stream, key-value bucket and subject of one
+// hookd deployment: the one place they are spelled. A Topology carries its
+// deployment's (Topology.Names); whoever reads or writes hookd's streams
+// takes its names from there.
+//
+// Without a prefix (the zero value) the names are hookd's historical ones:
+// streams HOOKD_EVENTS, HOOKD_EP_<endpoint>, ..., buckets hookd_endpoints,
+// ..., subjects "events.>", "tenants.*.events.>", "hookd.deliver.<endpoint>",
+// ..., so existing data keeps working. With a prefix P (Config.Prefix), so
+// that hookd can share a NATS account with other applications:
+//
+//   - every subject is "P." followed by the unprefixed one: producers
+//     publish to "P.events.<type>" and "P.tenants.<tenant>.events.<type>",
+//     deliveries go to "P.hookd.deliver.<endpoint>", operational events to
+//     "P.hookd.ops.<name>";
+//   - every stream name is "P_" followed by the unprefixed one:
+//     "P_HOOKD_EVENTS", "P_HOOKD_EP_<endpoint>";
+//   - every bucket name is "P_" followed by the unprefixed one:
+//     "P_hookd_endpoints" (whose stream is "KV_P_hookd_endpoints").
+//
+// Consumer names are not prefixed: they live inside hookd's streams.
+// Distinct prefixes never give equal names: a prefix is lower case and
+// unprefixed stream names continue in upper case after it ("P_HOOKD_"),
+// and subjects differ in their first token.
+type Names struct {
+	prefix string
+}
+
+// MaxPrefixLen is the longest prefix NewNames accepts.
+const MaxPrefixLen = 32
+
+// ErrInvalidPrefix reports a prefix that NewNames refuses.
+var ErrInvalidPrefix = errors.New("invalid prefix")
+
+// NewNames returns the names of a deployment with the given prefix; ""
+// gives the unprefixed names (the zero Names). A prefix is one subject
+// token of 1 to MaxPrefixLen lower-case letters, digits, '-' and '_', so
+// it is valid in subjects, stream and bucket names alike. "events",
+// "tenants" and "hookd" are refused (ErrInvalidPrefix): their subjects
+// would fall inside an unprefixed deployment's ("events.>",
+// "tenants.*.events.>", "hookd.>"), and so inside its streams and
+// permissions.
+func NewNames(prefix string) (Names, error) {
+	if err := ValidatePrefix(prefix); err != nil {
+		return Names{}, err
+	}
+	return Names{prefix: prefix}, nil
+}
+
+// ValidatePrefix reports whether NewNames accepts prefix; errors wrap
+// ErrInvalidPrefix.
+func ValidatePrefix(prefix string) error {
+	if prefix == "" {
+		return nil
+	}
+	if len(prefix) > MaxPrefixLen {
+		return fmt.Errorf("%w: %q is longer than %d characters", ErrInvalidPrefix, prefix, MaxPrefixLen)
+	}
+	for _, c := range prefix {
+		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-' || c == '_') {
+			return fmt.Errorf("%w: %q may hold only lower-case letters, digits, '-' and '_'", ErrInvalidPrefix, prefix)
+		}
+	}
+	if prefix == "events" || prefix == "tenants" || prefix == "hookd" {
+		return fmt.Errorf("%w: %q would put hookd's subjects inside the unprefixed %q", ErrInvalidPrefix, prefix, prefix+".>")
+	}
+	return nil
+}
+
+// Prefix is the deployment's prefix, "" for none.
+func (n Names) Prefix() string { return n.prefix }
+
+// subject prefixes an unprefixed subject.
+func (n Names) subject(s string) string {
+	if n.prefix == "" {
+		return s
+	}
+	return n.prefix + "." + s
+}
+
+// name prefixes an unprefixed stream or bucket name.
+func (n Names) name(s string) string {
+	if n.prefix == "" {
+		return s
+	}
+	return n.prefix + "_" + s
+}
+
+// Streams.
+
+// EventsStream holds accepted events, on EventsSubjects and
+// TenantEventsSubjects.
+func (n Names) EventsStream() string { return n.name("HOOKD_EVENTS") }
+
+// DeadStream holds dead-lettered deliveries, on DeadSubject.
+func (n Names) DeadStream() string { return n.name("HOOKD_DEAD") }
+
+// AttemptsStream is the delivery log: a record when a delivery is queued
+// and one per attempt, on AttemptSubject, so the last message of a subject
+// is the delivery's current state.
+func (n Names) AttemptsStream() string { return n.name("HOOKD_ATTEMPTS") }
+
+// IndexStream finds events by id: one record per event, written by the
+// router, on IndexSubject (and OrderedIndexSubject for the ordered lane's).
+func (n Names) IndexStream() string { return n.name("HOOKD_EVENT_INDEX") }
+
+// EndpointStream is the name of the stream holding an endpoint's
+// deliveries. Endpoint ids are restricted to characters valid in stream
+// names and subject tokens.
+func (n Names) EndpointStream(endpointID string) string { return n.endpointStreamPrefix() + endpointID }
+
+func (n Names) endpointStreamPrefix() string { return n.name("HOOKD_EP_") }
+
+// EndpointOfStream returns the endpoint id of an endpoint stream's name,
+// and false for any other stream.
+func (n Names) EndpointOfStream(stream string) (string, bool) {
+	id, ok := strings.CutPrefix(stream, n.endpointStreamPrefix())
+	return id, ok && id != ""
+}
+
+// BatchStream is the name of the stream holding a batched endpoint's
+// composed batches, each an ordinary delivery from then on. Separate from
+// the endpoint stream so that a batch always has room while its members
+// still hold theirs (see EnsureEndpoint).
+func (n Names) BatchStream(endpointID string) string { return n.batchStreamPrefix() + endpointID }
+
+func (n Names) batchStreamPrefix() string { return n.name("HOOKD_BATCH_") }
+
+// EndpointOfBatchStream returns the endpoint id of a batch stream's name,
+// and false for any other stream.
+func (n Names) EndpointOfBatchStream(stream string) (string, bool) {
+	id, ok := strings.CutPrefix(stream, n.batchStreamPrefix())
+	return id, ok && id != ""
+}
+
+// BenchStream is the scratch stream of `hookd bench`'s raw JetStream
+// baseline, on BenchSubject; deleted after the run.
+func (n Names) BenchStream() string { return n.name("HOOKD_BENCH_RAW") }
+
+// Buckets.
+
+// EndpointsBucket is the key-value bucket of endpoint configurations,
+// keyed by endpoint id.
+func (n Names) EndpointsBucket() string { return n.name("hookd_endpoints") }
+
+// HealthBucket tracks, per endpoint, since when and how often it has
+// failed without a success in between: what auto-disable decides on.
+func (n Names) HealthBucket() string { return n.name("hookd_endpoint_health") }
+
+// RateBucket holds each rate-limited endpoint's token bucket, shared by
+// all workers.
+func (n Names) RateBucket() string { return n.name("hookd_rate") }
+
+// RoutingBucket remembers, for an event whose routing failed for some
+// endpoints, the endpoints it did reach, so that its retries go only to the
+// others (endpoint streams forget message ids after their duplicate
+// window). Keyed by lane and event sequence; entries expire after a day.
+func (n Names) RoutingBucket() string { return n.name("hookd_routing") }
+
+// TenantsBucket holds tenants, keyed by tenant id.
+func (n Names) TenantsBucket() string { return n.name("hookd_tenants") }
+
+// KeysBucket holds API keys (hashes only), keyed by key id.
+func (n Names) KeysBucket() string { return n.name("hookd_keys") }
+
+// EventTypesBucket is the event-type catalogue, keyed by type name.
+func (n Names) EventTypesBucket() string { return n.name("hookd_event_types") }
+
+// KVStream is the name of the stream JetStream keeps a key-value bucket in.
+func KVStream(bucket string) string { return "KV_" + bucket }
+
+// Event subjects: where producers publish.
+
+// EventSubject is the subject an event of type typ is published to:
+// "events.<type>" under the prefix. typ ">" gives the pattern of every
+// event (EventsSubjects).
+func (n Names) EventSubject(typ string) string { return n.subject(event.Subject(typ)) }
+
+// TenantEventSubject is the subject an event of type typ addressed to a
+// tenant is published to: "tenants.<tenant>.events.<type>" under the
+// prefix. ">" as typ gives the pattern of a tenant's events; "*" as tenant
+// and ">" as typ that of every tenant's (TenantEventsSubjects).
+func (n Names) TenantEventSubject(tenant, typ string) string {
+	return n.subject(event.TenantSubject(tenant, typ))
+}
+
+// EventsSubjects is what EventsStream captures for events addressed to no
+// tenant in their subject: "events.>" under the prefix.
+func (n Names) EventsSubjects() string { return n.EventSubject(">") }
+
+// TenantEventsSubjects is what EventsStream captures for events addressed
+// to a tenant: "tenants.*.events.>" under the prefix.
+func (n Names) TenantEventsSubjects() string { return n.TenantEventSubject("*", ">") }
+
+// Unprefixed returns a subject without the deployment's prefix: what an
+// event's subject is to filters, templates and receivers (event.Event's
+// Subject), the same whatever the prefix. A subject outside the prefix is
+// returned as is.
+func (n Names) Unprefixed(subject string) string {
+	if n.prefix == "" {
+		return subject
+	}
+	if rest, ok := strings.CutPrefix(subject, n.prefix+"."); ok {
+		return rest
+	}
+	return subject
+}
+
+// ParseEventSubject splits a subject of the events stream into the tenant
+// it addresses ("" for "events.<type>") and the event type, the prefix
+// stripped (see event.ParseSubject).
+func (n Names) ParseEventSubject(subject string) (tenant, typ string) {
+	return event.ParseSubject(n.Unprefixed(subject))
+}
+
+// hookd's own subjects.
+
+// HookdSubjects covers every subject hookd itself publishes to (all but
+// the event subjects): "hookd.>" under the prefix.
+func (n Names) HookdSubjects() string { return n.subject("hookd.>") }
+
+// DeliverySubject is the subject a delivery for an endpoint is published to.
+func (n Names) DeliverySubject(endpointID string) string {
+	return n.subject("hookd.deliver." + endpointID)
+}
+
+// LaneSubject is the subject of one lane of an endpoint's deliveries;
+// lane "*" gives them all.
+func (n Names) LaneSubject(endpointID, lane string) string {
+	return n.DeliverySubject(endpointID) + "." + lane
+}
+
+// WakeSubject is the core NATS subject routers ring when they queue
+// deliveries for an endpoint, so that workers pull from it only while it
+// has work. "*" gives every endpoint's.
+func (n Names) WakeSubject(endpointID string) string { return n.subject("hookd.wake." + endpointID) }
+
+// EndpointOfWake returns the endpoint id of a WakeSubject, and false for
+// any other subject.
+func (n Names) EndpointOfWake(subject string) (string, bool) {
+	id, ok := strings.CutPrefix(subject, n.WakeSubject(""))
+	return id, ok && id != ""
+}
+
+// BatchSubject is the subject a composed batch is published to.
+func (n Names) BatchSubject(endpointID string) string { return n.subject("hookd.batch." + endpointID) }
+
+// DeadSubject is the subject a dead-lettered delivery is published to.
+func (n Names) DeadSubject(endpointID string) string { return n.subject("hookd.dead." + endpointID) }
+
+// AttemptSubject is the subject of a delivery's log records; "*" as
+// deliveryID gives every delivery of the endpoint.
+func (n Names) AttemptSubject(endpointID, deliveryID string) string {
+	return n.subject("hookd.attempts." + endpointID + "." + deliveryID)
+}
+
+// IndexSubjects is what IndexStream captures.
+func (n Names) IndexSubjects() string { return n.subject("hookd.index.>") }
+
+// IndexSubject is the subject of an event's index record. Event ids are
+// chosen by producers (and two tenants may choose the same), so tenant and
+// id are hashed into a subject token.
+func (n Names) IndexSubject(tenantID, eventID string) string {
+	sum := sha256.Sum256([]byte(tenantID + "\x00" + eventID))
+	return n.subject("hookd.index." + hex.EncodeToString(sum[:16]))
+}
+
+// OrderedIndexSubject is the subject of the index record the ordered
+// routing lane writes for an event it routed to ordered endpoints.
+func (n Names) OrderedIndexSubject(tenantID, eventID string) string {
+	return n.IndexSubject(tenantID, eventID) + ".ordered"
+}
+
+// OpsSubject is the core NATS subject an operational event goes out on
+// for the platform's operators: "hookd.ops.<name>" under the prefix.
+func (n Names) OpsSubject(name string) string { return n.subject("hookd.ops." + name) }
+
+// BenchSubject is BenchStream's subject.
+func (n Names) BenchSubject() string { return n.subject("hookd.bench.raw") }
+
+// Consumer names: inside hookd's streams, so never prefixed.
 const (
-	// EventsStream holds accepted events, on subjects "events.>".
-	EventsStream = "HOOKD_EVENTS"
-	// EventsSubjects is what EventsStream captures.
-	EventsSubjects = "events.>"
-	// DeadStream holds dead-lettered deliveries, on "hookd.dead.<endpoint>".
-	DeadStream = "HOOKD_DEAD"
-	// AttemptsStream is the delivery log: a record when a delivery is
-	// queued and one per attempt, on "hookd.attempts.<endpoint>.<delivery>",
-	// so the last message of a subject is the delivery's current state.
-	AttemptsStream = "HOOKD_ATTEMPTS"
-	// EndpointsBucket is the key-value bucket of endpoint configurations,
-	// keyed by endpoint id.
-	EndpointsBucket = "hookd_endpoints"
-	// IndexStream finds events by id: one record per event, written by the
-	// router, on "hookd.index.<hash of the event id>" (and ".ordered" after
-	// it for the ordered lane's).
-	IndexStream = "HOOKD_EVENT_INDEX"
-	// HealthBucket tracks, per endpoint, since when and how often it has
-	// failed without a success in between: what auto-disable decides on.
-	HealthBucket = "hookd_endpoint_health"
-	// RateBucket holds each rate-limited endpoint's token bucket, shared by
-	// all workers.
-	RateBucket = "hookd_rate"
-	// RoutingBucket remembers, for an event whose routing failed for some
-	// endpoints, the endpoints it did reach, so that its retries go only
-	// to the others (endpoint streams forget message ids after their
-	// duplicate window). Keyed by lane and event sequence; entries expire
-	// after a day.
-	RoutingBucket = "hookd_routing"
-	// TenantsBucket holds tenants, keyed by tenant id.
-	TenantsBucket = "hookd_tenants"
-	// TenantEventsSubjects is what EventsStream captures for events
-	// addressed to a tenant: "tenants.<tenant>.events.<type>".
-	TenantEventsSubjects = "tenants.*.events.>"
-	// KeysBucket holds API keys (hashes only), keyed by key id.
-	KeysBucket = "hookd_keys"
-	// EventTypesBucket is the event-type catalogue, keyed by type name.
-	EventTypesBucket = "hookd_event_types"
 	// RouterConsumer is the durable consumer on EventsStream shared by all
 	// routers.
 	RouterConsumer = "hookd-router"
@@ -63,67 +308,6 @@ const (
 // LaneConsumer is the durable consumer of one lane of an ordered endpoint
 // with an ordering key.
 func LaneConsumer(lane int) string { return WorkerConsumer + "-lane-" + strconv.Itoa(lane) }
-
-// LaneSubject is the subject of one lane of an endpoint's deliveries;
-// lane "*" gives them all.
-func LaneSubject(endpointID, lane string) string { return DeliverySubject(endpointID) + "." + lane }
-
-// EndpointStream is the name of the stream holding an endpoint's deliveries.
-func EndpointStream(endpointID string) string { return "HOOKD_EP_" + endpointID }
-
-// DeliverySubject is the subject a delivery for an endpoint is published to.
-func DeliverySubject(endpointID string) string { return "hookd.deliver." + endpointID }
-
-// WakeSubject is the core NATS subject routers ring when they queue
-// deliveries for an endpoint, so that workers pull from it only while it
-// has work.
-func WakeSubject(endpointID string) string { return "hookd.wake." + endpointID }
-
-// EndpointOfStream returns the endpoint id of an endpoint stream's name,
-// and false for any other stream.
-func EndpointOfStream(stream string) (string, bool) {
-	id, ok := strings.CutPrefix(stream, "HOOKD_EP_")
-	return id, ok && id != ""
-}
-
-// BatchStream is the name of the stream holding a batched endpoint's
-// composed batches, each an ordinary delivery from then on. Separate from
-// the endpoint stream so that a batch always has room while its members
-// still hold theirs (see EnsureEndpoint).
-func BatchStream(endpointID string) string { return "HOOKD_BATCH_" + endpointID }
-
-// BatchSubject is the subject a composed batch is published to.
-func BatchSubject(endpointID string) string { return "hookd.batch." + endpointID }
-
-// EndpointOfBatchStream returns the endpoint id of a batch stream's name,
-// and false for any other stream.
-func EndpointOfBatchStream(stream string) (string, bool) {
-	id, ok := strings.CutPrefix(stream, "HOOKD_BATCH_")
-	return id, ok && id != ""
-}
-
-// DeadSubject is the subject a dead-lettered delivery is published to.
-func DeadSubject(endpointID string) string { return "hookd.dead." + endpointID }
-
-// AttemptSubject is the subject of a delivery's log records; "*" as
-// deliveryID gives every delivery of the endpoint.
-func AttemptSubject(endpointID, deliveryID string) string {
-	return "hookd.attempts." + endpointID + "." + deliveryID
-}
-
-// IndexSubject is the subject of an event's index record. Event ids are
-// chosen by producers (and two tenants may choose the same), so tenant and
-// id are hashed into a subject token.
-func IndexSubject(tenantID, eventID string) string {
-	sum := sha256.Sum256([]byte(tenantID + "\x00" + eventID))
-	return "hookd.index." + hex.EncodeToString(sum[:16])
-}
-
-// OrderedIndexSubject is the subject of the index record the ordered
-// routing lane writes for an event it routed to ordered endpoints.
-func OrderedIndexSubject(tenantID, eventID string) string {
-	return IndexSubject(tenantID, eventID) + ".ordered"
-}
 
 // MaxEventSize is the largest event the events stream stores: the server's
 // default 1 MiB payload limit less room for the envelope and headers a

@@ -12,6 +12,12 @@ import (
 
 // Config sets how streams are created. The zero value is usable.
 type Config struct {
+	// Prefix namespaces every stream, bucket and subject of this
+	// deployment (see Names), so that hookd can share a NATS account with
+	// other applications, or with another hookd. Every process of a
+	// deployment must be given the same. Optional: default none, hookd's
+	// historical names. Validate refuses what ValidatePrefix does.
+	Prefix string
 	// Replicas is the replica count of every stream and bucket this process
 	// creates; existing ones keep theirs. Optional:
 	// default 1.
@@ -107,6 +113,9 @@ func (c Config) Validate() error {
 	if c.Replicas < 0 || c.Replicas > 5 {
 		return fmt.Errorf("topology: replicas %d out of range 1..5", c.Replicas)
 	}
+	if err := ValidatePrefix(c.Prefix); err != nil {
+		return fmt.Errorf("topology: %w", err)
+	}
 	return nil
 }
 
@@ -145,8 +154,9 @@ func IsStreamFull(err error) bool {
 
 // Topology creates and looks up hookd's JetStream resources.
 type Topology struct {
-	js  jetstream.JetStream
-	cfg Config
+	js    jetstream.JetStream
+	cfg   Config
+	names Names
 }
 
 // New returns a Topology over js; cfg's zero fields take their defaults.
@@ -155,7 +165,11 @@ func New(js jetstream.JetStream, cfg Config) (*Topology, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Topology{js: js, cfg: cfg}, nil
+	names, err := NewNames(cfg.Prefix)
+	if err != nil {
+		return nil, fmt.Errorf("topology: %w", err)
+	}
+	return &Topology{js: js, cfg: cfg, names: names}, nil
 }
 
 // JetStream returns the JetStream context the topology works on.
@@ -163,6 +177,10 @@ func (t *Topology) JetStream() jetstream.JetStream { return t.js }
 
 // Config returns the configuration with defaults applied.
 func (t *Topology) Config() Config { return t.cfg }
+
+// Names returns the names of the deployment's streams, buckets and
+// subjects (Config.Prefix applied).
+func (t *Topology) Names() Names { return t.names }
 
 // EnsureCore creates or updates the events, dead-letter and attempts streams
 // and the endpoints bucket. It is idempotent and safe to call from every
@@ -178,9 +196,10 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 
 // coreStreams are the streams every hookd deployment has.
 func (t *Topology) coreStreams() []jetstream.StreamConfig {
+	n := t.names
 	return []jetstream.StreamConfig{{
-		Name:       EventsStream,
-		Subjects:   []string{EventsSubjects, TenantEventsSubjects},
+		Name:       n.EventsStream(),
+		Subjects:   []string{n.EventsSubjects(), n.TenantEventsSubjects()},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
 		MaxMsgs:    t.cfg.EventsMaxMsgs,
@@ -191,22 +210,22 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
 	}, {
-		Name:       DeadStream,
-		Subjects:   []string{DeadSubject("*")},
+		Name:       n.DeadStream(),
+		Subjects:   []string{n.DeadSubject("*")},
 		MaxAge:     t.cfg.RecordsMaxAge,
 		Duplicates: t.cfg.DuplicateWindow,
 		Storage:    jetstream.FileStorage,
 		Replicas:   t.cfg.Replicas,
 	}, {
-		Name:              IndexStream,
-		Subjects:          []string{"hookd.index.>"},
+		Name:              n.IndexStream(),
+		Subjects:          []string{n.IndexSubjects()},
 		MaxAge:            t.cfg.EventsMaxAge,
 		MaxMsgsPerSubject: 1,
 		Storage:           jetstream.FileStorage,
 		Replicas:          t.cfg.Replicas,
 	}, {
-		Name:     AttemptsStream,
-		Subjects: []string{AttemptSubject("*", "*")},
+		Name:     n.AttemptsStream(),
+		Subjects: []string{n.AttemptSubject("*", "*")},
 		MaxAge:   t.cfg.RecordsMaxAge,
 		Storage:  jetstream.FileStorage,
 		Replicas: t.cfg.Replicas,
@@ -214,7 +233,8 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 }
 
 func (t *Topology) ensureBuckets(ctx context.Context) error {
-	for _, bucket := range []string{EndpointsBucket, KeysBucket, TenantsBucket, HealthBucket, EventTypesBucket} {
+	n := t.names
+	for _, bucket := range []string{n.EndpointsBucket(), n.KeysBucket(), n.TenantsBucket(), n.HealthBucket(), n.EventTypesBucket()} {
 		if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 			Bucket:   bucket,
 			History:  1,
@@ -226,60 +246,60 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 	}
 	// Rate buckets of endpoints no longer sending are of no use: they expire.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket: RateBucket, History: 1, TTL: time.Minute, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+		Bucket: n.RateBucket(), History: 1, TTL: time.Minute, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
 	}); err != nil {
-		return fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
+		return fmt.Errorf("topology: bucket %s: %w", n.RateBucket(), err)
 	}
 	// Routing progress matters only while an event is being retried.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
-		Bucket: RoutingBucket, History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+		Bucket: n.RoutingBucket(), History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
 	}); err != nil {
-		return fmt.Errorf("topology: bucket %s: %w", RoutingBucket, err)
+		return fmt.Errorf("topology: bucket %s: %w", n.RoutingBucket(), err)
 	}
 	return nil
 }
 
 // Routing returns the routing progress bucket; EnsureCore must have run.
 func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, RoutingBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.RoutingBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", RoutingBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.RoutingBucket(), err)
 	}
 	return kv, nil
 }
 
 // Rate returns the rate-limit bucket; EnsureCore must have run.
 func (t *Topology) Rate(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, RateBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.RateBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.RateBucket(), err)
 	}
 	return kv, nil
 }
 
 // Health returns the endpoint health bucket; EnsureCore must have run.
 func (t *Topology) Health(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, HealthBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.HealthBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", HealthBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.HealthBucket(), err)
 	}
 	return kv, nil
 }
 
 // Tenants returns the tenants bucket; EnsureCore must have run.
 func (t *Topology) Tenants(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, TenantsBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.TenantsBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", TenantsBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.TenantsBucket(), err)
 	}
 	return kv, nil
 }
 
 // Keys returns the API keys bucket; EnsureCore must have run.
 func (t *Topology) Keys(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, KeysBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.KeysBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", KeysBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.KeysBucket(), err)
 	}
 	return kv, nil
 }
@@ -287,18 +307,18 @@ func (t *Topology) Keys(ctx context.Context) (jetstream.KeyValue, error) {
 // EventTypes returns the event-type catalogue bucket; EnsureCore must have
 // run.
 func (t *Topology) EventTypes(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, EventTypesBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.EventTypesBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", EventTypesBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.EventTypesBucket(), err)
 	}
 	return kv, nil
 }
 
 // Endpoints returns the endpoints bucket; EnsureCore must have run.
 func (t *Topology) Endpoints(ctx context.Context) (jetstream.KeyValue, error) {
-	kv, err := t.js.KeyValue(ctx, EndpointsBucket)
+	kv, err := t.js.KeyValue(ctx, t.names.EndpointsBucket())
 	if err != nil {
-		return nil, fmt.Errorf("topology: bucket %s: %w", EndpointsBucket, err)
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.EndpointsBucket(), err)
 	}
 	return kv, nil
 }

@@ -7,8 +7,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookd/hookd/topology"
 )
 
 // A worker pulls only from endpoints with work: thousands of mostly idle
@@ -36,8 +34,8 @@ func (a *activity) idleFor(d time.Duration, now time.Time) bool {
 // subscribeWakes listens to every endpoint's doorbell; a ring is queued
 // for the Run loop. A full queue is not lost: the next sweep finds the work.
 func (w *Worker) subscribeWakes() (*nats.Subscription, error) {
-	return w.js.Conn().Subscribe(topology.WakeSubject("*"), func(m *nats.Msg) {
-		id := m.Subject[len(topology.WakeSubject("")):]
+	return w.js.Conn().Subscribe(w.names.WakeSubject("*"), func(m *nats.Msg) {
+		id, _ := w.names.EndpointOfWake(m.Subject)
 		select {
 		case w.wakes <- id:
 		default:
@@ -67,9 +65,9 @@ func (w *Worker) wake(ctx context.Context, id string) {
 func (w *Worker) sweep(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(topology.DeliverySubject(">")))
+	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(w.names.DeliverySubject(">")))
 	for info := range streams.Info() {
-		if id, ok := topology.EndpointOfStream(info.Config.Name); ok && info.State.Msgs > 0 {
+		if id, ok := w.names.EndpointOfStream(info.Config.Name); ok && info.State.Msgs > 0 {
 			w.wake(ctx, id)
 		}
 	}
@@ -83,10 +81,10 @@ func (w *Worker) sweep(ctx context.Context) {
 // batches, and remembers it, so that batches left when batching was turned
 // off are still delivered (EnsureEndpoint keeps their stream).
 func (w *Worker) sweepBatches(ctx context.Context) {
-	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(topology.BatchSubject(">")))
+	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(w.names.BatchSubject(">")))
 	listed := map[string]bool{}
 	for info := range streams.Info() {
-		id, ok := topology.EndpointOfBatchStream(info.Config.Name)
+		id, ok := w.names.EndpointOfBatchStream(info.Config.Name)
 		if !ok {
 			continue
 		}

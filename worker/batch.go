@@ -56,7 +56,7 @@ func (w *Worker) storeBatch(endpointID string, members []member) {
 		}
 		return
 	}
-	msg, pending := composeBatch(ep.Endpoint, members)
+	msg, pending := composeBatch(w.names, ep.Endpoint, members)
 	batchID := pending.DeliveryID
 	for try := 0; ; try++ {
 		err := w.publishBatch(ctx, msg, pending)
@@ -86,7 +86,7 @@ func (w *Worker) storeBatch(endpointID string, members []member) {
 
 // composeBatch makes the batch message of members, listed in the order
 // given, and the batch's "pending" log record.
-func composeBatch(ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.Attempt) {
+func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.Attempt) {
 	cfg := endpoint.Batch{}
 	if ep.Batch != nil {
 		cfg = *ep.Batch
@@ -98,7 +98,7 @@ func composeBatch(ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.
 	}
 	batchID := delivery.BatchID(ep.ID, parts)
 	body, _, end := delivery.BatchBody(ep.ID, cfg.Field, parts)
-	msg := nats.NewMsg(topology.BatchSubject(ep.ID))
+	msg := nats.NewMsg(names.BatchSubject(ep.ID))
 	msg.Data = body
 	// A batch is a delivery of its own: its id is the webhook-id, and its
 	// time is its newest member's.
@@ -132,7 +132,7 @@ func composeBatch(ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.
 func (w *Worker) publishBatch(ctx context.Context, msg *nats.Msg, pending delivery.Attempt) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rec := nats.NewMsg(topology.AttemptSubject(pending.EndpointID, pending.DeliveryID))
+	rec := nats.NewMsg(w.names.AttemptSubject(pending.EndpointID, pending.DeliveryID))
 	rec.Data, _ = json.Marshal(pending)
 	rec.Header.Set(jetstream.MsgIDHeader, "queued."+pending.DeliveryID)
 	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
@@ -168,7 +168,7 @@ func (w *Worker) recordBatched(ctx context.Context, batchID string, members []me
 	for _, m := range members {
 		rec := m.rec
 		rec.Time, rec.Outcome, rec.BatchID = now, delivery.OutcomeBatched, batchID
-		msg := nats.NewMsg(topology.AttemptSubject(rec.EndpointID, rec.DeliveryID))
+		msg := nats.NewMsg(w.names.AttemptSubject(rec.EndpointID, rec.DeliveryID))
 		msg.Data, _ = json.Marshal(rec)
 		f, err := w.js.PublishMsgAsync(msg)
 		if err != nil {

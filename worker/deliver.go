@@ -14,7 +14,6 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/signing"
-	"github.com/hookd/hookd/topology"
 )
 
 // heldDelay is how long a delivery to a disabled endpoint waits before it
@@ -256,7 +255,7 @@ func (w *Worker) settle(op func() error, name, endpointID, deliveryID string) {
 // deadLetter copies the delivery to the dead-letter stream with its last
 // error; the caller then removes it from the endpoint stream.
 func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, rec delivery.Attempt) error {
-	dead := nats.NewMsg(topology.DeadSubject(rec.EndpointID))
+	dead := nats.NewMsg(w.names.DeadSubject(rec.EndpointID))
 	dead.Data = msg.Data()
 	for k, v := range msg.Headers() {
 		if k != jetstream.MsgIDHeader {

@@ -10,7 +10,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
-	"github.com/hookd/hookd/topology"
 )
 
 // record appends an attempt to the delivery log and waits for it to be
@@ -27,7 +26,7 @@ func (w *Worker) record(ctx context.Context, rec delivery.Attempt, expect uint64
 		w.log.Error("encode attempt", "err", err)
 		return false
 	}
-	m := nats.NewMsg(topology.AttemptSubject(rec.EndpointID, rec.DeliveryID))
+	m := nats.NewMsg(w.names.AttemptSubject(rec.EndpointID, rec.DeliveryID))
 	m.Data = b
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
@@ -56,7 +55,7 @@ func (w *Worker) record(ctx context.Context, rec delivery.Attempt, expect uint64
 func (w *Worker) lastRecord(ctx context.Context, endpointID, deliveryID string) (*delivery.Attempt, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	m, err := w.attemptsStream.GetLastMsgForSubject(ctx, topology.AttemptSubject(endpointID, deliveryID))
+	m, err := w.attemptsStream.GetLastMsgForSubject(ctx, w.names.AttemptSubject(endpointID, deliveryID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, 0, nil
 	}

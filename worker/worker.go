@@ -33,6 +33,7 @@ type Worker struct {
 	cfg     Config
 	topo    *topology.Topology
 	js      jetstream.JetStream
+	names   topology.Names
 	reg     *endpoint.Registry
 	sender  *Sender
 	log     *slog.Logger
@@ -134,6 +135,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		cfg:       cfg,
 		topo:      topo,
 		js:        topo.JetStream(),
+		names:     topo.Names(),
 		reg:       reg,
 		sender:    NewSender(cfg.UserAgent, netguard.New(cfg.AllowNets), cfg.Logger),
 		log:       cfg.Logger.With("component", "worker"),
@@ -160,7 +162,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	var err error
-	if w.attemptsStream, err = w.js.Stream(ctx, topology.AttemptsStream); err != nil {
+	if w.attemptsStream, err = w.js.Stream(ctx, w.names.AttemptsStream()); err != nil {
 		return fmt.Errorf("worker: attempts stream: %w", err)
 	}
 	kv, err := w.topo.Endpoints(ctx)

@@ -40,11 +40,12 @@ func PublishAsync(tb testing.TB, js jetstream.JetStream, subject string, body []
 	}
 }
 
-// WaitStored waits until an endpoint's stream holds n deliveries.
-func WaitStored(tb testing.TB, js jetstream.JetStream, endpointID string, n uint64) {
+// WaitStored waits until an endpoint's stream (of the deployment with
+// names) holds n deliveries.
+func WaitStored(tb testing.TB, js jetstream.JetStream, names topology.Names, endpointID string, n uint64) {
 	tb.Helper()
 	WaitFor(tb, 5*time.Minute, fmt.Sprintf("%d deliveries in %s's stream", n, endpointID), func() bool {
-		s, err := js.Stream(context.Background(), topology.EndpointStream(endpointID))
+		s, err := js.Stream(context.Background(), names.EndpointStream(endpointID))
 		return err == nil && s.CachedInfo().State.Msgs >= n
 	})
 }

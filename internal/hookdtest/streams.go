@@ -61,7 +61,7 @@ func (h *Hookd) Attempts(t testing.TB, endpointID string) []delivery.Attempt {
 func (h *Hookd) Log(t testing.TB, endpointID string) []delivery.Attempt {
 	t.Helper()
 	var out []delivery.Attempt
-	for _, m := range Messages(t, h.App.JetStream(), topology.AttemptsStream, topology.AttemptSubject(endpointID, "*")) {
+	for _, m := range Messages(t, h.App.JetStream(), h.App.Names().AttemptsStream(), h.App.Names().AttemptSubject(endpointID, "*")) {
 		var a delivery.Attempt
 		if err := json.Unmarshal(m.Data, &a); err != nil {
 			t.Fatal(err)
@@ -75,7 +75,7 @@ func (h *Hookd) Log(t testing.TB, endpointID string) []delivery.Attempt {
 // (sealed secrets and all).
 func (h *Hookd) StoredEndpoint(t testing.TB, id string) string {
 	t.Helper()
-	kv, err := h.App.JetStream().KeyValue(t.Context(), topology.EndpointsBucket)
+	kv, err := h.App.JetStream().KeyValue(t.Context(), h.App.Names().EndpointsBucket())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +89,7 @@ func (h *Hookd) StoredEndpoint(t testing.TB, id string) string {
 // DeadLetters returns the dead letters of an endpoint.
 func (h *Hookd) DeadLetters(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
 	t.Helper()
-	return Messages(t, h.App.JetStream(), topology.DeadStream, topology.DeadSubject(endpointID))
+	return Messages(t, h.App.JetStream(), h.App.Names().DeadStream(), h.App.Names().DeadSubject(endpointID))
 }
 
 // WaitIdle waits until the router has settled every stored event and the
@@ -126,17 +126,17 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 		return info.AckFloor.Stream >= sinfo.State.LastSeq && info.NumPending == 0 && info.NumAckPending == 0
 	}
 	WaitFor(t, 20*time.Second, "router and workers idle", func() bool {
-		if !idle(topology.EventsStream, topology.RouterConsumer) {
+		if !idle(h.App.Names().EventsStream(), topology.RouterConsumer) {
 			return false
 		}
 		for _, id := range endpointIDs {
-			if !idle(topology.EndpointStream(id), topology.WorkerConsumer) {
+			if !idle(h.App.Names().EndpointStream(id), topology.WorkerConsumer) {
 				return false
 			}
 			// A batched endpoint's batches are stored before their members
 			// are acknowledged: its batch stream is looked at after.
-			if _, err := js.Stream(context.Background(), topology.BatchStream(id)); err == nil &&
-				!idle(topology.BatchStream(id), topology.WorkerConsumer) {
+			if _, err := js.Stream(context.Background(), h.App.Names().BatchStream(id)); err == nil &&
+				!idle(h.App.Names().BatchStream(id), topology.WorkerConsumer) {
 				return false
 			}
 		}
@@ -150,7 +150,7 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 func (h *Hookd) WaitEventsStored(t testing.TB, n uint64) {
 	t.Helper()
 	WaitFor(t, 10*time.Second, "events stored", func() bool {
-		s, err := h.App.JetStream().Stream(context.Background(), topology.EventsStream)
+		s, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EventsStream())
 		if err != nil {
 			return false
 		}
