@@ -1371,13 +1371,14 @@ func TestOpenAPIConformanceTenants(t *testing.T) {
 	t.Run("limits", func(t *testing.T) {
 		c.createTenant(t, `{"id":"tiny","limits":{"max_endpoints":1,"events_per_second":1}}`)
 		c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/1","tenant":"tiny"}`, want: 201})
-		resp, out := c.exchange(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/2","tenant":"tiny"}`}, 429)
-		wantError(t, out, "limit_exceeded", "")
-		if resp.Header.Get("Retry-After") == "" {
-			t.Errorf("429 without Retry-After")
+		// A quota: no Retry-After, waiting does not lift it.
+		resp, out := c.exchange(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/2","tenant":"tiny"}`}, 409)
+		wantError(t, out, "quota_exceeded", "")
+		if ra := resp.Header.Get("Retry-After"); ra != "" {
+			t.Errorf("quota refusal with Retry-After %q", ra)
 		}
 		_, tinyKey := c.createTenantKey(t, "tiny")
-		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/3"}`, key: tinyKey, want: 429}), "limit_exceeded", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://tiny.example/3"}`, key: tinyKey, want: 409}), "quota_exceeded", "")
 
 		limited := false
 		for i := 0; i < 50 && !limited; i++ {
