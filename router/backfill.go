@@ -63,7 +63,9 @@ type SampledEvent struct {
 
 // HistoryResult counts what a scan of history found.
 type HistoryResult struct {
-	// Scanned is how many stored events of the window were read.
+	// Scanned is how many stored events of the tenant, within the window,
+	// were read. Other tenants' events are skipped uncounted: a tenant key
+	// must not learn how busy other tenants are.
 	Scanned int `json:"scanned"`
 	// Matched is how many of them the rule matched.
 	Matched int `json:"matched"`
@@ -97,10 +99,10 @@ func RuleHistory(ctx context.Context, js jetstream.JetStream, tenantID string, r
 	var ev rules.Evaluator
 	tenantID = tenant.Normalize(tenantID)
 	err := Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
-		out.Scanned++
 		if e.Tenant != tenantID {
 			return nil
 		}
+		out.Scanned++
 		if ok, _ := rule.Match(&ev, env); ok {
 			out.add(e, opt.SampleSize)
 		}
@@ -137,10 +139,10 @@ func Backfill(ctx context.Context, js jetstream.JetStream, ep *endpoint.Compiled
 	lastRing := time.Time{}
 	pub := publisher{js: js, log: opt.Logger, sealer: opt.Sealer}
 	err = Scan(ctx, js, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
-		out.Scanned++
 		if e.Tenant != owner {
 			return nil
 		}
+		out.Scanned++
 		if ok, _ := ep.Rule.Match(&ev, env); !ok {
 			return nil
 		}
