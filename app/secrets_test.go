@@ -2,14 +2,17 @@ package app_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/topology"
 )
 
 // A dump of the endpoints bucket holds no signing secret and no header
@@ -85,4 +88,72 @@ func (l *lockedBuffer) Len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.Len()
+}
+
+// Endpoint URLs are credentials themselves: a Slack-style URL (the secret
+// in the path) and a ?token= URL are sealed at rest, so a dump of every
+// revision the endpoints bucket holds shows neither, nor any part of the
+// path or query; deliveries still go to exactly those URLs, and the API
+// still shows each owner its URL.
+func TestEndpointURLsAreSealedAtRest(t *testing.T) {
+	const pathSecret, querySecret = "T0SLACK/B0HOOK/xoxPathSecret0123456789", "tokQuerySecret9876543210"
+	type hit struct{ path, query string }
+	hits := make(chan hit, 4)
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits <- hit{r.URL.Path, r.URL.RawQuery}
+	}))
+	defer srv.Close()
+	h := hookdtest.Start(t, fastConfig()) // a single embedded server: it keeps its own master key
+	createTenant(t, h, `{"id":"acme"}`)
+	slackURL := srv.URL + "/services/" + pathSecret
+	tokenURL := srv.URL + "/hook?token=" + querySecret
+	slack := h.CreateEndpoint(t, map[string]any{"url": slackURL, "events": []string{"a.*"}})
+	token := h.CreateEndpoint(t, map[string]any{"url": tokenURL, "events": []string{"a.*"}, "tenant": "acme"})
+	// A change stores the endpoint again: sealed again, never in the clear.
+	if status, out := h.Do(t, http.MethodPatch, "/v1/endpoints/"+slack.ID, map[string]string{"name": "renamed"}); status != http.StatusOK {
+		t.Fatalf("patch: %d %s", status, out)
+	}
+
+	dump := hookdtest.Messages(t, h.App.JetStream(), "KV_"+topology.EndpointsBucket, "$KV."+topology.EndpointsBucket+".*")
+	if len(dump) < 2 {
+		t.Fatalf("the bucket dump holds %d records, want the 2 endpoints", len(dump))
+	}
+	for _, m := range dump {
+		for _, s := range []string{pathSecret, "xoxPathSecret", querySecret, "token=", "/services/", "/hook"} {
+			if strings.Contains(string(m.Data), s) {
+				t.Fatalf("the stored endpoint %s shows %q in plain text: %s", m.Subject, s, m.Data)
+			}
+		}
+		var stored struct{ URL string }
+		if err := json.Unmarshal(m.Data, &stored); err != nil || !strings.HasPrefix(stored.URL, "sealed:v1:") {
+			t.Fatalf("stored url %q is not sealed (%v)", stored.URL, err)
+		}
+	}
+
+	// The owner still sees its URL: the admin, and acme's key its own.
+	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+slack.ID, nil); status != http.StatusOK || !strings.Contains(string(out), `"url":"`+slackURL+`"`) {
+		t.Fatalf("GET %s: %d %s, want url %s", slack.ID, status, out, slackURL)
+	}
+	status, out := callAs(t, h, tenantKey(t, h, "acme"), http.MethodGet, "/v1/endpoints/"+token.ID, "")
+	if status != http.StatusOK || !strings.Contains(out, `"url":"`+tokenURL+`"`) {
+		t.Fatalf("acme's key GET %s: %d %s, want url %s", token.ID, status, out, tokenURL)
+	}
+
+	// Deliveries go to the URLs as given.
+	h.PublishEvent(t, "a.b", nil)
+	h.PublishEventAs(t, "acme", "a.b", nil)
+	got := map[hit]bool{}
+	for range 2 {
+		select {
+		case x := <-hits:
+			got[x] = true
+		case <-time.After(10 * time.Second):
+			t.Fatalf("deliveries received: %v, want 2", got)
+		}
+	}
+	for _, want := range []hit{{"/services/" + pathSecret, ""}, {"/hook", "token=" + querySecret}} {
+		if !got[want] {
+			t.Errorf("no delivery to %+v: got %v", want, got)
+		}
+	}
 }
