@@ -800,6 +800,7 @@ func TestOpenAPIConformance(t *testing.T) {
 		}
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"data":{}}`, want: 400, request: reqInvalid}), "invalid_field", "type")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"a.*","data":{}}`, want: 400, request: reqInvalid}), "invalid_field", "type")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"hookd.endpoint.disabled","data":{}}`, want: 400, request: reqInvalid}), "invalid_field", "type")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"a.b","id":"x y"}`, want: 400, request: reqInvalid}), "invalid_field", "id")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `{"type":"a.b","payload":{}}`, want: 400, request: reqInvalid}), "invalid_field", "payload")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/events", body: `[1]`, want: 400, request: reqInvalid}), "invalid_json", "")

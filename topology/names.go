@@ -5,6 +5,8 @@ import (
 	"encoding/hex"
 	"strconv"
 	"strings"
+
+	"github.com/hookd/hookd/event"
 )
 
 // Stream, bucket and consumer names. Endpoint ids are restricted to
@@ -12,8 +14,15 @@ import (
 const (
 	// EventsStream holds accepted events, on subjects "events.>".
 	EventsStream = "HOOKD_EVENTS"
-	// EventsSubjects is what EventsStream captures.
+	// EventsSubjects is what EventsStream captures of producers' events.
 	EventsSubjects = "events.>"
+	// OpsSubjects is what EventsStream captures of hookd's own operational
+	// events: each is published to OpsSubject(name), a subject of hookd's
+	// namespace that only hookd's own NATS identity may publish to, and
+	// routed as an event of type "hookd.<name>". An event of a "hookd."
+	// type on any other subject is forged (anyone allowed "events.>" can
+	// publish "events.hookd.endpoint.disabled"): routers never route it.
+	OpsSubjects = "hookd.ops.>"
 	// DeadStream holds dead-lettered deliveries, on "hookd.dead.<endpoint>".
 	DeadStream = "HOOKD_DEAD"
 	// AttemptsStream is the delivery log: a record when a delivery is
@@ -59,6 +68,31 @@ const (
 	// by all workers.
 	WorkerConsumer = "hookd-worker"
 )
+
+// OpsSubject is the subject an operational event named name (say
+// "endpoint.disabled") is published to, on core NATS and into EventsStream
+// at once; its tenant, when not the default, is in the Hookd-Tenant
+// header.
+func OpsSubject(name string) string { return "hookd.ops." + name }
+
+// OpsName returns the name of the operational event a subject carries, and
+// false for a subject that is not an OpsSubject.
+func OpsName(subject string) (string, bool) {
+	name, ok := strings.CutPrefix(subject, "hookd.ops.")
+	return name, ok && name != ""
+}
+
+// ParseEventSubject reads the subject of a message of EventsStream: the
+// tenant it addresses ("" when the subject names none: the Hookd-Tenant
+// header may), the event type, and whether hookd raised it itself (an
+// OpsSubject, whose type is "hookd.<name>", as ops.TypePrefix says).
+func ParseEventSubject(subject string) (tenant, typ string, raised bool) {
+	if name, ok := OpsName(subject); ok {
+		return "", "hookd." + name, true
+	}
+	tenant, typ = event.ParseSubject(subject)
+	return tenant, typ, false
+}
 
 // LaneConsumer is the durable consumer of one lane of an ordered endpoint
 // with an ordering key.

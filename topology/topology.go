@@ -166,7 +166,8 @@ func (t *Topology) Config() Config { return t.cfg }
 
 // EnsureCore creates or updates the events, dead-letter and attempts streams
 // and the endpoints bucket. It is idempotent and safe to call from every
-// process at start-up.
+// process at start-up. An events stream created by an earlier version gets
+// the subjects it lacks (OpsSubjects).
 func (t *Topology) EnsureCore(ctx context.Context) error {
 	for _, sc := range t.coreStreams() {
 		if err := t.ensureStream(ctx, sc); err != nil {
@@ -180,7 +181,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 func (t *Topology) coreStreams() []jetstream.StreamConfig {
 	return []jetstream.StreamConfig{{
 		Name:       EventsStream,
-		Subjects:   []string{EventsSubjects, TenantEventsSubjects},
+		Subjects:   []string{EventsSubjects, TenantEventsSubjects, OpsSubjects},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
 		MaxMsgs:    t.cfg.EventsMaxMsgs,
