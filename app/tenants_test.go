@@ -134,9 +134,11 @@ func TestTenantKeyIsolation(t *testing.T) {
 	hookdtest.WaitFor(t, 10*time.Second, "globex delivery logged", func() bool {
 		status, out := h.Do(t, http.MethodGet, "/v1/events/"+evID+"?tenant=globex", nil)
 		var ev struct {
-			RoutedTo []struct{ DeliveryID string } `json:"routed_to"`
+			RoutedTo []struct {
+				DeliveryID string `json:"delivery_id"`
+			} `json:"routed_to"`
 		}
-		if status != 200 || json.Unmarshal(out, &ev) != nil || len(ev.RoutedTo) != 1 {
+		if status != 200 || json.Unmarshal(out, &ev) != nil || len(ev.RoutedTo) != 1 || ev.RoutedTo[0].DeliveryID == "" {
 			return false
 		}
 		dlv = ev.RoutedTo[0].DeliveryID
