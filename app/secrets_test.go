@@ -3,7 +3,9 @@ package app_test
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -94,7 +96,9 @@ func (l *lockedBuffer) Len() int {
 // in the path) and a ?token= URL are sealed at rest, so a dump of every
 // revision the endpoints bucket holds shows neither, nor any part of the
 // path or query; deliveries still go to exactly those URLs, and the API
-// still shows each owner its URL.
+// still shows each owner its URL. A Slack-style URL that refuses the
+// connection leaves no trace of its path in the delivery log, the dead
+// letters or the logs (debug level) either.
 func TestEndpointURLsAreSealedAtRest(t *testing.T) {
 	const pathSecret, querySecret = "T0SLACK/B0HOOK/xoxPathSecret0123456789", "tokQuerySecret9876543210"
 	type hit struct{ path, query string }
@@ -103,7 +107,10 @@ func TestEndpointURLsAreSealedAtRest(t *testing.T) {
 		hits <- hit{r.URL.Path, r.URL.RawQuery}
 	}))
 	defer srv.Close()
-	h := hookdtest.Start(t, fastConfig()) // a single embedded server: it keeps its own master key
+	var logs lockedBuffer
+	cfg := fastConfig()
+	cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	h := hookdtest.Start(t, cfg) // a single embedded server: it keeps its own master key
 	createTenant(t, h, `{"id":"acme"}`)
 	slackURL := srv.URL + "/services/" + pathSecret
 	tokenURL := srv.URL + "/hook?token=" + querySecret
@@ -154,6 +161,38 @@ func TestEndpointURLsAreSealedAtRest(t *testing.T) {
 	for _, want := range []hit{{"/services/" + pathSecret, ""}, {"/hook", "token=" + querySecret}} {
 		if !got[want] {
 			t.Errorf("no delivery to %+v: got %v", want, got)
+		}
+	}
+
+	// A Slack-style URL whose host refuses the connection: its failed
+	// attempts and dead letter name the host only.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	const refusedSecret = "T0DEAD/B0HOOK/xoxRefusedSecret0123456789"
+	refused := h.CreateEndpoint(t, map[string]any{"url": closed + "/services/" + refusedSecret, "events": []string{"c.*"}})
+	h.PublishEvent(t, "c.d", nil)
+	hookdtest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters(t, refused.ID)) == 1 })
+	h.WaitIdle(t, refused.ID)
+	records := hookdtest.Messages(t, h.App.JetStream(), topology.AttemptsStream, topology.AttemptSubject(refused.ID, "*"))
+	records = append(records, h.DeadLetters(t, refused.ID)...)
+	sawHost := false
+	for _, m := range records {
+		all := fmt.Sprint(m.Header) + string(m.Data)
+		if strings.Contains(all, "xoxRefusedSecret") || strings.Contains(all, "/services/") {
+			t.Fatalf("a stored record of %s shows the URL's path: %s", m.Subject, all)
+		}
+		sawHost = sawHost || strings.Contains(all, ln.Addr().String()+"/redacted")
+	}
+	if !sawHost {
+		t.Fatalf("no record names the refused host (the check above proves nothing): %d records", len(records))
+	}
+	for _, s := range []string{pathSecret, querySecret, "xoxRefusedSecret"} {
+		if strings.Contains(logs.String(), s) {
+			t.Fatalf("the logs (debug level) show %q", s)
 		}
 	}
 }
