@@ -80,12 +80,13 @@ func TestBackfillDeliversMatchingHistory(t *testing.T) {
 	path := "/v1/endpoints/" + ep.ID + "/backfill"
 
 	dry := postHistory(t, h, path, map[string]any{"since": start, "until": mid, "dry_run": true, "sample_size": 3}, http.StatusOK)
-	if dry.Matched != 5 || dry.Queued != 0 || dry.Scanned != 12 || len(dry.Sample) != 3 || string(dry.Sample[0].Data) != `{"n":0}` {
-		t.Fatalf("dry run: %v; want 12 scanned, 5 matched, a sample of 3 starting at n 0", dry)
+	// Scanned counts the endpoint's tenant's events only: not other's.
+	if dry.Matched != 5 || dry.Queued != 0 || dry.Scanned != 11 || len(dry.Sample) != 3 || string(dry.Sample[0].Data) != `{"n":0}` {
+		t.Fatalf("dry run: %v; want 11 scanned, 5 matched, a sample of 3 starting at n 0", dry)
 	}
 	rule := postHistory(t, h, "/v1/rules/test", map[string]any{"events": []string{"order.paid"}, "filter": "int(data.n) % 2 == 0", "since": start}, http.StatusOK)
-	if rule.Matched != 7 || rule.Scanned != 16 || len(rule.Sample) != 5 {
-		t.Fatalf("rule test over history: %v; want 7 of 16 matched, a sample of 5", rule)
+	if rule.Matched != 7 || rule.Scanned != 15 || len(rule.Sample) != 5 {
+		t.Fatalf("rule test over history: %v; want 7 of 15 matched, a sample of 5", rule)
 	}
 
 	done := postHistory(t, h, path, map[string]any{"since": start, "until": mid}, http.StatusAccepted)
@@ -176,5 +177,45 @@ func TestWrongJSONTypesNameTheKind(t *testing.T) {
 		if status != http.StatusBadRequest || !containsField(out, c.field) || !strings.Contains(string(out), c.msg) {
 			t.Errorf("%v: %d %s, want 400 naming %s: %s", c.body, status, out, c.field, c.msg)
 		}
+	}
+}
+
+// A rule test over history counts only the caller's tenant's events, for
+// tenant keys and portal tokens as for an admin naming the tenant: scanned
+// must not tell a tenant how many events other tenants publish.
+func TestRuleHistoryCountsTheCallersTenantOnly(t *testing.T) {
+	h := hookdtest.Start(t, fastConfig())
+	for _, id := range []string{"acme", "globex"} {
+		createTenant(t, h, `{"id":"`+id+`"}`)
+	}
+	start := time.Now().UTC()
+	for n := range 3 {
+		h.PublishEventAs(t, "acme", "order.paid", map[string]int{"n": n})
+	}
+	for n := range 7 {
+		h.PublishEventAs(t, "globex", "order.paid", map[string]int{"n": n})
+	}
+	h.PublishEvent(t, "order.paid", map[string]int{"n": 0}) // the default tenant's
+	h.WaitEventsStored(t, 11)
+
+	status, out := h.Do(t, http.MethodPost, "/v1/tenants/acme/portal-tokens", `{"ttl":"1h"}`)
+	var portal struct{ Token string }
+	if status != http.StatusCreated || json.Unmarshal(out, &portal) != nil {
+		t.Fatalf("portal token: %d %s", status, out)
+	}
+	body := `{"events":["order.*"],"since":"` + start.Format(time.RFC3339Nano) + `"}`
+	for name, key := range map[string]string{"tenant key": tenantKey(t, h, "acme"), "portal token": portal.Token} {
+		status, out := callAs(t, h, key, http.MethodPost, "/v1/rules/test", body)
+		var got historyAnswer
+		if status != http.StatusOK || json.Unmarshal([]byte(out), &got) != nil {
+			t.Fatalf("%s: %d %s", name, status, out)
+		}
+		if got.Scanned != 3 || got.Matched != 3 {
+			t.Errorf("%s of acme: scanned %d, matched %d; want 3 and 3 (acme's events only, of 11 stored)", name, got.Scanned, got.Matched)
+		}
+	}
+	admin := postHistory(t, h, "/v1/rules/test", map[string]any{"events": []string{"order.*"}, "since": start, "tenant": "globex"}, http.StatusOK)
+	if admin.Scanned != 7 || admin.Matched != 7 {
+		t.Errorf("admin for globex: %v; want 7 scanned and matched", admin)
 	}
 }

@@ -42,7 +42,7 @@ type Config struct {
 	// Optional: empty runs no API.
 	HTTPAddr string
 	// SecretKey (base64) or SecretKeyFile is the master key that seals
-	// endpoint secrets and header values at rest; a named file that does
+	// endpoint secrets, header values and URLs at rest; a named file that does
 	// not exist is created with a new key. Optional: a single embedded
 	// server keeps one in DataDir/secret.key; elsewhere (a cluster, or
 	// --nats) without a key, secrets are stored unsealed and hookd warns.

@@ -77,8 +77,8 @@ func TestFailedAttemptLogLine(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(logs.String(), `/hook?redacted\"`) {
-		t.Errorf("the refused connection's error does not name the URL with its query redacted")
+	if !strings.Contains(logs.String(), `/redacted?redacted\"`) || strings.Contains(logs.String(), "/hook") {
+		t.Errorf("the refused connection's error does not name the URL with its path and query redacted")
 	}
 	secret := strings.TrimPrefix(answered.Secret, "whsec_")
 	for _, s := range []string{querySecret, headerSecret, secret, strings.TrimPrefix(refused.Secret, "whsec_")} {

@@ -231,7 +231,7 @@ func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
 		}
 	}
 	for _, want := range []string{"hk.hookd.deliver." + ep.ID, "hk.hookd.wake." + ep.ID, "hk.hookd.ops.delivery.succeeded",
-		"hk.events.hookd.delivery.succeeded", "$KV.hk_hookd_endpoints." + ep.ID} {
+		"$KV.hk_hookd_endpoints." + ep.ID} {
 		if seen[want] == 0 {
 			t.Errorf("nothing seen on %s (seen: %d subjects)", want, len(seen))
 		}

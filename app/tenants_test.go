@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"net/http"
 	"slices"
 	"sort"
@@ -132,9 +133,11 @@ func TestTenantKeyIsolation(t *testing.T) {
 	hookdtest.WaitFor(t, 10*time.Second, "globex delivery logged", func() bool {
 		status, out := h.Do(t, http.MethodGet, "/v1/events/"+evID+"?tenant=globex", nil)
 		var ev struct {
-			RoutedTo []struct{ DeliveryID string } `json:"routed_to"`
+			RoutedTo []struct {
+				DeliveryID string `json:"delivery_id"`
+			} `json:"routed_to"`
 		}
-		if status != 200 || json.Unmarshal(out, &ev) != nil || len(ev.RoutedTo) != 1 {
+		if status != 200 || json.Unmarshal(out, &ev) != nil || len(ev.RoutedTo) != 1 || ev.RoutedTo[0].DeliveryID == "" {
 			return false
 		}
 		dlv = ev.RoutedTo[0].DeliveryID
@@ -190,21 +193,44 @@ func TestTenantKeyIsolation(t *testing.T) {
 	}
 }
 
+// adminCall is h.Do with the answer's headers.
+func adminCall(t *testing.T, h *hookdtest.Hookd, method, path, body string) (int, http.Header, string) {
+	t.Helper()
+	req, _ := http.NewRequest(method, h.URL+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+hookdtest.AdminKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	out, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, resp.Header, string(out)
+}
+
+// max_endpoints is a quota: 409 quota_exceeded naming the limit, and no
+// Retry-After, since waiting never lifts it. events_per_second is a rate:
+// 429 limit_exceeded with Retry-After.
 func TestTenantLimits(t *testing.T) {
 	h := hookdtest.Start(t, fastConfig())
 	createTenant(t, h, `{"id":"small","limits":{"max_endpoints":1,"events_per_second":1}}`)
 	h.CreateEndpoint(t, map[string]any{"url": "https://x.example", "tenant": "small"})
-	status, out := h.Do(t, http.MethodPost, "/v1/endpoints", `{"url":"https://y.example","tenant":"small"}`)
-	if status != http.StatusTooManyRequests || !strings.Contains(string(out), "limit_exceeded") {
-		t.Fatalf("second endpoint: %d %s", status, out)
+	status, hdr, out := adminCall(t, h, http.MethodPost, "/v1/endpoints", `{"url":"https://y.example","tenant":"small"}`)
+	if status != http.StatusConflict || !strings.Contains(out, `"quota_exceeded"`) || !strings.Contains(out, "limits.max_endpoints") {
+		t.Fatalf("second endpoint: %d %s, want 409 quota_exceeded naming limits.max_endpoints", status, out)
+	}
+	if ra := hdr.Get("Retry-After"); ra != "" {
+		t.Fatalf("quota refusal with Retry-After %q: clients would retry a refusal that waiting never lifts", ra)
 	}
 	limited := false
 	for i := 0; i < 20 && !limited; i++ {
-		status, out = h.Do(t, http.MethodPost, "/v1/events", `{"type":"a.b","tenant":"small","data":{}}`)
+		status, hdr, out = adminCall(t, h, http.MethodPost, "/v1/events", `{"type":"a.b","tenant":"small","data":{}}`)
 		switch status {
 		case http.StatusAccepted:
 		case http.StatusTooManyRequests:
-			limited = strings.Contains(string(out), "limit_exceeded")
+			limited = strings.Contains(out, "limit_exceeded")
+			if hdr.Get("Retry-After") == "" {
+				t.Fatalf("rate refusal without Retry-After: %s", out)
+			}
 		default:
 			t.Fatalf("publish: %d %s", status, out)
 		}

@@ -281,8 +281,8 @@ func TestTenantEndpointsAndKeys(t *testing.T) {
 	if a2["tenant"] != "acme" {
 		t.Fatalf("tenant key endpoint create: %v", a2)
 	}
-	acme.fails(1, []string{"hookd: 429 limit_exceeded: ", "acme"}, "endpoint", "create", "--url", rc.URL)
-	c.fails(1, []string{"hookd: 429 limit_exceeded: "}, "endpoint", "create", "--url", rc.URL, "--tenant", "acme")
+	acme.fails(1, []string{"hookd: 409 quota_exceeded: ", "acme"}, "endpoint", "create", "--url", rc.URL)
+	c.fails(1, []string{"hookd: 409 quota_exceeded: "}, "endpoint", "create", "--url", rc.URL, "--tenant", "acme")
 
 	// --tenant alone makes a tenant key; --scope tenant needs --tenant.
 	if k := c.json("key", "create", "--tenant", "globex"); k["scope"] != "tenant" || k["tenant"] != "globex" {

@@ -30,7 +30,8 @@ type asset struct {
 
 // Handler serves the dashboard: GET / is the page, GET /ui/<file> its
 // files. Anything else goes to notFound, so unknown paths keep the API's
-// JSON 404.
+// JSON 404; a file asked with a method other than GET or HEAD goes there
+// with the Allow header set, for a 405.
 func Handler(notFound http.Handler) http.Handler {
 	files := map[string]asset{}
 	err := fs.WalkDir(assets, "assets", func(p string, d fs.DirEntry, err error) error {
@@ -61,6 +62,11 @@ func Handler(notFound http.Handler) http.Handler {
 			name = strings.TrimPrefix(r.URL.Path, "/ui/")
 		}
 		f, ok := files[name]
+		if ok && name != "" && r.Method != http.MethodGet && r.Method != http.MethodHead {
+			// A file asked with another method: notFound answers 405 with
+			// the Allow set here.
+			w.Header().Set("Allow", "GET, HEAD")
+		}
 		if !ok || name == "" || r.Method != http.MethodGet && r.Method != http.MethodHead {
 			notFound.ServeHTTP(w, r)
 			return

@@ -87,11 +87,18 @@ func TestDashboardServed(t *testing.T) {
 	}
 
 	for _, c := range []struct{ method, path string }{
-		{"GET", "/ui/missing.js"}, {"GET", "/ui/"}, {"GET", "/nope"}, {"POST", "/"}, {"GET", "/v1/nope"},
+		{"GET", "/ui/missing.js"}, {"GET", "/ui/"}, {"GET", "/nope"}, {"POST", "/nope"}, {"GET", "/v1/nope"},
 	} {
 		resp, body := get(t, c.method, h.URL+c.path, map[string]string{"Authorization": "Bearer " + hookdtest.AdminKey})
 		if resp.StatusCode != 404 || !strings.HasPrefix(resp.Header.Get("Content-Type"), "application/json") || !strings.Contains(body, `"not_found"`) {
 			t.Errorf("%s %s: %d %s %s, want the JSON 404", c.method, c.path, resp.StatusCode, resp.Header.Get("Content-Type"), body)
+		}
+	}
+	// The page and its files with another method: the JSON 405, with Allow.
+	for _, path := range []string{"/", "/ui/app.js"} {
+		resp, body := get(t, http.MethodPost, h.URL+path, nil)
+		if resp.StatusCode != 405 || resp.Header.Get("Allow") != "GET, HEAD" || !strings.Contains(body, `"method_not_allowed"`) {
+			t.Errorf("POST %s: %d, Allow %q, %s; want the JSON 405 with Allow: GET, HEAD", path, resp.StatusCode, resp.Header.Get("Allow"), body)
 		}
 	}
 }

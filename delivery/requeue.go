@@ -43,7 +43,7 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render 
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
-	tenantID, _ := names.ParseEventSubject(raw.Subject)
+	tenantID, _, _ := names.ParseEventSubject(raw.Subject)
 	if tenantID == "" {
 		tenantID = raw.Header.Get(event.TenantHeader)
 	}

@@ -23,8 +23,9 @@ type options struct {
 	sealer Sealer
 }
 
-// WithSealer stores signing secrets and header values sealed, and opens
-// them when reading. Optional: without it they are stored as they are.
+// WithSealer stores signing secrets, header values and URLs sealed, and
+// opens them when reading. Optional: without it they are stored as they
+// are.
 func WithSealer(s Sealer) Option { return func(o *options) { o.sealer = s } }
 
 func apply(opts []Option) options {
@@ -35,12 +36,17 @@ func apply(opts []Option) options {
 	return o
 }
 
-// sealedCopy returns a copy of e with its secrets sealed.
+// sealedCopy returns a copy of e with its secrets sealed. The URL is
+// sealed whole: its path can be the credential (Slack's, Discord's and
+// Teams' webhook URLs), not only its query (?token=), and nothing reads a
+// URL from the store without opening it, so no part of it is kept in the
+// clear.
 func (e *Endpoint) sealedCopy(s Sealer) *Endpoint {
 	if s == nil {
 		return e
 	}
 	c := *e
+	c.URL = s.Seal(e.URL)
 	c.Secret = s.Seal(e.Secret)
 	c.PreviousSecrets = make([]PreviousSecret, len(e.PreviousSecrets))
 	for i, p := range e.PreviousSecrets {
@@ -60,6 +66,9 @@ func (e *Endpoint) sealedCopy(s Sealer) *Endpoint {
 func (e *Endpoint) open(s Sealer) error {
 	s = orPlain(s)
 	var err error
+	if e.URL, err = s.Open(e.URL); err != nil {
+		return fmt.Errorf("%w: %s: url: %v", ErrSealed, e.ID, err)
+	}
 	if e.Secret, err = s.Open(e.Secret); err != nil {
 		return fmt.Errorf("%w: %s: secret: %v", ErrSealed, e.ID, err)
 	}

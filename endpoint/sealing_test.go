@@ -25,22 +25,23 @@ func testBox(t *testing.T, b byte) *sealed.Box {
 // right key an endpoint reports ErrSealed.
 func TestSealedCopyAndOpen(t *testing.T) {
 	box := testBox(t, 1)
-	e := &Endpoint{ID: "ep_1", Secret: "whsec_current", Headers: map[string]string{"X-Key": "v4lue"},
+	const hook = "https://hooks.slack.com/services/T0/B0/pathSecret?token=q"
+	e := &Endpoint{ID: "ep_1", URL: hook, Secret: "whsec_current", Headers: map[string]string{"X-Key": "v4lue"},
 		PreviousSecrets: []PreviousSecret{{Secret: "whsec_old", ExpiresAt: time.Now().Add(time.Hour)}}}
 	s := e.sealedCopy(box)
-	for _, v := range []string{s.Secret, s.PreviousSecrets[0].Secret, s.Headers["X-Key"]} {
+	for _, v := range []string{s.URL, s.Secret, s.PreviousSecrets[0].Secret, s.Headers["X-Key"]} {
 		if !strings.HasPrefix(v, "sealed:v1:") {
 			t.Fatalf("not sealed: %q", v)
 		}
 	}
-	if e.Secret != "whsec_current" || e.Headers["X-Key"] != "v4lue" {
+	if e.URL != hook || e.Secret != "whsec_current" || e.Headers["X-Key"] != "v4lue" {
 		t.Fatal("sealing changed the original")
 	}
-	if err := s.open(box); err != nil || s.Secret != "whsec_current" || s.PreviousSecrets[0].Secret != "whsec_old" || s.Headers["X-Key"] != "v4lue" {
+	if err := s.open(box); err != nil || s.URL != hook || s.Secret != "whsec_current" || s.PreviousSecrets[0].Secret != "whsec_old" || s.Headers["X-Key"] != "v4lue" {
 		t.Fatalf("opened %+v, %v", s, err)
 	}
-	legacy := &Endpoint{ID: "ep_2", Secret: "whsec_plain"}
-	if err := legacy.open(box); err != nil || legacy.Secret != "whsec_plain" {
+	legacy := &Endpoint{ID: "ep_2", URL: "https://x.example/hook?token=plain", Secret: "whsec_plain"}
+	if err := legacy.open(box); err != nil || legacy.Secret != "whsec_plain" || legacy.URL != "https://x.example/hook?token=plain" {
 		t.Fatalf("legacy: %+v, %v", legacy, err)
 	}
 	for _, wrong := range []Sealer{testBox(t, 2), nil} {

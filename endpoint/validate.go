@@ -160,16 +160,24 @@ func ValidateURL(raw string) error {
 	return nil
 }
 
-// RedactedURL returns the URL without its query, for logs: a query often
-// carries a shared secret (LangSmith's ?secret=...).
+// RedactedURL returns the URL with only its scheme and host in the clear,
+// for logs and attempt records: a query often carries a shared secret
+// (LangSmith's ?secret=...), and a path can be the credential itself
+// (Slack's /services/T.../B.../<secret>, Discord's, Teams'). The path
+// becomes "/redacted" and the query "redacted"; the endpoint id, in every
+// log line and record, says which endpoint it was.
 func RedactedURL(raw string) string {
 	u, err := url.Parse(raw)
 	if err != nil {
 		return "(unparsable URL)"
 	}
-	if u.RawQuery != "" {
+	if u.Path != "" && u.Path != "/" || u.RawPath != "" || u.Opaque != "" {
+		u.Path, u.RawPath, u.Opaque = "/redacted", "", ""
+	}
+	if u.RawQuery != "" || u.ForceQuery {
 		u.RawQuery = "redacted"
 	}
+	u.Fragment, u.RawFragment = "", ""
 	return u.String()
 }
 

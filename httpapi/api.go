@@ -118,7 +118,8 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, catalog: cfg.Catalog, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
-	v1 := http.NewServeMux()
+	v1mux := http.NewServeMux()
+	v1 := routes{mux: v1mux}
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
 	v1.HandleFunc("GET /v1/endpoints", a.listEndpoints)
 	v1.HandleFunc("GET /v1/endpoints/{id}", a.getEndpoint)
@@ -155,11 +156,13 @@ func New(cfg Config) (*API, error) {
 	v1.HandleFunc("GET /v1/event-types/{name}", a.getEventType)
 	v1.HandleFunc("PATCH /v1/event-types/{name}", a.updateEventType)
 	v1.HandleFunc("DELETE /v1/event-types/{name}", a.deleteEventType)
-	v1.HandleFunc("/v1/", routeNotFound)
-	a.mux.Handle("/v1/", a.requireKey(v1))
-	a.mux.HandleFunc("GET /openapi.json", serveOpenAPI)
-	a.mux.HandleFunc("GET /healthz", healthz)
-	a.mux.Handle("GET /readyz", readyz(cfg.Ready))
+	// Unknown paths are the JSON 404, known ones with another method 405.
+	v1mux.HandleFunc("/v1/", noRoute(v1mux, "/v1/"))
+	a.mux.Handle("/v1/", a.requireKey(v1mux))
+	top := routes{mux: a.mux}
+	top.HandleFunc("GET /openapi.json", serveOpenAPI)
+	top.HandleFunc("GET /healthz", healthz)
+	top.Handle("GET /readyz", readyz(cfg.Ready))
 	// The API may face tenants (portal tokens): metrics, which name every
 	// tenant's endpoints, need an admin key here. --metrics-listen serves
 	// them without one, on an address of the operator's choosing.
@@ -167,9 +170,10 @@ func New(cfg Config) (*API, error) {
 	if metrics == nil {
 		metrics = http.HandlerFunc(routeNotFound)
 	}
-	a.mux.Handle("GET /metrics", a.requireKey(metrics))
-	// The dashboard's page and files; any other path is still the JSON 404.
-	a.mux.Handle("/", dashboard.Handler(http.HandlerFunc(routeNotFound)))
+	top.Handle("GET /metrics", a.requireKey(metrics))
+	// The dashboard's page and files; any other path is still the JSON 404
+	// (or 405).
+	a.mux.Handle("/", dashboard.Handler(noRoute(a.mux, "/")))
 	return a, nil
 }
 

@@ -15,13 +15,13 @@ type keyContext struct{}
 // Failures say nothing about what exists.
 func (a *API) requireKey(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || token == "" {
+		token, ok := bearerToken(r.Header.Get("Authorization"))
+		if !ok {
 			writeError(w, errUnauthorized)
 			return
 		}
 		ctx, cancel := context.WithTimeout(r.Context(), 10*time.Second)
-		key, ok := a.keys.Authenticate(ctx, strings.TrimSpace(token))
+		key, ok := a.keys.Authenticate(ctx, token)
 		cancel()
 		if !ok {
 			writeError(w, errUnauthorized)
@@ -45,6 +45,19 @@ func (a *API) requireKey(next http.Handler) http.Handler {
 		}
 		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), keyContext{}, key)))
 	})
+}
+
+// bearerToken reads the token of an "Authorization: Bearer <token>"
+// header. The scheme is matched without regard to case (RFC 9110, section
+// 11.1: "bearer", "BEARER" are the same scheme), and the spaces around the
+// token are not part of it.
+func bearerToken(header string) (string, bool) {
+	scheme, token, ok := strings.Cut(strings.TrimSpace(header), " ")
+	if !ok || !strings.EqualFold(scheme, "Bearer") {
+		return "", false
+	}
+	token = strings.TrimSpace(token)
+	return token, token != ""
 }
 
 var errUnauthorized = &apiError{Status: http.StatusUnauthorized, Code: "unauthorized", Message: "missing or invalid API key: send Authorization: Bearer <key>"}

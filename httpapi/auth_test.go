@@ -147,3 +147,32 @@ func TestFirstStartCreatesOneAdminKey(t *testing.T) {
 		t.Fatalf("key refused after restart: %d", status)
 	}
 }
+
+// The scheme of Authorization is case-insensitive (RFC 9110, 11.1): any
+// spelling of "Bearer" carries the key; another scheme, or none, does not.
+func TestBearerSchemeIsCaseInsensitive(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NoRouter: true, NoWorker: true})
+	do := func(authorization string) int {
+		req, _ := http.NewRequest("GET", h.URL+"/v1/keys", nil)
+		req.Header.Set("Authorization", authorization)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER", "bEaReR"} {
+		if status := do(scheme + " " + hookdtest.AdminKey); status != http.StatusOK {
+			t.Errorf("Authorization: %s <key>: %d, want 200", scheme, status)
+		}
+	}
+	if status := do("bearer   " + hookdtest.AdminKey + " "); status != http.StatusOK {
+		t.Errorf("spaces around the token: %d, want 200", status)
+	}
+	for _, wrong := range []string{"Basic " + hookdtest.AdminKey, "Bearer" + hookdtest.AdminKey, hookdtest.AdminKey, "bearer "} {
+		if status := do(wrong); status != http.StatusUnauthorized {
+			t.Errorf("Authorization: %q: %d, want 401", wrong, status)
+		}
+	}
+}

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/catalog"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/tracing"
@@ -63,6 +64,12 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	if err := event.ValidateType(in.Type); err != nil {
 		writeError(w, fieldError("type", "%v", err))
+		return
+	}
+	if ops.IsOps(in.Type) {
+		// Receivers of hookd.* events must be able to trust they are
+		// hookd's (an endpoint auto-disabled, a delivery exhausted).
+		writeError(w, fieldError("type", "%q: the %s type space is hookd's own operational events, which no key may publish", in.Type, ops.TypePrefix))
 		return
 	}
 	if in.ID == "" {

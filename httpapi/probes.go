@@ -24,7 +24,7 @@ func Probes(ready ReadyFunc, metrics http.Handler) http.Handler {
 	if metrics != nil {
 		mux.Handle("GET /metrics", metrics)
 	}
-	mux.HandleFunc("/", routeNotFound)
+	mux.HandleFunc("/", noRoute(mux, "/"))
 	return mux
 }
 

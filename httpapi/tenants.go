@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
@@ -284,8 +285,11 @@ func (a *API) createPortalToken(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusCreated, portalToken{Token: token, Tenant: t.ID, ExpiresAt: exp})
 }
 
-// checkEndpointLimit answers 429 when the tenant has all the endpoints its
-// limit allows.
+// checkEndpointLimit answers 409 quota_exceeded when the tenant has all
+// the endpoints its limit allows. A quota is not a rate: waiting does not
+// lift it (deleting an endpoint or raising the limit does), so the answer
+// is not a 429 and has no Retry-After, which would have clients retry in a
+// loop.
 func (a *API) checkEndpointLimit(r *http.Request, tenantID string) error {
 	t, err := a.tenants.Get(r.Context(), tenantID)
 	if errors.Is(err, tenant.ErrNotFound) {
@@ -308,8 +312,8 @@ func (a *API) checkEndpointLimit(r *http.Request, tenantID string) error {
 		}
 	}
 	if n >= t.Limits.MaxEndpoints {
-		return &apiError{Status: http.StatusTooManyRequests, Code: "limit_exceeded",
-			Message: "tenant " + t.ID + " has its maximum of endpoints (limits.max_endpoints)"}
+		return &apiError{Status: http.StatusConflict, Code: "quota_exceeded",
+			Message: fmt.Sprintf("tenant %s has %d endpoints, its quota (limits.max_endpoints %d): delete one or raise the limit", t.ID, n, t.Limits.MaxEndpoints)}
 	}
 	return nil
 }

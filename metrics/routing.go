@@ -10,6 +10,7 @@ type Routing struct {
 	matches     prometheus.Counter
 	errors      prometheus.Counter
 	deadLetters prometheus.Counter
+	forged      prometheus.Counter
 }
 
 func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec) *Routing {
@@ -24,6 +25,8 @@ func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec) *Routing
 		matches:     counter("hookd_rule_matches_total", "Rule evaluations that matched: deliveries routed."),
 		errors:      counter("hookd_rule_errors_total", "Rule evaluations that failed (a filter error counts as no match)."),
 		deadLetters: dead.WithLabelValues("routing"),
+		forged: counter("hookd_events_forged_total", "Events of hookd's own type space (hookd.*) that hookd did not raise "+
+			"(published to events.hookd.* or tenants.<t>.events.hookd.*): acknowledged and never routed."),
 	}
 }
 
@@ -47,3 +50,7 @@ func (r *Routing) Evaluated(n, matched, failed int) {
 
 // DeadLettered counts n deliveries a router dead-lettered.
 func (r *Routing) DeadLettered(n int) { r.deadLetters.Add(float64(n)) }
+
+// ForgedDropped counts an event of hookd's own type space that hookd did
+// not raise, dropped unrouted.
+func (r *Routing) ForgedDropped() { r.forged.Inc() }

@@ -1,9 +1,16 @@
 // Package ops owns hookd's operational events: what hookd says about its own
 // deliveries and endpoints (an endpoint disabled or recovered, a delivery
-// failing or exhausted). They go out on core NATS subjects "hookd.ops.<name>"
-// (topology.Names.OpsSubject: under the deployment's prefix, if it has one)
-// and into the events stream as events of type "hookd.<name>", so an
+// failing or exhausted). Each is published once to "hookd.ops.<name>"
+// (topology.Names.OpsSubject: under the deployment's prefix, if it has
+// one): core NATS subscribers see it there, and the events stream stores
+// it from there as an event of type "hookd.<name>", so an
 // endpoint (or a Slack channel) can subscribe to them like to any event.
+//
+// The "hookd." type space belongs to hookd: only hookd's own NATS identity
+// may publish to "hookd.>", and routers route an event of a "hookd." type
+// only when it came on an OpsSubject. One published by anyone else (to
+// "events.hookd.endpoint.disabled", say) is dropped, and the API refuses
+// such types, so receivers can trust an operational event is hookd's.
 package ops
 
 import (
@@ -53,10 +60,11 @@ func NewPublisher(topo *topology.Topology) *Publisher {
 
 // Publish sends an operational event about a tenant's endpoint ("" for the
 // default tenant); id makes a re-sent one a duplicate. data is encoded as
-// JSON. On core NATS every tenant's events go to "hookd.ops.<name>" (with
-// the Hookd-Tenant header), for the platform's operators; through routing
-// they reach only the tenant's own endpoints. Errors are returned for
-// logging: operational events never hold a delivery back.
+// JSON. Every tenant's events go to "hookd.ops.<name>" (with the
+// Hookd-Tenant header), seen there on core NATS by the platform's
+// operators; through routing they reach only the tenant's own endpoints.
+// Errors are returned for logging: operational events never hold a
+// delivery back.
 func (p *Publisher) Publish(ctx context.Context, tenantID, name, id string, data any) error {
 	if p == nil {
 		return nil
@@ -65,16 +73,13 @@ func (p *Publisher) Publish(ctx context.Context, tenantID, name, id string, data
 	if err != nil {
 		return err
 	}
-	core := nats.NewMsg(p.names.OpsSubject(name))
-	core.Data = body
-	subject := p.names.EventSubject(TypePrefix + name)
-	if tenantID != "" && tenantID != tenant.Default {
-		core.Header.Set(event.TenantHeader, tenantID)
-		subject = p.names.TenantEventSubject(tenantID, TypePrefix+name)
-	}
-	_ = p.js.Conn().PublishMsg(core)
-	m := nats.NewMsg(subject)
+	// One publish serves both: a JetStream publish is a core NATS message
+	// that the events stream also stores.
+	m := nats.NewMsg(p.names.OpsSubject(name))
 	m.Data = body
+	if tenantID != "" && tenantID != tenant.Default {
+		m.Header.Set(event.TenantHeader, tenantID)
+	}
 	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	// Scoped like the API scopes a tenant's event ids (the events stream

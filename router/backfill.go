@@ -63,7 +63,9 @@ type SampledEvent struct {
 
 // HistoryResult counts what a scan of history found.
 type HistoryResult struct {
-	// Scanned is how many stored events of the window were read.
+	// Scanned is how many stored events of the tenant, within the window,
+	// were read. Other tenants' events are skipped uncounted: a tenant key
+	// must not learn how busy other tenants are.
 	Scanned int `json:"scanned"`
 	// Matched is how many of them the rule matched.
 	Matched int `json:"matched"`
@@ -97,10 +99,10 @@ func RuleHistory(ctx context.Context, topo *topology.Topology, tenantID string, 
 	var ev rules.Evaluator
 	tenantID = tenant.Normalize(tenantID)
 	err := Scan(ctx, topo, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
-		out.Scanned++
 		if e.Tenant != tenantID {
 			return nil
 		}
+		out.Scanned++
 		if ok, _ := rule.Match(&ev, env); ok {
 			out.add(e, opt.SampleSize)
 		}
@@ -138,10 +140,10 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 	lastRing := time.Time{}
 	pub := publisher{js: js, names: names, log: opt.Logger, sealer: opt.Sealer}
 	err = Scan(ctx, topo, w, opt.Logger, func(e *event.Event, env *rules.Env) error {
-		out.Scanned++
 		if e.Tenant != owner {
 			return nil
 		}
+		out.Scanned++
 		if ok, _ := ep.Rule.Match(&ev, env); !ok {
 			return nil
 		}

@@ -27,7 +27,8 @@ var ErrStopScan = errors.New("stop scan")
 const scanBatch = 256
 
 // Scan calls fn with every event the events stream holds that was accepted
-// within w, oldest first, decoded and with the filter environment routers
+// within w, oldest first (but forged operational events, which routers
+// never route), decoded and with the filter environment routers
 // give it. It reads through a short-lived ephemeral consumer that starts
 // at w.Since, so it never disturbs routing, and stops at w.Until or at the
 // end of the stream as it was when the scan began (events accepted while
@@ -77,6 +78,9 @@ func Scan(ctx context.Context, topo *topology.Topology, w Window, log *slog.Logg
 			// not e.Time, which a CloudEvent's own time may set.
 			if meta.Timestamp.After(w.Until) {
 				return nil
+			}
+			if forged(names, m.Subject(), e) {
+				continue // never routed, so never matched or backfilled
 			}
 			var env rules.Env
 			filterEnv(e, log, &env)

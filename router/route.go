@@ -16,6 +16,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/ops"
 	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
@@ -61,7 +62,7 @@ func decode(m jetstream.Msg, names topology.Names, seed time.Time, log *slog.Log
 	if err != nil {
 		return nil, nil, fmt.Errorf("metadata: %w", err)
 	}
-	tenantID, typ := names.ParseEventSubject(m.Subject())
+	tenantID, typ, _ := names.ParseEventSubject(m.Subject())
 	if tenantID == "" {
 		tenantID = m.Headers().Get(event.TenantHeader)
 	}
@@ -102,6 +103,22 @@ func decode(m jetstream.Msg, names topology.Names, seed time.Time, log *slog.Log
 	return e, meta, nil
 }
 
+// forged reports an event of hookd's own type space ("hookd.", see package
+// ops) that hookd did not raise: it came on a subject producers publish to
+// ("events.hookd.endpoint.disabled"), not on names.OpsSubjects, which
+// only hookd's NATS identity may publish to. Its headers prove nothing:
+// the producer chose them. CloudEvents cannot reach that type space (see
+// event.SetCloudEvent), but the check is on the decoded type whatever set
+// it. Operational events stored on "events.hookd.*" by versions before
+// OpsSubjects are forged by this rule too.
+func forged(names topology.Names, subject string, e *event.Event) bool {
+	if !ops.IsOps(e.Type) {
+		return false
+	}
+	_, _, raised := names.ParseEventSubject(subject)
+	return !raised
+}
+
 // filterEnv is what filters and keys see of e. Data that is not JSON,
 // nests too deep, or that Go cannot hold (1e999) is null: the body is
 // still delivered as sent, and retrying could never help.
@@ -133,6 +150,14 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	}
 	if !ordered && meta.NumDelivered == 1 {
 		r.m.EventReceived() // every event passes the parallel lane once
+	}
+	if forged(r.names, m.Subject(), e) {
+		if !ordered { // said once, not once per lane
+			r.m.ForgedDropped()
+			r.log.Warn("event of hookd's own type space not raised by hookd: dropped, not routed",
+				"event", e.ID, "type", e.Type, "tenant", e.Tenant, "subject", m.Subject(), "seq", e.Seq)
+		}
+		return nil // acknowledged: retrying cannot make it genuine
 	}
 	var targets []target
 	ctx, span := r.startRoute(ctx, m, e, ordered)

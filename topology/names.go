@@ -219,11 +219,17 @@ func (n Names) Unprefixed(subject string) string {
 	return subject
 }
 
-// ParseEventSubject splits a subject of the events stream into the tenant
-// it addresses ("" for "events.<type>") and the event type, the prefix
-// stripped (see event.ParseSubject).
-func (n Names) ParseEventSubject(subject string) (tenant, typ string) {
-	return event.ParseSubject(n.Unprefixed(subject))
+// ParseEventSubject reads the subject of a message of EventsStream, the
+// prefix stripped: the tenant it addresses ("" when the subject names none:
+// the Hookd-Tenant header may), the event type (see event.ParseSubject),
+// and whether hookd raised it itself (an OpsSubject, whose type is
+// "hookd.<name>", as ops.TypePrefix says).
+func (n Names) ParseEventSubject(subject string) (tenant, typ string, raised bool) {
+	if name, ok := n.OpsName(subject); ok {
+		return "", "hookd." + name, true
+	}
+	tenant, typ = event.ParseSubject(n.Unprefixed(subject))
+	return tenant, typ, false
 }
 
 // hookd's own subjects.
@@ -284,9 +290,25 @@ func (n Names) OrderedIndexSubject(tenantID, eventID string) string {
 	return n.IndexSubject(tenantID, eventID) + ".ordered"
 }
 
-// OpsSubject is the core NATS subject an operational event goes out on
-// for the platform's operators: "hookd.ops.<name>" under the prefix.
+// OpsSubject is the subject an operational event named name (say
+// "endpoint.disabled") is published to, on core NATS and into EventsStream
+// at once: "hookd.ops.<name>" under the prefix. Its tenant, when not the
+// default, is in the Hookd-Tenant header.
 func (n Names) OpsSubject(name string) string { return n.subject("hookd.ops." + name) }
+
+// OpsSubjects is what EventsStream captures of hookd's own operational
+// events (every OpsSubject), routed as events of type "hookd.<name>".
+// Only hookd's own NATS identity may publish there; an event of a "hookd."
+// type on any other subject is forged (anyone allowed "events.>" can
+// publish "events.hookd.endpoint.disabled"): routers never route it.
+func (n Names) OpsSubjects() string { return n.OpsSubject(">") }
+
+// OpsName returns the name of the operational event a subject carries, and
+// false for a subject that is not an OpsSubject.
+func (n Names) OpsName(subject string) (string, bool) {
+	name, ok := strings.CutPrefix(subject, n.OpsSubject(""))
+	return name, ok && name != ""
+}
 
 // BenchSubject is BenchStream's subject.
 func (n Names) BenchSubject() string { return n.subject("hookd.bench.raw") }

@@ -109,14 +109,19 @@ func TestPrefixedNames(t *testing.T) {
 	if got := n.EventSubject("order.paid"); got != "acme-prod.events.order.paid" {
 		t.Errorf("event subject %q", got)
 	}
-	for subject, want := range map[string][2]string{
-		"acme-prod.events.order.paid":              {"", "order.paid"},
-		"acme-prod.tenants.t1.events.order.paid":   {"t1", "order.paid"},
-		"acme-prod.events.hookd.endpoint.disabled": {"", "hookd.endpoint.disabled"},
+	for subject, want := range map[string]struct {
+		tenant, typ string
+		raised      bool
+	}{
+		"acme-prod.events.order.paid":              {"", "order.paid", false},
+		"acme-prod.tenants.t1.events.order.paid":   {"t1", "order.paid", false},
+		"acme-prod.events.hookd.endpoint.disabled": {"", "hookd.endpoint.disabled", false},
+		"acme-prod.hookd.ops.endpoint.disabled":    {"", "hookd.endpoint.disabled", true},
+		"hookd.ops.endpoint.disabled":              {"", "hookd.ops.endpoint.disabled", false}, // another deployment's
 	} {
-		tenant, typ := n.ParseEventSubject(subject)
-		if tenant != want[0] || typ != want[1] {
-			t.Errorf("ParseEventSubject(%q) = %q, %q, want %q, %q", subject, tenant, typ, want[0], want[1])
+		tenant, typ, raised := n.ParseEventSubject(subject)
+		if tenant != want.tenant || typ != want.typ || raised != want.raised {
+			t.Errorf("ParseEventSubject(%q) = %q, %q, %v, want %+v", subject, tenant, typ, raised, want)
 		}
 	}
 	if got := n.Unprefixed("acme-prod.tenants.t1.events.a"); got != "tenants.t1.events.a" {

@@ -184,7 +184,8 @@ func (t *Topology) Names() Names { return t.names }
 
 // EnsureCore creates or updates the events, dead-letter and attempts streams
 // and the endpoints bucket. It is idempotent and safe to call from every
-// process at start-up.
+// process at start-up. An events stream created by an earlier version gets
+// the subjects it lacks (OpsSubjects).
 func (t *Topology) EnsureCore(ctx context.Context) error {
 	for _, sc := range t.coreStreams() {
 		if err := t.ensureStream(ctx, sc); err != nil {
@@ -199,7 +200,7 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 	n := t.names
 	return []jetstream.StreamConfig{{
 		Name:       n.EventsStream(),
-		Subjects:   []string{n.EventsSubjects(), n.TenantEventsSubjects()},
+		Subjects:   []string{n.EventsSubjects(), n.TenantEventsSubjects(), n.OpsSubjects()},
 		Retention:  jetstream.LimitsPolicy,
 		MaxAge:     t.cfg.EventsMaxAge,
 		MaxMsgs:    t.cfg.EventsMaxMsgs,

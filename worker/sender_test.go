@@ -86,14 +86,17 @@ func TestSendRetriesConnectionFailuresInProcess(t *testing.T) {
 }
 
 // A failed request's error never carries the URL's query, which may hold a
-// shared secret.
+// shared secret, nor its path, which is the credential of Slack-style
+// webhook URLs; it still names the host.
 func TestSendErrorRedactsQuery(t *testing.T) {
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
-	u := srv.URL + "/hook?secret=s3cr3t"
-	srv.Close()
-	_, err := newTestSender().Send(context.Background(), Request{URL: u, MessageID: "m", Body: []byte("{}"), Timeout: 5 * time.Second})
-	if err == nil || strings.Contains(err.Error(), "s3cr3t") {
-		t.Fatalf("error %v carries the secret", err)
+	host := strings.TrimPrefix(srv.URL, "http://")
+	for _, u := range []string{srv.URL + "/hook?secret=s3cr3t", srv.URL + "/services/T0/B0/s3cr3t", srv.URL + "/s3cr3t#s3cr3t"} {
+		srv.Close()
+		_, err := newTestSender().Send(context.Background(), Request{URL: u, MessageID: "m", Body: []byte("{}"), Timeout: 5 * time.Second})
+		if err == nil || strings.Contains(err.Error(), "s3cr3t") || strings.Contains(err.Error(), "/services") || !strings.Contains(err.Error(), host+"/redacted") {
+			t.Fatalf("%s: error %v carries the secret, or does not name the host", u, err)
+		}
 	}
 }
 
