@@ -158,8 +158,15 @@ func (a *App) roleTopology(role string) (*topology.Topology, error) {
 	return topology.New(js, a.cfg.Topology)
 }
 
+// natsOptions are the options of every connection hookd makes. With the
+// embedded server, its Connect adds the internal identity and inbox prefix;
+// with NATSURLs, NATSClient gives them.
 func (a *App) natsOptions(name string) []nats.Option {
-	return []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
+	var auth []nats.Option
+	if !a.cfg.embedded() {
+		auth, _ = a.cfg.NATSClient.options() // checked in connect
+	}
+	return append(auth, nats.Name(name), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				a.log.Warn("nats disconnected", "err", err)
@@ -174,10 +181,15 @@ func (a *App) natsOptions(name string) []nats.Option {
 			}
 			a.log.Warn("nats async error", "subject", subject, "err", err)
 		}),
-	}
+	)
 }
 
 func (a *App) connect() error {
+	if !a.cfg.embedded() {
+		if _, err := a.cfg.NATSClient.options(); err != nil {
+			return err
+		}
+	}
 	opts := append(a.natsOptions("hookd"), nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }))
 	var err error
 	if !a.cfg.embedded() {
@@ -187,9 +199,13 @@ func (a *App) connect() error {
 		}
 		return nil
 	}
+	seed, err := a.cfg.internalKey()
+	if err != nil {
+		return err
+	}
 	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways,
 		ServerName: a.cfg.ServerName, ClusterName: a.cfg.ClusterName, ClusterListen: a.cfg.ClusterListen, Routes: a.cfg.Routes,
-		Logger: a.log})
+		InternalKey: seed, ProducerSubjects: ProducerSubjects(), Security: a.cfg.NATSSecurity, Logger: a.log})
 	if err != nil {
 		return err
 	}
