@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -85,7 +86,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.ensureCore(ctx); err != nil {
-		return nil, err
+		return nil, a.refused(err)
 	}
 	kv, err := a.topo.Endpoints(ctx)
 	if err != nil {
@@ -398,6 +399,16 @@ func (a *App) ensureCore(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// refused adds to err the NATS server's refusal of something hookd's
+// connection did, if there was one: a user without the permissions hookd
+// needs otherwise shows only as a timeout.
+func (a *App) refused(err error) error {
+	if last := a.nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+		return fmt.Errorf("%w (the NATS server refused: %v; see docs/nats.md for the permissions hookd needs)", err, last)
+	}
+	return err
 }
 
 // autoReplicas is the replica count for new streams when none is
