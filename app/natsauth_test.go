@@ -194,7 +194,8 @@ func TestAnonymousNATSClientControlsNothing(t *testing.T) {
 // `nats sub '>'` is refused; `nats sub '_INBOX.>'`, which a producer
 // needs for its acknowledgements, gets only its own, never hookd's replies
 // (endpoint records read from the bucket, JetStream API answers, pulled
-// deliveries), while hookd reads the bucket and delivers.
+// deliveries, ordered consumers' messages), while hookd reads the bucket,
+// delivers and reads its logs.
 func TestAnonymousNATSClientSeesNothing(t *testing.T) {
 	h := hookdtest.Start(t, app.Config{NATSListen: "127.0.0.1:0"})
 	rc := hookdtest.NewReceiver(t)
@@ -221,6 +222,14 @@ func TestAnonymousNATSClientSeesNothing(t *testing.T) {
 	h.PublishEvent(t, "order.paid", map[string]any{"card": "4343"})
 	hookdtest.WaitFor(t, 10*time.Second, "deliveries to both endpoints", func() bool { return rc.Count() == 2 })
 	h.WaitIdle(t, ep.ID, ep2.ID)
+	// Reads through ordered consumers: the delivery log and the history.
+	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID+"/deliveries", nil); status != http.StatusOK || !strings.Contains(string(out), `"status":"succeeded"`) {
+		t.Fatalf("deliveries: %d %s", status, out)
+	}
+	since := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
+	if status, out := h.Do(t, http.MethodPost, "/v1/rules/test", map[string]any{"events": []string{"order.*"}, "since": since}); status != http.StatusOK || !strings.Contains(string(out), `"matched":1`) {
+		t.Fatalf("rule test over history: %d %s", status, out)
+	}
 	// The control: this client's own acknowledgement reaches the same
 	// subscription.
 	if _, err := anon.js.Publish(t.Context(), "events.order.paid", []byte(`{"card":"4444"}`)); err != nil {
