@@ -204,6 +204,7 @@ func (a *App) connect() error {
 	if err != nil {
 		return err
 	}
+	a.warnInsecureNATS()
 	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways,
 		ServerName: a.cfg.ServerName, ClusterName: a.cfg.ClusterName, ClusterListen: a.cfg.ClusterListen, Routes: a.cfg.Routes,
 		InternalKey: seed, ProducerSubjects: ProducerSubjects(), Security: a.cfg.NATSSecurity, Logger: a.log})

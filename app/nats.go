@@ -3,6 +3,8 @@ package app
 import (
 	"errors"
 	"fmt"
+	"net"
+	"net/netip"
 	"path/filepath"
 	"strings"
 
@@ -170,4 +172,33 @@ func nkeyFromSeed(seed string) (nats.Option, error) {
 		return nil, fmt.Errorf("%w: nkey seed: %v", ErrNATSClient, err)
 	}
 	return nats.Nkey(pub, kp.Sign), nil
+}
+
+// warnInsecureNATS logs what the embedded server's settings leave open to
+// the network: a client port beyond loopback without TLS (producer
+// passwords and tokens, and events, travel in clear), and routes beyond
+// loopback that anyone reaching them may join.
+func (a *App) warnInsecureNATS() {
+	sec := a.cfg.NATSSecurity
+	if beyondLoopback(a.cfg.NATSListen) && sec.TLS.CertFile == "" {
+		a.log.Warn("the NATS port listens beyond loopback without TLS: producers' credentials and events travel in clear (--nats-listen-cert)",
+			"listen", a.cfg.NATSListen)
+	}
+	if a.cfg.ClusterName != "" && beyondLoopback(a.cfg.ClusterListen) && sec.ClusterUser == "" && sec.ClusterTLS.CAFile == "" {
+		a.log.Warn("the cluster port listens beyond loopback without route authentication or TLS: whoever reaches it joins the cluster (--cluster-user, --cluster-ca)",
+			"cluster", a.cfg.ClusterListen)
+	}
+}
+
+// beyondLoopback reports a listen address reachable from other machines.
+func beyondLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil || addr == "" {
+		return false
+	}
+	if host == "localhost" {
+		return false
+	}
+	ip, err := netip.ParseAddr(host)
+	return err != nil || !ip.IsLoopback()
 }

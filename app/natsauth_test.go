@@ -1,11 +1,14 @@
 package app_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"log/slog"
 	"net/http"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -16,6 +19,7 @@ import (
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/internal/testcerts"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -328,4 +332,45 @@ func TestAnonymousProducersRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	hookdtest.WaitFor(t, 10*time.Second, "delivery", func() bool { return rc.Count() == 1 })
+}
+
+// Ports reachable from other machines without TLS or route authentication
+// are called out in the logs.
+func TestInsecureNATSWarnings(t *testing.T) {
+	ca := testcerts.NewCA(t, "hookd")
+	cert, key := ca.Issue(t, "nats")
+	for _, c := range []struct {
+		listen string
+		sec    embedded.Security
+		want   bool
+	}{
+		{"127.0.0.1:0", embedded.Security{}, false},
+		{"0.0.0.0:0", embedded.Security{}, true},
+		{"0.0.0.0:0", embedded.Security{TLS: embedded.TLSFiles{CertFile: cert, KeyFile: key}}, false},
+	} {
+		var logs syncBuffer
+		cfg := app.Config{NATSListen: c.listen, NATSSecurity: c.sec, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+		hookdtest.Start(t, cfg)
+		if got := strings.Contains(logs.String(), "beyond loopback without TLS"); got != c.want {
+			t.Errorf("%s: warned %v, want %v", c.listen, got, c.want)
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
