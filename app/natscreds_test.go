@@ -14,7 +14,9 @@ import (
 	"github.com/nats-io/nkeys"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
+	"github.com/hookd/hookd/internal/testcerts"
 )
 
 // What docs/nats.md says hookd's and producers' users need on a NATS of
@@ -150,4 +152,25 @@ func TestNATSClientErrors(t *testing.T) {
 			t.Errorf("%s: %v is not ErrNATSClient", name, err)
 		}
 	}
+}
+
+// hookd with --nats presents a TLS client certificate to a server that
+// requires one, and trusts the server's CA; without the certificate it
+// cannot connect.
+func TestNATSRoleWithTLSClientCert(t *testing.T) {
+	ca := testcerts.NewCA(t, "hookd")
+	cert, key := ca.Issue(t, "nats")
+	clientCert, clientKey := ca.Issue(t, "hookd")
+	ns := hookdtest.StartNATS(t, embedded.Config{Security: embedded.Security{TLS: embedded.TLSFiles{CertFile: cert, KeyFile: key, CAFile: ca.File}}})
+	cfg := ns.Config(app.Config{})
+	cfg.NATSClient.CAFile = ca.File
+	if _, err := app.New(t.Context(), cfg); err == nil {
+		t.Fatal("connected without a client certificate")
+	}
+	cfg.NATSClient.CertFile, cfg.NATSClient.KeyFile = clientCert, clientKey
+	h := hookdtest.Start(t, cfg)
+	rc := hookdtest.NewReceiver(t)
+	h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	h.PublishEvent(t, "order.paid", map[string]int{"total": 1})
+	hookdtest.WaitFor(t, 10*time.Second, "delivered", func() bool { return rc.Count() == 1 })
 }
