@@ -568,9 +568,10 @@ func checkHookdService(name string, svc *yNode, natsNames []string, nodes map[st
 		fail("%s: %v", name, err)
 	}
 
-	// Environment variables hookd reads: one per flag, and HOOKD_ADMIN_KEY.
-	// applyEnv ignores any other, so a misspelt one would be silently lost.
-	flagEnv := map[string]bool{"HOOKD_ADMIN_KEY": true}
+	// Environment variables hookd reads: one per flag, HOOKD_ADMIN_KEY and
+	// HOOKD_NATS_INTERNAL_KEY. applyEnv ignores any other, so a misspelt one
+	// would be silently lost.
+	flagEnv := map[string]bool{"HOOKD_ADMIN_KEY": true, "HOOKD_NATS_INTERNAL_KEY": true}
 	fs.VisitAll(func(fl *flag.Flag) { flagEnv[envName(fl.Name)] = true })
 	for _, k := range envKeys {
 		if strings.HasPrefix(k, "HOOKD_") && !flagEnv[k] {
