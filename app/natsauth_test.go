@@ -374,3 +374,78 @@ func (s *syncBuffer) String() string {
 	defer s.mu.Unlock()
 	return s.b.String()
 }
+
+// JetStream sends a publish's acknowledgement to whatever reply subject
+// the publisher chose: a producer choosing hookd's subjects had the
+// acknowledgement overwrite an endpoint record ("$KV.hookd_endpoints.<id>"),
+// land in an endpoint's deliveries or become a hookd.* event. Producers
+// live in an account of their own, where their replies stay.
+func TestProducerReplySubjectsStayInTheirAccount(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{NATSListen: "127.0.0.1:0"})
+	rc := hookdtest.NewReceiver(t)
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
+	targets := []string{"$KV." + topology.EndpointsBucket + "." + ep.ID, topology.DeliverySubject(ep.ID) + ".0",
+		"events.hookd.endpoint.disabled", "$JS.API.STREAM.PURGE." + topology.EventsStream}
+
+	// hookd's side: a subscription to every target, which also receives a
+	// marker acknowledgement sent after the producer's.
+	probe, err := nats.Connect(h.App.NATSURL(), h.App.NATSOptions()...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	got := make(chan *nats.Msg, 64)
+	for _, subj := range append(targets, "hookd.probe.marker") {
+		if _, err := probe.ChanSubscribe(subj, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := probe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+
+	anon := mustDialNATS(t, h.App.NATSURL())
+	for _, reply := range targets {
+		if err := anon.nc.PublishRequest("events.order.paid", reply, []byte(`{"injected":true}`)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Stored in order: once this is acknowledged, so are the above.
+	if _, err := anon.js.Publish(t.Context(), "events.order.paid", []byte(`{"last":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	// The stream acknowledges in order too: the marker's acknowledgement
+	// reaches the probe after any sent to the targets.
+	if err := probe.PublishRequest("events.order.paid", "hookd.probe.marker", []byte(`{"marker":true}`)); err != nil {
+		t.Fatal(err)
+	}
+	var leaked []string
+	for m := range got {
+		if m.Subject == "hookd.probe.marker" {
+			break
+		}
+		if strings.Contains(string(m.Data), `"stream":"`+topology.EventsStream+`"`) {
+			leaked = append(leaked, m.Subject)
+		}
+	}
+	if len(leaked) > 0 {
+		t.Errorf("the producer's acknowledgements reached %v", leaked)
+	}
+	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != http.StatusOK || !strings.Contains(string(out), rc.URL) {
+		t.Errorf("endpoint after the attempt: %d %s", status, out)
+	}
+	hookdtest.WaitFor(t, 10*time.Second, "every event delivered", func() bool { return rc.Count() == 6 })
+	for _, r := range rc.Requests() {
+		if !strings.Contains(string(r.Body), `"injected":true`) && !strings.Contains(string(r.Body), `"last":true`) && !strings.Contains(string(r.Body), `"marker":true`) {
+			t.Errorf("delivered %s", r.Body)
+		}
+	}
+	// The events keep only the producer's headers.
+	for _, m := range hookdtest.Messages(t, h.App.JetStream(), topology.EventsStream, "events.order.paid") {
+		for k := range m.Header {
+			if k != "Nats-Msg-Id" {
+				t.Errorf("stored event has header %s: %v", k, m.Header)
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package app_test
 
 import (
 	"errors"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,6 +18,7 @@ import (
 	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/internal/testcerts"
+	"github.com/hookd/hookd/topology"
 )
 
 // What docs/nats.md says hookd's and producers' users need on a NATS of
@@ -31,10 +33,12 @@ var (
 )
 
 // operatorServer runs a nats-server in operator mode (JWT authentication,
-// accounts in a memory resolver) with one JetStream account, and returns
-// it and a function writing a .creds file for a new user of that account
-// with the given permissions.
-func operatorServer(t *testing.T) (*server.Server, func(name string, pub, deny, sub []string) string) {
+// accounts in a memory resolver) with the accounts docs/nats.md describes:
+// hookd's, with JetStream, exporting the event subjects, and the
+// producers', importing them. It returns the server and a function writing
+// a .creds file for a new user (of the producers' account when producer
+// is set) with the given permissions.
+func operatorServer(t *testing.T) (*server.Server, func(name string, producer bool, pub, deny, sub []string) string) {
 	t.Helper()
 	must := func(err error) {
 		t.Helper()
@@ -45,22 +49,29 @@ func operatorServer(t *testing.T) (*server.Server, func(name string, pub, deny, 
 	op, _ := nkeys.CreateOperator()
 	opPub, _ := op.PublicKey()
 	opClaims := jwt.NewOperatorClaims(opPub)
-	account := func(limits bool) (nkeys.KeyPair, string, string) {
+	resolver := &server.MemAccResolver{}
+	account := func(edit func(*jwt.AccountClaims)) (nkeys.KeyPair, string) {
 		kp, _ := nkeys.CreateAccount()
 		pub, _ := kp.PublicKey()
 		c := jwt.NewAccountClaims(pub)
-		if limits {
-			c.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
-		}
+		edit(c)
 		enc, err := c.Encode(op)
 		must(err)
-		return kp, pub, enc
+		must(resolver.Store(pub, enc))
+		return kp, pub
 	}
-	_, sysPub, sysJWT := account(false)
-	acc, accPub, accJWT := account(true)
-	resolver := &server.MemAccResolver{}
-	must(resolver.Store(sysPub, sysJWT))
-	must(resolver.Store(accPub, accJWT))
+	_, sysPub := account(func(*jwt.AccountClaims) {})
+	hookdAcc, hookdPub := account(func(c *jwt.AccountClaims) {
+		c.Limits.JetStreamLimits = jwt.JetStreamLimits{MemoryStorage: -1, DiskStorage: -1, Streams: -1, Consumer: -1}
+		for _, subj := range producerPublish {
+			c.Exports.Add(&jwt.Export{Subject: jwt.Subject(subj), Type: jwt.Service})
+		}
+	})
+	producersAcc, _ := account(func(c *jwt.AccountClaims) {
+		for _, subj := range producerPublish {
+			c.Imports.Add(&jwt.Import{Account: hookdPub, Subject: jwt.Subject(subj), Type: jwt.Service})
+		}
+	})
 	s, err := server.NewServer(&server.Options{Host: "127.0.0.1", Port: -1, JetStream: true, StoreDir: t.TempDir(), NoSigs: true,
 		TrustedOperators: []*jwt.OperatorClaims{opClaims}, SystemAccount: sysPub, AccountResolver: resolver})
 	must(err)
@@ -70,7 +81,7 @@ func operatorServer(t *testing.T) (*server.Server, func(name string, pub, deny, 
 		t.Fatal("operator-mode server not ready")
 	}
 	dir := t.TempDir()
-	creds := func(name string, pub, deny, sub []string) string {
+	creds := func(name string, producer bool, pub, deny, sub []string) string {
 		u, _ := nkeys.CreateUser()
 		upub, _ := u.PublicKey()
 		useed, _ := u.Seed()
@@ -79,6 +90,10 @@ func operatorServer(t *testing.T) (*server.Server, func(name string, pub, deny, 
 		c.Pub.Allow.Add(pub...)
 		c.Pub.Deny.Add(deny...)
 		c.Sub.Allow.Add(sub...)
+		acc := hookdAcc
+		if producer {
+			acc = producersAcc
+		}
 		enc, err := c.Encode(acc)
 		must(err)
 		file, err := jwt.FormatUserConfig(enc, useed)
@@ -96,8 +111,8 @@ func operatorServer(t *testing.T) (*server.Server, func(name string, pub, deny, 
 // permissions the docs give.
 func TestNATSRoleWithCredsFile(t *testing.T) {
 	s, creds := operatorServer(t)
-	hookdCreds := creds("hookd", hookdPublish, nil, hookdSubscribe)
-	producerCreds := creds("producer", producerPublish, producerPublishDeny, producerSubscribe)
+	hookdCreds := creds("hookd", false, hookdPublish, nil, hookdSubscribe)
+	producerCreds := creds("producer", true, producerPublish, producerPublishDeny, producerSubscribe)
 
 	if _, err := nats.Connect(s.ClientURL()); err == nil {
 		t.Fatal("the server lets anonymous clients in: it tests nothing")
@@ -112,7 +127,7 @@ func TestNATSRoleWithCredsFile(t *testing.T) {
 
 	rc := hookdtest.NewReceiver(t)
 	rcOps := hookdtest.NewReceiver(t)
-	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
 	h.CreateEndpoint(t, map[string]any{"url": rcOps.URL, "events": []string{"hookd.>"}})
 	h.PublishEvent(t, "order.paid", map[string]int{"total": 1})
 	p := mustDialNATS(t, s.ClientURL(), nats.UserCredentials(producerCreds))
@@ -124,11 +139,50 @@ func TestNATSRoleWithCredsFile(t *testing.T) {
 	if rcOps.Count() != 0 {
 		t.Fatalf("the forged operational event was delivered")
 	}
+
+	// In its own account, a producer's reply subject cannot make JetStream
+	// write into hookd's buckets: a probe in hookd's account sees no
+	// acknowledgement on the target before its own, sent after.
+	probe, err := nats.Connect(s.ClientURL(), nats.UserCredentials(creds("probe", false, nil, nil, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer probe.Close()
+	got := make(chan *nats.Msg, 16)
+	target := "$KV." + topology.EndpointsBucket + "." + ep.ID
+	for _, subj := range []string{target, "probe.marker"} {
+		if _, err := probe.ChanSubscribe(subj, got); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := probe.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.nc.PublishRequest("events.order.shipped", target, []byte(`{"total":3}`)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := p.js.Publish(t.Context(), "events.order.shipped", []byte(`{"total":4}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := probe.PublishRequest("events.order.shipped", "probe.marker", []byte(`{"total":5}`)); err != nil {
+		t.Fatal(err)
+	}
+	for m := range got {
+		if m.Subject == "probe.marker" {
+			break
+		}
+		if strings.Contains(string(m.Data), `"stream":"`+topology.EventsStream+`"`) {
+			t.Fatalf("the producer's acknowledgement reached %s", m.Subject)
+		}
+	}
+	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != http.StatusOK || !strings.Contains(string(out), rc.URL) {
+		t.Fatalf("endpoint: %d %s", status, out)
+	}
 }
 
 func TestNATSClientErrors(t *testing.T) {
 	s, creds := operatorServer(t)
-	producerCreds := creds("producer", producerPublish, producerPublishDeny, producerSubscribe)
+	producerCreds := creds("producer", true, producerPublish, producerPublishDeny, producerSubscribe)
 	for name, c := range map[string]struct {
 		client app.NATSClient
 		want   string

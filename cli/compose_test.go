@@ -157,6 +157,22 @@ func TestComposeCheckCatchesOpenNATS(t *testing.T) {
 	}
 }
 
+// Producers in hookd's account are caught.
+func TestComposeCheckCatchesSharedAccount(t *testing.T) {
+	var errs []string
+	o := &server.Options{NoAuthUser: "producer", Users: []*server.User{{Username: "hookd", Password: "x"}, {Username: "producer"}}}
+	checkOwnAccount("api", "nats1", o, o.Users[0], func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) })
+	if len(errs) != 1 || !strings.Contains(errs[0], `api: NATS user "hookd" shares account $G with clients without credentials on nats1`) {
+		t.Fatalf("errors %q", errs)
+	}
+	o.Users[1].Account = server.NewAccount("PRODUCERS")
+	errs = nil
+	checkOwnAccount("api", "nats1", o, o.Users[0], func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) })
+	if len(errs) != 0 {
+		t.Fatalf("separate accounts: %q", errs)
+	}
+}
+
 // natsConfPath is the nats-server configuration compose.yaml mounts.
 const natsConfPath = "../deploy/nats.conf"
 
@@ -691,6 +707,27 @@ func checkHookdNATSUser(name string, c app.NATSClient, nodes map[string]*server.
 			fail("%s: NATS user %q's password is not %s's", name, c.User, node)
 		default:
 			checkHookdPermissions(name, node, o.Users[i], fail)
+			checkOwnAccount(name, node, o, o.Users[i], fail)
+		}
+	}
+}
+
+// checkOwnAccount checks that hookd's user is not in the account of the
+// clients without credentials: JetStream sends a publish's acknowledgement
+// to the reply subject the publisher chose, in the stream's account, so a
+// producer sharing hookd's account could have it written into hookd's
+// buckets or deliveries.
+func checkOwnAccount(name, node string, o *server.Options, u *server.User, fail func(string, ...any)) {
+	account := func(u *server.User) string {
+		if u.Account == nil {
+			return "$G"
+		}
+		return u.Account.Name
+	}
+	for _, p := range o.Users {
+		if p.Username == o.NoAuthUser && account(p) == account(u) {
+			fail("%s: NATS user %q shares account %s with clients without credentials on %s: their acknowledgements could be written into hookd's buckets (docs/nats.md)",
+				name, u.Username, account(u), node)
 		}
 	}
 }

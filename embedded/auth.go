@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+	"sync/atomic"
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nkeys"
@@ -30,6 +31,19 @@ const internalUser = "hookd"
 
 // anonymousUser names connections without credentials.
 const anonymousUser = "anonymous"
+
+// ProducersAccount is the account producers' connections are bound to. It
+// imports the producer subjects from the global account, where hookd and
+// its streams live; nothing else of hookd's is visible from it.
+//
+// Producers need an account of their own because JetStream sends a
+// publish's acknowledgement to whatever reply subject the publisher chose,
+// in the stream's account, whatever the publisher's permissions: in hookd's
+// account a producer could have its acknowledgement written into
+// "$KV.hookd_endpoints.<id>" (overwriting an endpoint) or
+// "hookd.deliver.<id>". Through the import, replies go back to the
+// producer's own account instead.
+const ProducersAccount = "HOOKD_PRODUCERS"
 
 // ProducerSubjects are the subjects producers publish events to. The
 // embedded server does not know hookd's subject layout (package topology
@@ -102,6 +116,9 @@ func (s ProducerSubjects) permissions(tenant string) *server.Permissions {
 // token for the whole server and excludes users, while hookd gives each
 // producer its own token, password or nkey, and each its own permissions.
 type authenticator struct {
+	// producers is ProducersAccount once the server runs; until then
+	// producers are refused.
+	producers atomic.Pointer[server.Account]
 	internal  string // hookd's public user nkey
 	subjects  ProducerSubjects
 	anonymous bool
@@ -160,8 +177,7 @@ func (a *authenticator) Check(c server.ClientAuthentication) bool {
 		if !a.anonymous {
 			return false
 		}
-		c.RegisterUser(&server.User{Username: anonymousUser, Permissions: a.subjects.permissions("")})
-		return true
+		return a.registerProducer(c, anonymousUser, "")
 	}
 }
 
@@ -169,8 +185,41 @@ func (a *authenticator) register(c server.ClientAuthentication, p *Producer) boo
 	if p == nil {
 		return false
 	}
-	c.RegisterUser(&server.User{Username: "producer:" + p.Name, Permissions: a.subjects.permissions(p.Tenant)})
+	return a.registerProducer(c, "producer:"+p.Name, p.Tenant)
+}
+
+func (a *authenticator) registerProducer(c server.ClientAuthentication, name, tenant string) bool {
+	acc := a.producers.Load()
+	if acc == nil {
+		return false // the server is starting
+	}
+	c.RegisterUser(&server.User{Username: name, Account: acc, Permissions: a.subjects.permissions(tenant)})
 	return true
+}
+
+// producersAccount creates ProducersAccount on the running server ns,
+// importing the producer subjects from the global account. It runs after
+// Start: an account registered before would make nats-server enable
+// JetStream only for accounts configured with it, not for the global
+// account, which holds hookd's streams.
+func (a *authenticator) producersAccount(ns *server.Server, subjects ProducerSubjects) error {
+	acc, err := ns.RegisterAccount(ProducersAccount)
+	if err != nil {
+		return fmt.Errorf("embedded: producers account: %w", err)
+	}
+	if !subjects.zero() {
+		global := ns.GlobalAccount()
+		for _, subj := range []string{subjects.Events, subjects.TenantEvents} {
+			if err := global.AddServiceExport(subj, []*server.Account{acc}); err != nil {
+				return fmt.Errorf("embedded: export %s to producers: %w", subj, err)
+			}
+			if err := acc.AddServiceImport(global, subj, subj); err != nil {
+				return fmt.Errorf("embedded: import %s for producers: %w", subj, err)
+			}
+		}
+	}
+	a.producers.Store(acc)
+	return nil
 }
 
 // verifyNonce checks that sig (base64) is the nonce the server sent,

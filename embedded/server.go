@@ -163,7 +163,8 @@ func Start(cfg Config) (*Server, error) {
 		return nil, err
 	}
 	pub, _ := internal.PublicKey()
-	opts.CustomClientAuthentication = newAuthenticator(pub, cfg.ProducerSubjects, cfg.Security.Producers, !cfg.Security.NoAnonymous)
+	auth := newAuthenticator(pub, cfg.ProducerSubjects, cfg.Security.Producers, !cfg.Security.NoAnonymous)
+	opts.CustomClientAuthentication = auth
 	// Nkeys sign a nonce the server sends; nats-server sends one only when
 	// it knows of nkeys itself, which with a custom authenticator it does not.
 	opts.AlwaysEnableNonce = true
@@ -176,6 +177,10 @@ func Start(cfg Config) (*Server, error) {
 	}
 	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server")}, false, false, false)
 	ns.Start()
+	if err := auth.producersAccount(ns, cfg.ProducerSubjects); err != nil {
+		ns.Shutdown()
+		return nil, err
+	}
 	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %q in use?)", cfg.ReadyTimeout, cfg.Listen)
