@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -85,7 +86,7 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.ensureCore(ctx); err != nil {
-		return nil, err
+		return nil, a.refused(err)
 	}
 	kv, err := a.topo.Endpoints(ctx)
 	if err != nil {
@@ -158,8 +159,15 @@ func (a *App) roleTopology(role string) (*topology.Topology, error) {
 	return topology.New(js, a.cfg.Topology)
 }
 
+// natsOptions are the options of every connection hookd makes. With the
+// embedded server, its Connect adds the internal identity and inbox prefix;
+// with NATSURLs, NATSClient gives them.
 func (a *App) natsOptions(name string) []nats.Option {
-	return []nats.Option{nats.Name(name), nats.MaxReconnects(-1),
+	var auth []nats.Option
+	if !a.cfg.embedded() {
+		auth, _ = a.cfg.NATSClient.options() // checked in connect
+	}
+	return append(auth, nats.Name(name), nats.MaxReconnects(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				a.log.Warn("nats disconnected", "err", err)
@@ -174,10 +182,15 @@ func (a *App) natsOptions(name string) []nats.Option {
 			}
 			a.log.Warn("nats async error", "subject", subject, "err", err)
 		}),
-	}
+	)
 }
 
 func (a *App) connect() error {
+	if !a.cfg.embedded() {
+		if _, err := a.cfg.NATSClient.options(); err != nil {
+			return err
+		}
+	}
 	opts := append(a.natsOptions("hookd"), nats.ClosedHandler(func(*nats.Conn) { close(a.closed) }))
 	var err error
 	if !a.cfg.embedded() {
@@ -187,9 +200,18 @@ func (a *App) connect() error {
 		}
 		return nil
 	}
+	seed, err := a.cfg.internalKey()
+	if err != nil {
+		return err
+	}
+	names, err := topology.NewNames(a.cfg.Topology.Prefix)
+	if err != nil {
+		return err
+	}
+	a.warnInsecureNATS()
 	a.ns, err = embedded.Start(embedded.Config{StoreDir: a.cfg.DataDir, Listen: a.cfg.NATSListen, SyncAlways: a.cfg.SyncAlways,
 		ServerName: a.cfg.ServerName, ClusterName: a.cfg.ClusterName, ClusterListen: a.cfg.ClusterListen, Routes: a.cfg.Routes,
-		Logger: a.log})
+		InternalKey: seed, ProducerSubjects: ProducerSubjects(names), Security: a.cfg.NATSSecurity, Logger: a.log})
 	if err != nil {
 		return err
 	}
@@ -386,6 +408,16 @@ func (a *App) ensureCore(ctx context.Context) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// refused adds to err the NATS server's refusal of something hookd's
+// connection did, if there was one: a user without the permissions hookd
+// needs otherwise shows only as a timeout.
+func (a *App) refused(err error) error {
+	if last := a.nc.LastError(); errors.Is(last, nats.ErrPermissionViolation) {
+		return fmt.Errorf("%w (the NATS server refused: %v; see docs/nats.md for the permissions hookd needs)", err, last)
+	}
+	return err
 }
 
 // autoReplicas is the replica count for new streams when none is

@@ -3,11 +3,13 @@ package app
 import (
 	"errors"
 	"log/slog"
+	"reflect"
 	"strings"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/worker"
@@ -31,6 +33,21 @@ type Config struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// NATSInternalKeyFile holds the seed of hookd's own identity on the
+	// embedded server (an nkey seed, which may do everything there);
+	// NATSInternalKey is the seed itself and wins. A file that does not
+	// exist is created. Every node of a cluster, and every process that
+	// connects to it with NATSURLs (as NATSClient.NkeyFile), needs the same.
+	// Optional: default DataDir/nats-internal.nk.
+	NATSInternalKeyFile, NATSInternalKey string
+	// NATSSecurity is who else may connect to the embedded server: producer
+	// identities, anonymous producers, TLS, route authentication (see
+	// embedded.Security). Optional: clients without credentials may
+	// publish events and nothing else.
+	NATSSecurity embedded.Security
+	// NATSClient authenticates and encrypts the connections to NATSURLs.
+	// Optional.
+	NATSClient NATSClient
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it. Optional: default false (sync every 2 minutes).
 	SyncAlways bool
@@ -105,6 +122,15 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	if c.embedded() && c.DataDir == "" {
 		return errors.New("app: a data directory is required for the embedded NATS server")
+	}
+	if c.embedded() && c.NATSClient.set() {
+		return errors.New("app: NATS client credentials are for an existing NATS (NATSURLs), not the embedded server")
+	}
+	if !c.embedded() && (!reflect.ValueOf(c.NATSSecurity).IsZero() || c.NATSInternalKey != "" || c.NATSInternalKeyFile != "") {
+		return errors.New("app: the NATS internal key, producers, TLS and route settings configure the embedded server: not with NATSURLs")
+	}
+	if err := c.NATSClient.Validate(); err != nil {
+		return err
 	}
 	if c.HTTPAddr == "" && c.NoRouter && c.NoWorker {
 		return errors.New("app: no role to run")

@@ -29,16 +29,12 @@ var fastRouter = router.Config{AckWait: time.Second, PublishTimeout: 500 * time.
 // stream's de-duplication (Nats-Msg-Id = event id + endpoint id) keeps the
 // receiver from getting any delivery twice.
 func TestRouterKilledBeforeAckDuplicatesNothing(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // after the hookds using it have stopped
+	ns := hookdtest.StartNATS(t, embedded.Config{})
 	rc := hookdtest.NewReceiver(t)
 
 	// API and worker, no router yet.
-	cfg := fastConfig()
-	cfg.NATSURLs, cfg.NoRouter, cfg.Router = ns.ClientURL(), true, fastRouter
+	cfg := ns.Config(fastConfig())
+	cfg.NoRouter, cfg.Router = true, fastRouter
 	h := hookdtest.Start(t, cfg)
 	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
 	const events = 5
@@ -48,7 +44,7 @@ func TestRouterKilledBeforeAckDuplicatesNothing(t *testing.T) {
 
 	// A router on its own connection that "dies" (its connection closes)
 	// right after its first event's deliveries were acknowledged.
-	nc, err := nats.Connect(ns.ClientURL())
+	nc, err := nats.Connect(ns.ClientURL(), ns.InternalOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -70,8 +66,8 @@ func TestRouterKilledBeforeAckDuplicatesNothing(t *testing.T) {
 	}
 
 	// A healthy router takes over the unacknowledged events.
-	cfg2 := fastConfig()
-	cfg2.NATSURLs, cfg2.NoWorker, cfg2.Router = ns.ClientURL(), true, fastRouter
+	cfg2 := ns.Config(fastConfig())
+	cfg2.NoWorker, cfg2.Router = true, fastRouter
 	h2 := hookdtest.Start(t, cfg2)
 	hookdtest.WaitFor(t, 20*time.Second, "every event delivered", func() bool { return len(rc.CountByID()) == events })
 	h2.WaitIdle(t, ep.ID)

@@ -191,11 +191,7 @@ func TestOrderingKeyKeepsEachKeyInOrder(t *testing.T) {
 // accepted after it, in order, once a router starts; events accepted
 // before it existed are not routed to it.
 func TestOrderedEndpointBeforeAnyRouter(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
+	ns := hookdtest.StartNATS(t, embedded.Config{})
 	var mu sync.Mutex
 	var got []int
 	rc := hookdtest.NewReceiver(t)
@@ -206,8 +202,8 @@ func TestOrderedEndpointBeforeAnyRouter(t *testing.T) {
 		mu.Unlock()
 		return http.StatusOK
 	})
-	apiOnly := fastConfig()
-	apiOnly.NATSURLs, apiOnly.NoRouter, apiOnly.NoWorker = ns.ClientURL(), true, true
+	apiOnly := ns.Config(fastConfig())
+	apiOnly.NoRouter, apiOnly.NoWorker = true, true
 	h := hookdtest.Start(t, apiOnly)
 	h.PublishEvent(t, "seq.next", map[string]int{"i": -1}) // before the endpoint: not for it
 	h.CreateEndpoint(t, map[string]any{"url": rc.URL, "ordering": "ordered"})
@@ -215,8 +211,8 @@ func TestOrderedEndpointBeforeAnyRouter(t *testing.T) {
 	for i := range events {
 		h.PublishEvent(t, "seq.next", map[string]int{"i": i})
 	}
-	full := fastConfig()
-	full.NATSURLs, full.HTTPAddr = ns.ClientURL(), "127.0.0.1:0"
+	full := ns.Config(fastConfig())
+	full.HTTPAddr = "127.0.0.1:0"
 	h2 := hookdtest.Start(t, full)
 	hookdtest.WaitFor(t, 20*time.Second, "every ordered delivery", func() bool {
 		mu.Lock()

@@ -254,13 +254,8 @@ func startThreeWorkers(t *testing.T) *hookdtest.Hookd {
 // and worker; the first has a router, the others too if routers is set.
 func startProcesses(t *testing.T, n int, routers bool, with ...func(*app.Config)) []*hookdtest.Hookd {
 	t.Helper()
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown) // after the hookds, which stop first
-	cfg := fastConfig()
-	cfg.NATSURLs = ns.ClientURL()
+	ns := hookdtest.StartNATS(t, embedded.Config{})
+	cfg := ns.Config(fastConfig())
 	for _, f := range with {
 		f(&cfg)
 	}
@@ -270,7 +265,8 @@ func startProcesses(t *testing.T, n int, routers bool, with ...func(*app.Config)
 		for _, f := range with {
 			f(&w)
 		}
-		w.NATSURLs, w.NoRouter, w.HTTPAddr = ns.ClientURL(), !routers, "127.0.0.1:0"
+		w = ns.Config(w)
+		w.NoRouter, w.HTTPAddr = !routers, "127.0.0.1:0"
 		hs = append(hs, hookdtest.Start(t, w))
 	}
 	return hs

@@ -77,13 +77,9 @@ func TestReadyzAnswersWhetherStreamsExist(t *testing.T) {
 // down, ready again once it is back.
 func TestReadyzFollowsJetStream(t *testing.T) {
 	dir := t.TempDir()
-	ns, err := embedded.Start(embedded.Config{StoreDir: dir, Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	ns := hookdtest.StartNATS(t, embedded.Config{StoreDir: dir})
 	url := ns.ClientURL()
-	t.Cleanup(func() { ns.Shutdown() }) // ns is replaced below: the last one
-	a, err := app.New(context.Background(), app.Config{NATSURLs: url, NoRouter: true, MetricsAddr: "127.0.0.1:0", Logger: hookdtest.Logger()})
+	a, err := app.New(context.Background(), ns.Config(app.Config{NoRouter: true, MetricsAddr: "127.0.0.1:0", Logger: hookdtest.Logger()}))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -105,9 +101,6 @@ func TestReadyzFollowsJetStream(t *testing.T) {
 	ns.Shutdown()
 	hookdtest.WaitFor(t, 10*time.Second, "not ready without NATS", func() bool { return notReady(probe(t, readyz)) != "" })
 
-	ns, err = embedded.Start(embedded.Config{StoreDir: dir, Listen: strings.TrimPrefix(url, "nats://"), Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	hookdtest.StartNATS(t, embedded.Config{StoreDir: dir, Listen: strings.TrimPrefix(url, "nats://"), InternalKey: ns.Seed})
 	hookdtest.WaitFor(t, 20*time.Second, "ready again", func() bool { status, _ := probe(t, readyz); return status == http.StatusOK })
 }

@@ -95,7 +95,9 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 		res.IdleCPUFraction = (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
 		res.IdleRSSBytes = currentRSS()
 	}
-	nc, err := nats.Connect(p.natsURL(cfg), nats.Name("hookd-bench"))
+	// As hookd itself: the raw JetStream baseline makes a scratch stream,
+	// which producers may not.
+	nc, err := nats.Connect(p.natsURL(cfg), append(p.app.NATSOptions(), nats.Name("hookd-bench"))...)
 	if err != nil {
 		return nil, fmt.Errorf("producer: %w", err)
 	}

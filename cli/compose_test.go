@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strconv"
@@ -25,6 +26,8 @@ import (
 	"testing"
 
 	"github.com/nats-io/nats-server/v2/server"
+
+	"github.com/hookd/hookd/app"
 )
 
 const composePath = "../compose.yaml"
@@ -43,7 +46,7 @@ func TestComposeFile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, err := range checkCompose(string(src)) {
+	for _, err := range checkCompose(string(src), os.ReadFile) {
 		t.Error(err)
 	}
 }
@@ -57,6 +60,20 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 	}
 	src := string(b)
 	for _, c := range []struct{ name, old, new, want string }{
+		// In deploy/nats.conf rather than compose.yaml: cases whose name starts with "nats.conf: ".
+		{"nats.conf: anonymous JetStream API", `allow: ["events.>", "tenants.*.events.>"]`, `allow: ["events.>", "tenants.*.events.>", "$JS.API.>"]`, `clients without credentials may publish to "$JS.API.INFO"`},
+		{"nats.conf: anonymous hookd.* events", `deny: ["events.hookd.>", "tenants.*.events.hookd.>"]`, `deny: []`, `clients without credentials may publish to "events.hookd.endpoint.disabled"`},
+		{"nats.conf: anonymous subscribe to everything", `subscribe: ["_INBOX.>"]`, `subscribe: [">"]`, `clients without credentials may subscribe to "_HOOKD_INBOX.x"`},
+		{"nats.conf: no producers without credentials", "no_auth_user: producer\n", "", "refuses clients without credentials"},
+		{"route without credentials", `"--name", "nats2", "-js", "-sd", "/data", "-m", "8222",
+              "--cluster_name", "hookd", "--cluster", "nats://route:${NATS_ROUTE_PASSWORD:?set it in .env}@0.0.0.0:6222"`, `"--name", "nats2", "-js", "-sd", "/data", "-m", "8222",
+              "--cluster_name", "hookd", "--cluster", "nats://0.0.0.0:6222"`, "nats2: routes are not authenticated"},
+		{"route password with a default", "--cluster\", \"nats://route:${NATS_ROUTE_PASSWORD:?set it in .env}@", "--cluster\", \"nats://route:${NATS_ROUTE_PASSWORD:-changeme}@", "NATS_ROUTE_PASSWORD has a default"},
+		{"hookd password with a default", `HOOKD_NATS_PASSWORD: "${HOOKD_NATS_PASSWORD:?set it in .env}"`, `HOOKD_NATS_PASSWORD: "${HOOKD_NATS_PASSWORD:-changeme}"`, "HOOKD_NATS_PASSWORD has a default"},
+		{"config not mounted", "      - nats1-data:/data\n      - ./deploy/nats.conf:/etc/nats/hookd.conf:ro\n", "      - nats1-data:/data\n", "nats1: -c /etc/nats/hookd.conf is not a mounted file"},
+		{"hookd without NATS credentials", "HOOKD_ADMIN_KEY: \"${HOOKD_ADMIN_KEY:-}\"\n      HOOKD_NATS_USER: hookd\n      HOOKD_NATS_PASSWORD: \"${HOOKD_NATS_PASSWORD:?set it in .env}\"\n", "HOOKD_ADMIN_KEY: \"${HOOKD_ADMIN_KEY:-}\"\n", "api: connects to NATS without credentials"},
+		{"nats.conf: hookd without the JetStream API", `publish: ["events.>", "tenants.*.events.>", "hookd.>", "$JS.API.>",`, `publish: ["events.>", "tenants.*.events.>", "hookd.>",`, `api: NATS user "hookd" may not publish to "$JS.API.STREAM.INFO.HOOKD_EVENTS" on nats1`},
+		{"hookd as an unknown user", "HOOKD_ADMIN_KEY: \"${HOOKD_ADMIN_KEY:-}\"\n      HOOKD_NATS_USER: hookd", "HOOKD_ADMIN_KEY: \"${HOOKD_ADMIN_KEY:-}\"\n      HOOKD_NATS_USER: other", `api: NATS user "other" is no user of nats1`},
 		{"misspelled hookd flag", `"--replicas", "3"]`, `"--replica", "3"]`, "flag provided but not defined: -replica"},
 		{"bad flag value", `"--replicas", "3"]`, `"--replicas", "three"]`, `invalid value "three"`},
 		{"replicas the binary refuses", `"--replicas", "3"]`, `"--replicas", "2"]`, "--replicas must be 1, 3 or 5"},
@@ -75,15 +92,19 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 		{"second cluster", `"--name", "nats3", "-js", "-sd", "/data", "-m", "8222",
               "--cluster_name", "hookd"`, `"--name", "nats3", "-js", "-sd", "/data", "-m", "8222",
               "--cluster_name", "other"`, "cluster name"},
-		{"route to a node missing", `"--routes", "nats://nats1:6222,nats://nats2:6222,nats://nats3:6222"]
+		{"route to a node missing", `,nats://route:${NATS_ROUTE_PASSWORD:?set it in .env}@nats3:6222"]
+    environment:
+      HOOKD_NATS_PASSWORD: "${HOOKD_NATS_PASSWORD:?set it in .env}"
     volumes:
-      - nats3-data`, `"--routes", "nats://nats1:6222,nats://nats2:6222"]
+      - nats3-data`, `"]
+    environment:
+      HOOKD_NATS_PASSWORD: "${HOOKD_NATS_PASSWORD:?set it in .env}"
     volumes:
       - nats3-data`, "routes miss nats3"},
 		{"JetStream off", `"--name", "nats2", "-js", `, `"--name", "nats2", `, "nats2: JetStream is not enabled"},
 		{"store outside the volume", `"--name", "nats1", "-js", "-sd", "/data"`, `"--name", "nats1", "-js", "-sd", "/tmp"`, "store directory /tmp"},
 		{"shared volume", "- nats2-data:/data", "- nats1-data:/data", "volume nats1-data"},
-		{"image without wget", "image: nats:2.15-alpine\n    command: [\"--name\", \"nats2\"", "image: nats:2.15\n    command: [\"--name\", \"nats2\"", "alpine"},
+		{"image without wget", "image: nats:2.15-alpine\n    command: [\"-c\", \"/etc/nats/hookd.conf\", \"--name\", \"nats2\"", "image: nats:2.15\n    command: [\"-c\", \"/etc/nats/hookd.conf\", \"--name\", \"nats2\"", "alpine"},
 		{"health check on the wrong port", "http://127.0.0.1:8222/healthz?js-meta-only=true\"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n      start_period: 10s\n\n  api:", "http://127.0.0.1:8223/healthz?js-meta-only=true\"]\n      interval: 5s\n      timeout: 3s\n      retries: 20\n      start_period: 10s\n\n  api:", "port 8223"},
 		{"hookd health check with wget", `["CMD", "/hookd", "healthcheck", "--timeout"`, `["CMD", "wget", "-q", "--timeout"`, `want ["CMD", "/hookd", "healthcheck", URL]`},
 		{"hookd health check on a port nothing serves", `"3s", "http://127.0.0.1:9090/readyz"`, `"3s", "http://127.0.0.1:9091/readyz"`, "api: healthcheck URL http://127.0.0.1:9091/readyz is on port 9091"},
@@ -95,11 +116,27 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 		{"duplicate key", "\n    restart: on-failure\n", "\n    restart: on-failure\n    restart: always\n", `duplicate key "restart"`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			if !strings.Contains(src, c.old) {
-				t.Fatalf("compose.yaml no longer contains %q: update this case", c.old)
+			file, read := "compose.yaml", os.ReadFile
+			if strings.HasPrefix(c.name, "nats.conf: ") {
+				file = natsConfPath
+				read = func(path string) ([]byte, error) {
+					b, err := os.ReadFile(path)
+					if filepath.Clean(path) == filepath.Clean(natsConfPath) {
+						if !strings.Contains(string(b), c.old) {
+							t.Fatalf("%s no longer contains %q: update this case", natsConfPath, c.old)
+						}
+						b = []byte(strings.Replace(string(b), c.old, c.new, 1))
+					}
+					return b, err
+				}
+			} else if !strings.Contains(src, c.old) {
+				t.Fatalf("%s no longer contains %q: update this case", file, c.old)
 			}
-			broken := strings.Replace(src, c.old, c.new, 1)
-			errs := checkCompose(broken)
+			broken := src
+			if file == "compose.yaml" {
+				broken = strings.Replace(src, c.old, c.new, 1)
+			}
+			errs := checkCompose(broken, read)
 			for _, err := range errs {
 				if strings.Contains(err.Error(), c.want) {
 					return
@@ -110,9 +147,39 @@ func TestComposeCheckCatchesMistakes(t *testing.T) {
 	}
 }
 
+// A node without any authorization, which no edit of one line of
+// deploy/nats.conf can produce, is caught too.
+func TestComposeCheckCatchesOpenNATS(t *testing.T) {
+	var errs []string
+	checkNATSAuth("nats1", &server.Options{}, func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) })
+	if len(errs) != 1 || !strings.Contains(errs[0], "nats1: no authorization") {
+		t.Fatalf("errors %q", errs)
+	}
+}
+
+// Producers in hookd's account are caught.
+func TestComposeCheckCatchesSharedAccount(t *testing.T) {
+	var errs []string
+	o := &server.Options{NoAuthUser: "producer", Users: []*server.User{{Username: "hookd", Password: "x"}, {Username: "producer"}}}
+	checkOwnAccount("api", "nats1", o, o.Users[0], func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) })
+	if len(errs) != 1 || !strings.Contains(errs[0], `api: NATS user "hookd" shares account $G with clients without credentials on nats1`) {
+		t.Fatalf("errors %q", errs)
+	}
+	o.Users[1].Account = server.NewAccount("PRODUCERS")
+	errs = nil
+	checkOwnAccount("api", "nats1", o, o.Users[0], func(format string, args ...any) { errs = append(errs, fmt.Sprintf(format, args...)) })
+	if len(errs) != 0 {
+		t.Fatalf("separate accounts: %q", errs)
+	}
+}
+
+// natsConfPath is the nats-server configuration compose.yaml mounts.
+const natsConfPath = "../deploy/nats.conf"
+
 // checkCompose returns every way the compose file src departs from the
-// layout the binaries accept.
-func checkCompose(src string) []error {
+// layout the binaries accept; readFile reads the files it mounts (by path
+// from this package's directory).
+func checkCompose(src string, readFile func(string) ([]byte, error)) []error {
 	root, err := parseYAMLSubset(src)
 	if err != nil {
 		return []error{err}
@@ -147,7 +214,7 @@ func checkCompose(src string) []error {
 	nodes := map[string]*server.Options{}
 	volumeOwners := map[string][]string{}
 	for _, name := range natsNames {
-		opts, volume := checkNATSService(name, services.fields[name], volumes, fail)
+		opts, volume := checkNATSService(name, services.fields[name], volumes, readFile, fail)
 		if opts != nil {
 			nodes[name] = opts
 		}
@@ -175,7 +242,7 @@ func checkCompose(src string) []error {
 }
 
 // checkNATSService returns the node's options and the volume it stores in.
-func checkNATSService(name string, svc, volumes *yNode, fail func(string, ...any)) (*server.Options, string) {
+func checkNATSService(name string, svc, volumes *yNode, readFile func(string) ([]byte, error), fail func(string, ...any)) (*server.Options, string) {
 	image, _ := svc.get("image").scalar()
 	// The health check runs wget inside the container: only the alpine
 	// variant has it (the plain tag is built FROM scratch).
@@ -195,11 +262,30 @@ func checkNATSService(name string, svc, volumes *yNode, fail func(string, ...any
 		fail("%s: command must be nats-server flags (or start with nats-server), not %q", name, args)
 		return nil, ""
 	}
-	opts, err := natsServerOptions(args)
+	for i, a := range args {
+		if args[i], err = composeInterpolate(a); err != nil {
+			fail("%s: command: %v", name, err)
+			return nil, ""
+		}
+	}
+	env := map[string]string{}
+	if _, err := svc.get("environment").envVars(env); err != nil {
+		fail("%s: environment: %v", name, err)
+	}
+	conf, err := mountedConfig(svc, args, readFile)
+	if err != nil {
+		fail("%s: %v", name, err)
+		return nil, ""
+	}
+	if conf != "" {
+		defer os.Remove(conf)
+	}
+	opts, err := natsServerOptions(args, conf, env)
 	if err != nil {
 		fail("%s: nats-server %s: %v", name, strings.Join(args, " "), err)
 		return nil, ""
 	}
+	checkNATSAuth(name, opts, fail)
 	if !opts.JetStream {
 		fail("%s: JetStream is not enabled (-js)", name)
 	}
@@ -246,9 +332,141 @@ func checkNATSService(name string, svc, volumes *yNode, fail func(string, ...any
 	return opts, storeVolume
 }
 
-// natsServerOptions parses args as the nats-server binary does.
-func natsServerOptions(args []string) (*server.Options, error) {
+// mountedConfig finds the file that -c names among the service's mounted
+// files and copies it (as readFile reads it) to a temporary file, whose
+// path it returns; "" without -c.
+func mountedConfig(svc *yNode, args []string, readFile func(string) ([]byte, error)) (string, error) {
+	i := slices.IndexFunc(args, func(a string) bool { return a == "-c" || a == "--config" })
+	if i < 0 {
+		return "", nil
+	}
+	if i+1 >= len(args) {
+		return "", errors.New("-c without a file")
+	}
+	target := args[i+1]
+	mounts, _ := svc.get("volumes").strings()
+	for _, m := range mounts {
+		parts := strings.Split(m, ":")
+		if len(parts) < 2 || parts[1] != target || !strings.HasPrefix(parts[0], "./") {
+			continue
+		}
+		b, err := readFile(filepath.Join(filepath.Dir(composePath), parts[0]))
+		if err != nil {
+			return "", fmt.Errorf("-c %s: %v", target, err)
+		}
+		f, err := os.CreateTemp("", "nats-*.conf")
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if _, err := f.Write(b); err != nil {
+			return "", err
+		}
+		return f.Name(), nil
+	}
+	return "", fmt.Errorf("-c %s is not a mounted file of this repository", target)
+}
+
+// checkNATSAuth checks that a node lets clients without credentials (the
+// README's producers) publish events and nothing else: not hookd's own
+// event types, not the JetStream API or key-value buckets, not listening
+// to hookd; and that every other user has a password.
+func checkNATSAuth(name string, o *server.Options, fail func(string, ...any)) {
+	if len(o.Users) == 0 && len(o.Nkeys) == 0 && o.Username == "" && o.Authorization == "" && len(o.TrustedOperators) == 0 {
+		fail("%s: no authorization: any client has full control of hookd's streams", name)
+		return
+	}
+	if o.NoAuthUser == "" {
+		fail("%s: refuses clients without credentials, so the producers' `nats pub events.<type>` fails: make no_auth_user a user that may only publish events", name)
+		return
+	}
+	var anon *server.User
+	for _, u := range o.Users {
+		switch {
+		case u.Username == o.NoAuthUser:
+			anon = u
+		case u.Password == "":
+			fail("%s: user %q has no password", name, u.Username)
+		}
+	}
+	if anon == nil {
+		fail("%s: no_auth_user %q is no user", name, o.NoAuthUser)
+		return
+	}
+	var pub, sub *server.SubjectPermission
+	if anon.Permissions != nil {
+		pub, sub = anon.Permissions.Publish, anon.Permissions.Subscribe
+	}
+	for _, subj := range []string{"events.order.paid", "tenants.acme.events.order.paid"} {
+		if !permits(pub, subj) {
+			fail("%s: clients without credentials may not publish to %q", name, subj)
+		}
+	}
+	for _, subj := range []string{"$JS.API.INFO", "$JS.API.STREAM.PURGE.HOOKD_EVENTS", "$KV.hookd_keys.key_x", "events.hookd.endpoint.disabled",
+		"tenants.acme.events.hookd.delivery.exhausted", "hookd.deliver.ep_x"} {
+		if permits(pub, subj) {
+			fail("%s: clients without credentials may publish to %q", name, subj)
+		}
+	}
+	if !permits(sub, "_INBOX.x") {
+		fail("%s: clients without credentials may not subscribe to \"_INBOX.x\": no JetStream acknowledgement reaches them", name)
+	}
+	for _, subj := range []string{"_HOOKD_INBOX.x", "hookd.deliver.ep_x", "events.order.paid", ">"} {
+		if permits(sub, subj) {
+			fail("%s: clients without credentials may subscribe to %q", name, subj)
+		}
+	}
+}
+
+// permits reports whether p lets a client use subject (a literal subject,
+// or a subscription's wildcard taken as written).
+func permits(p *server.SubjectPermission, subject string) bool {
+	if p == nil {
+		return true
+	}
+	return (p.Allow == nil || slices.ContainsFunc(p.Allow, func(f string) bool { return subjectMatches(f, subject) })) &&
+		!slices.ContainsFunc(p.Deny, func(f string) bool { return subjectMatches(f, subject) })
+}
+
+// subjectMatches reports whether the filter (with * and >) matches subject.
+func subjectMatches(filter, subject string) bool {
+	ft, st := strings.Split(filter, "."), strings.Split(subject, ".")
+	for i, f := range ft {
+		switch {
+		case f == ">":
+			return len(st) > i
+		case i >= len(st):
+			return false
+		case f != "*" && f != st[i]:
+			return false
+		}
+	}
+	return len(ft) == len(st)
+}
+
+// natsServerOptions parses args as the nats-server binary does, with the
+// configuration file (-c) at conf and the container's environment env,
+// which the file's $VARIABLES read.
+func natsServerOptions(args []string, conf string, env map[string]string) (*server.Options, error) {
 	defer func(s *server.Options) { server.FlagSnapshot = s }(server.FlagSnapshot)
+	args = slices.Clone(args)
+	if i := slices.IndexFunc(args, func(a string) bool { return a == "-c" || a == "--config" }); i >= 0 && conf != "" {
+		args[i+1] = conf
+	}
+	// nats-server reads the variables from the process environment. The
+	// tests of this package that run in parallel start after this
+	// sequential one, so nothing else reads it meanwhile.
+	for k, v := range env {
+		old, had := os.LookupEnv(k)
+		os.Setenv(k, v)
+		defer func() {
+			if had {
+				os.Setenv(k, old)
+			} else {
+				os.Unsetenv(k)
+			}
+		}()
+	}
 	fs := flag.NewFlagSet("nats-server", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	noop := func() {}
@@ -282,6 +500,15 @@ func checkNATSCluster(nodes map[string]*server.Options, fail func(string, ...any
 		}
 		if o.Cluster.Port <= 0 {
 			fail("%s: no cluster listener (--cluster)", name)
+		}
+		if o.Cluster.Username == "" {
+			fail("%s: routes are not authenticated (--cluster nats://user:password@...): whoever reaches the cluster port joins", name)
+		}
+		for _, r := range o.Routes {
+			pw, _ := r.User.Password()
+			if r.User == nil || r.User.Username() != o.Cluster.Username || pw != o.Cluster.Password {
+				fail("%s: the route to %s does not carry the cluster's user and password", name, r.Host)
+			}
 		}
 		routes := map[string]bool{}
 		for _, r := range o.Routes {
@@ -348,16 +575,19 @@ func checkHookdService(name string, svc *yNode, natsNames []string, nodes map[st
 		fail("%s: %v", name, err)
 		return
 	}
-	if _, err := f.config(role, io.Discard); err != nil {
+	cfg, err := f.config(role, io.Discard)
+	if err != nil {
 		fail("%s: hookd %s: %v", name, role, err)
 	}
+	checkHookdNATSUser(name, cfg.NATSClient, nodes, fail)
 	if _, err := f.adminKey(getenv); err != nil {
 		fail("%s: %v", name, err)
 	}
 
-	// Environment variables hookd reads: one per flag, and HOOKD_ADMIN_KEY.
-	// applyEnv ignores any other, so a misspelt one would be silently lost.
-	flagEnv := map[string]bool{"HOOKD_ADMIN_KEY": true}
+	// Environment variables hookd reads: one per flag, HOOKD_ADMIN_KEY and
+	// HOOKD_NATS_INTERNAL_KEY. applyEnv ignores any other, so a misspelt one
+	// would be silently lost.
+	flagEnv := map[string]bool{"HOOKD_ADMIN_KEY": true, "HOOKD_NATS_INTERNAL_KEY": true}
 	fs.VisitAll(func(fl *flag.Flag) { flagEnv[envName(fl.Name)] = true })
 	for _, k := range envKeys {
 		if strings.HasPrefix(k, "HOOKD_") && !flagEnv[k] {
@@ -458,6 +688,70 @@ func checkHookdService(name string, svc *yNode, natsNames []string, nodes map[st
 	}
 }
 
+// checkHookdNATSUser checks that a hookd service signs in to every node as
+// a user with a password there (as a producer, it could not use JetStream).
+func checkHookdNATSUser(name string, c app.NATSClient, nodes map[string]*server.Options, fail func(string, ...any)) {
+	if c.User == "" {
+		if c.CredsFile == "" && c.NkeyFile == "" && c.Token == "" {
+			fail("%s: connects to NATS without credentials: as a producer it may not use JetStream (set HOOKD_NATS_USER and HOOKD_NATS_PASSWORD)", name)
+		}
+		return
+	}
+	for _, node := range slices.Sorted(maps.Keys(nodes)) {
+		o := nodes[node]
+		i := slices.IndexFunc(o.Users, func(u *server.User) bool { return u.Username == c.User })
+		switch {
+		case i < 0 || c.User == o.NoAuthUser:
+			fail("%s: NATS user %q is no user of %s", name, c.User, node)
+		case o.Users[i].Password != c.Password:
+			fail("%s: NATS user %q's password is not %s's", name, c.User, node)
+		default:
+			checkHookdPermissions(name, node, o.Users[i], fail)
+			checkOwnAccount(name, node, o, o.Users[i], fail)
+		}
+	}
+}
+
+// checkOwnAccount checks that hookd's user is not in the account of the
+// clients without credentials: JetStream sends a publish's acknowledgement
+// to the reply subject the publisher chose, in the stream's account, so a
+// producer sharing hookd's account could have it written into hookd's
+// buckets or deliveries.
+func checkOwnAccount(name, node string, o *server.Options, u *server.User, fail func(string, ...any)) {
+	account := func(u *server.User) string {
+		if u.Account == nil {
+			return "$G"
+		}
+		return u.Account.Name
+	}
+	for _, p := range o.Users {
+		if p.Username == o.NoAuthUser && account(p) == account(u) {
+			fail("%s: NATS user %q shares account %s with clients without credentials on %s: their acknowledgements could be written into hookd's buckets (docs/nats.md)",
+				name, u.Username, account(u), node)
+		}
+	}
+}
+
+// checkHookdPermissions checks that user may do what hookd does (see
+// docs/nats.md): a subject of each kind.
+func checkHookdPermissions(name, node string, u *server.User, fail func(string, ...any)) {
+	var pub, sub *server.SubjectPermission
+	if u.Permissions != nil {
+		pub, sub = u.Permissions.Publish, u.Permissions.Subscribe
+	}
+	for _, subj := range []string{"events.order.paid", "tenants.acme.events.order.paid", "events.hookd.endpoint.disabled", "hookd.deliver.ep_x",
+		"hookd.ops.delivery.failing", "$JS.API.STREAM.INFO.HOOKD_EVENTS", "$JS.ACK.HOOKD_EVENTS.x", "$JS.FC.x", "$KV.hookd_endpoints.ep_x"} {
+		if !permits(pub, subj) {
+			fail("%s: NATS user %q may not publish to %q on %s, which hookd does", name, u.Username, subj, node)
+		}
+	}
+	for _, subj := range []string{"_HOOKD_INBOX.x", "hookd.wake.ep_x"} {
+		if !permits(sub, subj) {
+			fail("%s: NATS user %q may not subscribe to %q on %s, which hookd does", name, u.Username, subj, node)
+		}
+	}
+}
+
 func checkHookdHealthcheck(name, role string, svc *yNode, f serveFlags, fail func(string, ...any)) {
 	test, err := svc.get("healthcheck", "test").strings()
 	if err != nil || len(test) < 3 || test[0] != "CMD" || test[1] != "/hookd" || test[2] != "healthcheck" {
@@ -532,16 +826,34 @@ func (n *yNode) envVars(vars map[string]string) ([]string, error) {
 	return keys, nil
 }
 
-var composeVar = regexp.MustCompile(`\$\{[A-Za-z_][A-Za-z0-9_]*(:?-([^}]*))?\}`)
+var composeVar = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?-)([^}]*)|(:?\?)[^}]*)?\}`)
 
 // composeInterpolate replaces ${VAR}, ${VAR-default} and ${VAR:-default} by
-// what compose gives them when VAR is unset; any other $ is an error.
+// what compose gives them when VAR is unset. ${VAR:?message} (and
+// ${VAR?message}), which compose refuses to start without, stand for a
+// value the operator put in .env: "dotenv-VAR" here. Any other $ is an
+// error, and so is a password with a default, which everyone reading the
+// file would know.
 func composeInterpolate(s string) (string, error) {
+	var err error
 	out := composeVar.ReplaceAllStringFunc(s, func(m string) string {
-		return composeVar.FindStringSubmatch(m)[2]
+		sm := composeVar.FindStringSubmatch(m)
+		name, dflt, required := sm[1], sm[2] != "", sm[4] != ""
+		switch {
+		case strings.Contains(name, "PASSWORD") && !required:
+			err = fmt.Errorf("%q: %s has a default, or none required: use ${%s:?message}, so compose refuses to start without it", s, name, name)
+		case required:
+			return "dotenv-" + name
+		case dflt:
+			return sm[3]
+		}
+		return ""
 	})
+	if err != nil {
+		return "", err
+	}
 	if strings.Contains(out, "$") {
-		return "", fmt.Errorf("%q: only ${VAR}, ${VAR-default} and ${VAR:-default} are understood here", s)
+		return "", fmt.Errorf("%q: only ${VAR}, ${VAR-default}, ${VAR:-default} and ${VAR:?message} are understood here", s)
 	}
 	return out, nil
 }

@@ -10,6 +10,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/nats-io/nkeys"
+
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
@@ -41,6 +43,7 @@ type serveFlags struct {
 	metricsListen                        string
 	metricsEndpointLabels                int
 	prefix                               string
+	nats                                 natsFlags
 }
 
 func (f *serveFlags) register(fs *flag.FlagSet) {
@@ -77,6 +80,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.logFormat, "log-format", "text", "text or json")
 	fs.StringVar(&f.metricsListen, "metrics-listen", "", "address serving /metrics, /healthz and /readyz without authentication, e.g. 0.0.0.0:9090 (empty: none; the API serves them, /metrics to admin keys)")
 	fs.IntVar(&f.metricsEndpointLabels, "metrics-endpoint-labels", metrics.DefaultEndpointLabels, "export each endpoint's backlog while there are at most this many endpoints, else only the total (0: never)")
+	f.nats.register(fs)
 }
 
 func runServe(ctx context.Context, role string, args []string, stdout, stderr io.Writer, getenv Env) error {
@@ -108,6 +112,9 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 		if _, err := sealed.ParseKey(cfg.SecretKey); cfg.SecretKey != "" && err != nil {
 			return &usageError{fmt.Errorf("HOOKD_SECRET_KEY: %v", err)}
 		}
+	}
+	if err := f.internalKey(&cfg, getenv); err != nil {
+		return &usageError{err}
 	}
 	tp, err := tracing.FromEnv(ctx, func(k string) string { v, _ := lookup(getenv, k); return v }, role, cfg.Logger)
 	if err != nil {
@@ -172,13 +179,17 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.sync != "interval" && f.sync != "always" {
 		return app.Config{}, fmt.Errorf("--sync must be interval or always, not %q", f.sync)
 	}
-	if role != "serve" && strings.TrimSpace(f.natsURLs) == "" {
+	natsURLs, natsClient, err := f.nats.client(f.natsURLs)
+	if err != nil {
+		return app.Config{}, err
+	}
+	if role != "serve" && strings.TrimSpace(natsURLs) == "" {
 		return app.Config{}, fmt.Errorf("hookd %s needs --nats: only serve runs an embedded server", role)
 	}
 	routes := splitList(f.routes)
 	if f.clusterName != "" || f.clusterAddr != "" || len(routes) > 0 {
 		switch {
-		case strings.TrimSpace(f.natsURLs) != "":
+		case strings.TrimSpace(natsURLs) != "":
 			return app.Config{}, fmt.Errorf("--cluster-name, --cluster and --routes configure the embedded server: not with --nats")
 		case f.clusterName == "":
 			return app.Config{}, fmt.Errorf("--cluster-name is required with --cluster and --routes")
@@ -195,11 +206,15 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 		ClusterName:   f.clusterName,
 		ClusterListen: f.clusterAddr,
 		Routes:        routes,
-		NATSURLs:      f.natsURLs,
+		NATSURLs:      natsURLs,
+		NATSClient:    natsClient,
 		DataDir:       f.data,
 		NATSListen:    f.natsListen,
 		SyncAlways:    f.sync == "always",
 		Logger:        log,
+	}
+	if err := f.nats.server(&cfg, strings.TrimSpace(natsURLs), f.clusterName != ""); err != nil {
+		return app.Config{}, err
 	}
 	cfg.Topology.Replicas = f.replicas
 	cfg.Topology.Prefix = f.prefix
@@ -234,6 +249,29 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.NoRouter = role != "serve" && role != "router"
 	cfg.NoWorker = role != "serve" && role != "worker"
 	return cfg, nil
+}
+
+// internalKey takes hookd's internal identity from HOOKD_NATS_INTERNAL_KEY
+// (the seed itself) when no file names it: the embedded server's, or, with
+// --nats and no other credential, the one hookd signs in with.
+func (f *serveFlags) internalKey(cfg *app.Config, getenv Env) error {
+	seed, _ := lookup(getenv, "HOOKD_NATS_INTERNAL_KEY")
+	if seed == "" || f.nats.internalKeyFile != "" {
+		return nil
+	}
+	seed = strings.TrimSpace(seed)
+	if _, err := nkeys.FromSeed([]byte(seed)); err != nil || !strings.HasPrefix(seed, "SU") {
+		return fmt.Errorf("HOOKD_NATS_INTERNAL_KEY is not an nkey user seed (SU...)")
+	}
+	if cfg.NATSURLs == "" {
+		cfg.NATSInternalKey = seed
+		return nil
+	}
+	c := &cfg.NATSClient
+	if c.CredsFile == "" && c.NkeyFile == "" && c.User == "" && c.Token == "" {
+		c.NkeySeed = seed
+	}
+	return nil
 }
 
 // adminKey reads the first admin key from --admin-key-file, else from

@@ -115,6 +115,13 @@ func TestClusterConfigErrors(t *testing.T) {
 		{StoreDir: "x", ClusterName: "c", Routes: []string{"nats://a:6222"}},
 		{StoreDir: "x", ClusterName: "c", ClusterListen: "127.0.0.1:6222"},
 		{StoreDir: "x", ClusterName: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"a:6222"}},
+		{StoreDir: "x", ClusterName: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats://a:6222"}},
+		{StoreDir: "x", Security: Security{ClusterUser: "route", ClusterPassword: "secret"}},
+		{StoreDir: "x", Listen: "127.0.0.1:0", ClusterName: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats://a:6222"},
+			Security: Security{ClusterUser: "route"}},
+		{StoreDir: "x", Listen: "127.0.0.1:0", ClusterName: "c", ClusterListen: "127.0.0.1:6222", Routes: []string{"nats://a:6222"},
+			Security: Security{ClusterTLS: TLSFiles{CertFile: "c.pem", KeyFile: "k.pem"}}},
+		{StoreDir: "x", ProducerSubjects: ProducerSubjects{Events: "events", TenantEvents: "tenants.*.events.>"}},
 	} {
 		if err := c.Validate(); err == nil {
 			t.Errorf("%+v: no error", c)

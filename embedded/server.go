@@ -12,6 +12,7 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
 )
 
 // Config configures an embedded server.
@@ -35,6 +36,19 @@ type Config struct {
 	// Routes are the other nodes' (or every node's) cluster URLs, e.g.
 	// "nats://n2:6222"; a node's own URL in the list is ignored.
 	Routes []string
+	// InternalKey is the seed of hookd's own identity on this server (an
+	// nkey user seed, see NewInternalKey): Connect signs in with it, and
+	// it may do everything. Every node of a cluster and every process
+	// connecting with --nats needs the same one. Optional: default a new
+	// one for this server's lifetime, which only Connect can use.
+	InternalKey []byte
+	// ProducerSubjects are the subjects producers may publish events to.
+	// Optional: without them producers may publish nothing.
+	ProducerSubjects ProducerSubjects
+	// Security is who else may connect, TLS and route authentication.
+	// Optional: the zero value lets clients without credentials publish
+	// events and nothing else.
+	Security Security
 	// ReadyTimeout bounds start-up. Optional: default 30s.
 	ReadyTimeout time.Duration
 	// Logger receives the server's logs. Optional: default slog.Default().
@@ -63,6 +77,17 @@ func (c Config) Validate() error {
 			return fmt.Errorf("embedded: listen address %q: %w", c.Listen, err)
 		}
 	}
+	if len(c.InternalKey) > 0 {
+		if _, err := internalKeyPair(c.InternalKey); err != nil {
+			return err
+		}
+	}
+	if err := c.ProducerSubjects.validate(); err != nil {
+		return err
+	}
+	if err := c.Security.validate(c.ClusterName != ""); err != nil {
+		return err
+	}
 	if c.ClusterName == "" {
 		if c.ClusterListen != "" || len(c.Routes) > 0 {
 			return errors.New("embedded: a cluster address or routes need a cluster name")
@@ -71,6 +96,11 @@ func (c Config) Validate() error {
 	}
 	if _, _, err := splitHostPort(c.ClusterListen); err != nil {
 		return fmt.Errorf("embedded: cluster address %q: %w", c.ClusterListen, err)
+	}
+	if c.Listen == "" {
+		// nats-server opens routes only once the client port listens: a
+		// node without one would wait for its cluster forever.
+		return errors.New("embedded: a cluster node needs a client listen address")
 	}
 	if len(c.Routes) == 0 {
 		return errors.New("embedded: a cluster node needs routes to the other nodes")
@@ -97,6 +127,8 @@ func (c Config) clusterOptions(opts *server.Options) {
 // Server is a running embedded nats-server.
 type Server struct {
 	ns *server.Server
+	// internal is hookd's identity on the server.
+	internal nkeys.KeyPair
 }
 
 // Start starts a server and waits until it accepts connections. The caller
@@ -126,17 +158,45 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ClusterName != "" {
 		cfg.clusterOptions(opts)
 	}
+	internal, err := cfg.internalKeyPair()
+	if err != nil {
+		return nil, err
+	}
+	pub, _ := internal.PublicKey()
+	auth := newAuthenticator(pub, cfg.ProducerSubjects, cfg.Security.Producers, !cfg.Security.NoAnonymous)
+	opts.CustomClientAuthentication = auth
+	// Nkeys sign a nonce the server sends; nats-server sends one only when
+	// it knows of nkeys itself, which with a custom authenticator it does not.
+	opts.AlwaysEnableNonce = true
+	if err := cfg.Security.apply(opts); err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
 	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server")}, false, false, false)
 	ns.Start()
+	if err := auth.producersAccount(ns, cfg.ProducerSubjects); err != nil {
+		ns.Shutdown()
+		return nil, err
+	}
 	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
 		ns.Shutdown()
 		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %q in use?)", cfg.ReadyTimeout, cfg.Listen)
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, internal: internal}, nil
+}
+
+func (c Config) internalKeyPair() (nkeys.KeyPair, error) {
+	if len(c.InternalKey) == 0 {
+		kp, err := nkeys.CreateUser()
+		if err != nil {
+			return nil, fmt.Errorf("embedded: internal key: %w", err)
+		}
+		return kp, nil
+	}
+	return internalKeyPair(c.InternalKey)
 }
 
 // WaitJetStream waits until JetStream can be used: at once for a single
@@ -157,14 +217,23 @@ func (s *Server) WaitJetStream(timeout time.Duration) error {
 // nil on any other node.
 func (s *Server) ClusterPeers() []string { return s.ns.JetStreamClusterPeers() }
 
-// Connect opens an in-process client connection to the server.
+// Connect opens an in-process client connection to the server, as hookd's
+// internal identity and with its inbox prefix (see InternalOptions).
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("hookd")}, opts...)
+	opts = append(append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("hookd")}, s.InternalOptions()...), opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
 	}
 	return nc, nil
+}
+
+// InternalOptions sign a connection in as hookd's internal identity, with
+// hookd's inbox prefix: for tools and tests that connect to ClientURL as
+// hookd does (TLS options, when the port requires TLS, are the caller's).
+func (s *Server) InternalOptions() []nats.Option {
+	pub, _ := s.internal.PublicKey()
+	return []nats.Option{nats.Nkey(pub, s.internal.Sign), nats.CustomInboxPrefix(InboxPrefix)}
 }
 
 // ClientURL returns the URL producers use, or "" when not listening.

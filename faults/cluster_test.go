@@ -105,6 +105,7 @@ func TestFaultsUnderLoad(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keyFile := adminKeyFile(t, dir)
+	internalKey, asHookd := internalKeyFile(t, dir)
 	addrs := freeAddrs(t, 9) // per node: HTTP, NATS clients, cluster
 	httpAddrs, natsAddrs, clusterAddrs := addrs[0:3], addrs[3:6], addrs[6:9]
 	natsURLs := joinURLs(natsAddrs, "nats://")
@@ -112,7 +113,8 @@ func TestFaultsUnderLoad(t *testing.T) {
 	// a loaded machine publishes them: about 90 s of 1 s steps. A delivery
 	// dead-lettered for retries exhausted would count as lost here.
 	schedule := "200ms,500ms" + strings.Repeat(",1s", 90)
-	common := []string{"--retry-schedule", schedule, "--ack-wait", "3s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
+	common := []string{"--retry-schedule", schedule, "--ack-wait", "3s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8",
+		"--nats-internal-key-file", internalKey}
 	var nodes []*proc
 	for i := range 3 {
 		args := append([]string{"serve", "--data", filepath.Join(dir, fmt.Sprintf("n%d", i+1)), "--http", httpAddrs[i],
@@ -132,7 +134,8 @@ func TestFaultsUnderLoad(t *testing.T) {
 	worker := startProc(t, "worker", append([]string{"worker", "--nats", natsURLs}, common...)...)
 	router := startProc(t, "router", append([]string{"router", "--nats", natsURLs}, common...)...)
 
-	nc, err := nats.Connect(natsURLs, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	// The producer publishes as hookd: it also lists hookd's streams below.
+	nc, err := nats.Connect(natsURLs, append(asHookd, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))...)
 	if err != nil {
 		t.Fatal(err)
 	}

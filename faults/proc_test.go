@@ -12,6 +12,11 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nkeys"
+
+	"github.com/hookd/hookd/embedded"
 )
 
 var (
@@ -174,4 +179,22 @@ func adminKeyFile(t *testing.T, dir string) string {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// internalKeyFile writes a new internal identity key, for every process of
+// a test (`--nats-internal-key-file`), and returns it with the options that
+// connect as it.
+func internalKeyFile(t *testing.T, dir string) (string, []nats.Option) {
+	t.Helper()
+	path := filepath.Join(dir, "nats-internal.nk")
+	seed, err := embedded.LoadOrCreateInternalKey(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kp, err := nkeys.FromSeed(seed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pub, _ := kp.PublicKey()
+	return path, []nats.Option{nats.Nkey(pub, kp.Sign), nats.CustomInboxPrefix(embedded.InboxPrefix)}
 }

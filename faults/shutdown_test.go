@@ -22,8 +22,10 @@ func TestWorkerSIGTERMUnderLoad(t *testing.T) {
 	}
 	dir := t.TempDir()
 	keyFile := adminKeyFile(t, dir)
+	internalKey, _ := internalKeyFile(t, dir)
 	addrs := freeAddrs(t, 2)
-	common := []string{"--retry-schedule", "200ms,500ms,1s", "--ack-wait", "30s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8"}
+	common := []string{"--retry-schedule", "200ms,500ms,1s", "--ack-wait", "30s", "--log-level", "warn", "--allow-nets", "127.0.0.0/8",
+		"--nats-internal-key-file", internalKey}
 	node := startProc(t, "node", append([]string{"serve", "--data", filepath.Join(dir, "data"), "--http", addrs[0],
 		"--nats-listen", addrs[1], "--admin-key-file", keyFile}, common...)...)
 	api := "http://" + addrs[0]
