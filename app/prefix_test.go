@@ -23,14 +23,12 @@ import (
 
 // startSharedNATS runs a nats-server of its own, as an existing deployment
 // that hookd processes join with --nats, and a client connection to it.
-func startSharedNATS(t *testing.T) (url string, nc *nats.Conn, js jetstream.JetStream) {
+func startSharedNATS(t *testing.T) (shared *hookdtest.NATS, nc *nats.Conn, js jetstream.JetStream) {
 	t.Helper()
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: hookdtest.Logger()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(ns.Shutdown)
-	nc, err = nats.Connect(ns.ClientURL())
+	shared = hookdtest.StartNATS(t, embedded.Config{})
+	// The other application holds the account's full permissions, as
+	// hookd's identity does.
+	nc, err := nats.Connect(shared.ClientURL(), shared.InternalOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -39,7 +37,7 @@ func startSharedNATS(t *testing.T) (url string, nc *nats.Conn, js jetstream.JetS
 	if err != nil {
 		t.Fatal(err)
 	}
-	return ns.ClientURL(), nc, js
+	return shared, nc, js
 }
 
 // subjectLog records the subject of every message published on the
@@ -119,7 +117,7 @@ func eventN(t *testing.T, r hookdtest.Request) (string, int) {
 // which hookd leaves exactly as it was; and nothing hookd publishes uses an
 // unprefixed name.
 func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
-	url, nc, js := startSharedNATS(t)
+	shared, nc, js := startSharedNATS(t)
 	ctx := context.Background()
 	foreign, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "ORDERS", Subjects: []string{"events.>"}, Storage: jetstream.FileStorage})
 	if err != nil {
@@ -136,7 +134,7 @@ func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
 	}
 
 	// Without a prefix hookd's events stream would capture events.> too.
-	_, err = app.New(ctx, app.Config{NATSURLs: url, HTTPAddr: "127.0.0.1:0", AdminKey: hookdtest.AdminKey, Logger: hookdtest.Logger()})
+	_, err = app.New(ctx, shared.Config(app.Config{HTTPAddr: "127.0.0.1:0", AdminKey: hookdtest.AdminKey, Logger: hookdtest.Logger()}))
 	if !errors.Is(err, topology.ErrSubjectsTaken) || !strings.Contains(err.Error(), "HOOKD_EVENTS") || !strings.Contains(err.Error(), "--prefix") {
 		t.Fatalf("hookd without a prefix beside a stream on events.>: %v, want ErrSubjectsTaken naming HOOKD_EVENTS and --prefix", err)
 	}
@@ -144,7 +142,7 @@ func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
 
 	subjects := watchSubjects(t, nc)
 	cfg := fastConfig()
-	cfg.NATSURLs = url
+	cfg = shared.Config(cfg)
 	cfg.Topology.Prefix = "hk"
 	cfg.Worker.OpsDeliverySucceeded = true // operational events too, on core NATS and in the stream
 	h := hookdtest.Start(t, cfg)
@@ -241,7 +239,7 @@ func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
 // Two hookd deployments with different prefixes, and one without, share a
 // NATS account: none sees another's endpoints or events.
 func TestPrefixesIsolateDeployments(t *testing.T) {
-	url, _, js := startSharedNATS(t)
+	shared, _, js := startSharedNATS(t)
 	ctx := context.Background()
 	type deployment struct {
 		prefix string
@@ -252,7 +250,7 @@ func TestPrefixesIsolateDeployments(t *testing.T) {
 	deps := []*deployment{{prefix: "blue"}, {prefix: "green"}, {prefix: ""}}
 	for _, d := range deps {
 		cfg := fastConfig()
-		cfg.NATSURLs = url
+		cfg = shared.Config(cfg)
 		cfg.Topology.Prefix = d.prefix
 		d.h = hookdtest.Start(t, cfg)
 		d.rc = hookdtest.NewReceiver(t)

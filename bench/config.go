@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -15,6 +16,9 @@ type Config struct {
 	// NATSURLs runs the pipeline against an existing NATS deployment.
 	// Optional: empty runs an embedded server in a temporary directory.
 	NATSURLs string
+	// NATSClient is how the pipeline signs in to NATSURLs (credentials,
+	// TLS), as hookd's --nats-* flags say. Optional.
+	NATSClient app.NATSClient
 	// Prefix namespaces the pipeline's streams, buckets and subjects, as
 	// hookd's --prefix does (topology.Config.Prefix). Optional: default
 	// none.

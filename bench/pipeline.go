@@ -31,7 +31,7 @@ func startPipeline(cfg Config) (*pipeline, error) {
 	b := make([]byte, 16)
 	_, _ = rand.Read(b)
 	p.key = "hk_bench_" + hex.EncodeToString(b)
-	acfg := app.Config{NATSURLs: cfg.NATSURLs, HTTPAddr: "127.0.0.1:0", AdminKey: p.key, SyncAlways: cfg.SyncAlways, Logger: cfg.Logger}
+	acfg := app.Config{NATSURLs: cfg.NATSURLs, NATSClient: cfg.NATSClient, HTTPAddr: "127.0.0.1:0", AdminKey: p.key, SyncAlways: cfg.SyncAlways, Logger: cfg.Logger}
 	acfg.Topology.Prefix = cfg.Prefix
 	acfg.Worker.EndpointConcurrency = cfg.Concurrency
 	// The bench's receiver is on this machine (or --receiver-url names one

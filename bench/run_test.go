@@ -12,7 +12,9 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/internal/hookdtest"
 )
 
 // A short run of the whole pipeline balances its ledger, measures a
@@ -68,12 +70,8 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 // pipeline, the driven events and the raw JetStream baseline all use the
 // prefixed names, and the other stream receives nothing.
 func TestRunWithPrefix(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := nats.Connect(ns.ClientURL())
+	ns := hookdtest.StartNATS(t, embedded.Config{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	nc, err := nats.Connect(ns.ClientURL(), ns.InternalOptions()...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -83,7 +81,7 @@ func TestRunWithPrefix(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	res, err := Run(context.Background(), Config{NATSURLs: ns.ClientURL(), Prefix: "bench", Rate: 200, Duration: 500 * time.Millisecond})
+	res, err := Run(context.Background(), Config{NATSURLs: ns.ClientURL(), NATSClient: app.NATSClient{NkeySeed: string(ns.Seed)}, Prefix: "bench", Rate: 200, Duration: 500 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
