@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // ErrNotFound reports an unknown key id.
@@ -220,9 +222,12 @@ func (s *Store) List(ctx context.Context) ([]*Key, error) {
 	return out, nil
 }
 
-// Revoke deletes the key with id; it stops working at once.
+// Revoke deletes the key with id; it stops working at once. An id that
+// cannot be a key (topology.ValidKey) is ErrNotFound.
 func (s *Store) Revoke(ctx context.Context, id string) error {
-	if id == bootstrapMarker {
+	if id == bootstrapMarker || topology.ValidKey(id) != nil {
+		// A key that cannot be one never reaches the server: a subject
+		// longer than its control line would close the connection.
 		return ErrNotFound
 	}
 	if _, err := s.kv.Get(ctx, id); err != nil {

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,8 +82,12 @@ func OpenLog(ctx context.Context, js jetstream.JetStream) (*Log, error) {
 }
 
 // Summaries returns the state of every delivery of an endpoint, read as
-// the newest record of each delivery's subject.
+// the newest record of each delivery's subject. An endpoint id that is
+// not a token is topology.ErrInvalidName.
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
+	if err := topology.ValidToken(endpointID); err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
 	var out []Summary
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{topology.AttemptSubject(endpointID, "*")},
@@ -93,8 +98,12 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 	return out, err
 }
 
-// History returns every record of a delivery, oldest first, or ErrNotFound.
+// History returns every record of a delivery, oldest first, or ErrNotFound
+// (also for an id that cannot be one, see topology.ValidToken).
 func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	if err := topology.ValidToken(deliveryID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
 	var out []Attempt
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{topology.AttemptSubject("*", deliveryID)},
@@ -108,6 +117,28 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 	return out, err
 }
 
+// checkFilter refuses a delivery-log filter subject with an id that is
+// not a token (topology.ValidToken) or a whole-token wildcard: the ids
+// come from requests, and one too long would close the connection the
+// consumer is created on. Errors wrap topology.ErrInvalidName. (Callers
+// that must not widen the read check their id is no wildcard, as
+// Summaries and History do.)
+func checkFilter(subject string) error {
+	toks := strings.Split(subject, ".")
+	if len(toks) != len(strings.Split(topology.AttemptSubject("e", "d"), ".")) {
+		return fmt.Errorf("delivery log: %w: %s: an id has a dot", topology.ErrInvalidName, topology.Truncate(subject))
+	}
+	for _, tok := range toks {
+		if tok == "*" {
+			continue
+		}
+		if err := topology.ValidToken(tok); err != nil {
+			return fmt.Errorf("delivery log: %w", err)
+		}
+	}
+	return nil
+}
+
 // orderedConsumerIdle is how soon the server drops an ordered consumer
 // left behind (nats.go keeps its last one): reads and tails are short and
 // frequent, so hundreds would otherwise linger for nats.go's 5 minutes.
@@ -116,6 +147,11 @@ const orderedConsumerIdle = 5 * time.Second
 // read passes every record that cfg selects to each, with an ordered
 // consumer that is gone once read returns.
 func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt)) error {
+	for _, f := range cfg.FilterSubjects {
+		if err := checkFilter(f); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if cfg.InactiveThreshold == 0 {

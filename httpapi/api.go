@@ -118,7 +118,7 @@ func New(cfg Config) (*API, error) {
 	}
 	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, catalog: cfg.Catalog, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
-	v1 := http.NewServeMux()
+	v1 := newRoutes() // checks every path parameter first (ids.go)
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
 	v1.HandleFunc("GET /v1/endpoints", a.listEndpoints)
 	v1.HandleFunc("GET /v1/endpoints/{id}", a.getEndpoint)

@@ -42,8 +42,13 @@ type EndpointLayout struct {
 // EnsureEndpoint creates or updates an endpoint's delivery stream and its
 // worker consumers. The stream is a work queue: a delivery is removed once a
 // worker acknowledged it. Once it holds Config.EndpointMaxMsgs (or
-// EndpointMaxBytes) it refuses new deliveries until workers drain it.
+// EndpointMaxBytes) it refuses new deliveries until workers drain it. An
+// endpoint id that is not a valid token (ValidToken) fails with
+// ErrInvalidName before anything reaches JetStream.
 func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l EndpointLayout) error {
+	if err := ValidToken(endpointID); err != nil {
+		return fmt.Errorf("topology: endpoint stream: %w", err)
+	}
 	subjects := []string{DeliverySubject(endpointID)}
 	if l.Lanes > 0 {
 		subjects = append(subjects, LaneSubject(endpointID, "*"))
@@ -120,8 +125,11 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 
 // DeleteEndpoint removes an endpoint's delivery stream, and its batch
 // stream if it has one. Deleting a stream that does not exist is not an
-// error.
+// error; an id that is not a valid token is ErrInvalidName.
 func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
+	if err := ValidToken(endpointID); err != nil {
+		return fmt.Errorf("topology: delete endpoint stream: %w", err)
+	}
 	for _, name := range []string{EndpointStream(endpointID), BatchStream(endpointID)} {
 		err := t.js.DeleteStream(ctx, name)
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -139,6 +147,9 @@ var ErrEndpointMissing = errors.New("endpoint stream missing")
 // creating anything: only endpoint creation makes streams, so a worker with
 // a stale view cannot resurrect a deleted endpoint's stream.
 func (t *Topology) EndpointConsumers(ctx context.Context, endpointID string, l EndpointLayout) ([]jetstream.Consumer, error) {
+	if err := ValidToken(endpointID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEndpointMissing, err)
+	}
 	names := []string{WorkerConsumer}
 	for lane := 1; lane <= l.Lanes; lane++ {
 		names = append(names, LaneConsumer(lane))

@@ -1,0 +1,61 @@
+package kvjson
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/topology"
+)
+
+// A key a request made up (an endpoint or tenant id from a URL) never
+// reaches the server when it cannot be a key: one of 5,000 bytes would
+// make the server close the connection every store shares. Get and Delete
+// say "not found", Put refuses, and the connection stays open.
+func TestInvalidKeysNeverReachTheServer(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	ctx := context.Background()
+	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := Bucket[map[string]int]{KV: kv, Kind: "doc"}
+	doc := map[string]int{"a": 1}
+	for _, key := range []string{strings.Repeat("a", 5000), strings.Repeat("b", topology.MaxKeyLen+1), "a.>", "a b", ""} {
+		if _, _, err := b.Get(ctx, key); !errors.Is(err, ErrNotFound) || !errors.Is(err, topology.ErrInvalidName) {
+			t.Errorf("Get(%s): %v, want ErrNotFound and ErrInvalidName", topology.Truncate(key), err)
+		}
+		if err := b.Delete(ctx, key); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Delete(%s): %v, want ErrNotFound", topology.Truncate(key), err)
+		}
+		if err := b.Put(ctx, key, &doc, 0); !errors.Is(err, topology.ErrInvalidName) {
+			t.Errorf("Put(%s): %v, want ErrInvalidName", topology.Truncate(key), err)
+		}
+		if nc.IsClosed() {
+			t.Fatalf("connection closed after key %s: %v", topology.Truncate(key), nc.LastError())
+		}
+	}
+	// A valid key still works on the same connection.
+	if err := b.Put(ctx, "ok", &doc, 0); err != nil {
+		t.Fatal(err)
+	}
+	if got, _, err := b.Get(ctx, "ok"); err != nil || (*got)["a"] != 1 {
+		t.Fatalf("get after refusals: %v %v", got, err)
+	}
+}
