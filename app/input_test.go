@@ -2,9 +2,12 @@ package app_test
 
 import (
 	"encoding/json"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -99,4 +102,115 @@ func TestLongIDsNeitherCloseNATSNorStopHookd(t *testing.T) {
 		t.Fatalf("create after the long ids: %d %s", status, out)
 	}
 	hookdtest.WaitFor(t, 5*time.Second, "an endpoint in the registry", func() bool { return len(h.App.Registry().Snapshot().ForTenant("acme")) == 1 })
+}
+
+// ruleErrorLog is a router.RuleErrorRecorder for tests.
+type ruleErrorLog struct {
+	mu   sync.Mutex
+	seen map[string]int // "endpoint/kind"
+}
+
+func (l *ruleErrorLog) RecordRuleError(endpointID, kind string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.seen == nil {
+		l.seen = map[string]int{}
+	}
+	l.seen[endpointID+"/"+kind]++
+}
+
+func (l *ruleErrorLog) count(endpointID, kind string) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.seen[endpointID+"/"+kind]
+}
+
+// A tenant's endpoints whose filters, ordering key or transform blow up on
+// an event (the 40 GB replace, the gigabyte repeat, 10^10 nested
+// iterations) used to put hookd in a crash loop that survived restarts,
+// and the API died with it, so the endpoint could not be deleted. Now each
+// is that endpoint's rule error: hookd stays up, the event reaches the
+// other endpoints, the rule errors are counted per endpoint (the router's
+// recorder and hookd_endpoint_rule_errors_total), a restart routes the
+// next event the same way, and the tenant can delete the endpoints.
+func TestHostileRulesAreTheirEndpointsProblem(t *testing.T) {
+	cfg := fastConfig()
+	cfg.DataDir = t.TempDir()
+	rec := &ruleErrorLog{}
+	cfg.Router.RuleErrors = rec
+	h := hookdtest.Start(t, cfg)
+	createTenant(t, h, `{"id":"acme"}`)
+	key := tenantKey(t, h, "acme")
+	good, keyed := hookdtest.NewReceiver(t), hookdtest.NewReceiver(t)
+	create := func(body map[string]any) string {
+		t.Helper()
+		if _, ok := body["url"]; !ok {
+			body["url"] = good.URL + "/bad"
+		}
+		body["events"] = []string{"big.*"}
+		raw, _ := json.Marshal(body)
+		status, out := callAs(t, h, key, "POST", "/v1/endpoints", string(raw))
+		var ep struct{ ID string }
+		if status != http.StatusCreated || json.Unmarshal([]byte(out), &ep) != nil {
+			t.Fatalf("create %s: %d %.300s", raw, status, out)
+		}
+		h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil })
+		return ep.ID
+	}
+	goodID := create(map[string]any{"url": good.URL + "/good"})
+	filters := map[string]string{
+		create(map[string]any{"filter": `len(replace(data.s, "", data.s)) > 0`}): "replace",
+		create(map[string]any{"filter": `len(repeat(data.s, 2000)) > 0`}):        "repeat",
+		create(map[string]any{"filter": `all(data.a, {all(data.a, {# == 0})})`}): "nested",
+	}
+	keyID := create(map[string]any{"url": keyed.URL, "ordering": "ordered", "ordering_key": `repeat(data.s, 2000)`})
+	transformID := create(map[string]any{"format": "transform", "transform": `{"x": repeat(data.s, 2000)}`, "sample_event": map[string]any{"data": map[string]any{"s": "x"}}})
+
+	data := map[string]any{"s": strings.Repeat("a", 500_000), "a": make([]int, 100_000)}
+	h.PublishEventAs(t, "acme", "big.one", data)
+	hookdtest.WaitFor(t, 30*time.Second, "the good endpoint's delivery", func() bool { return good.Count() == 1 })
+	hookdtest.WaitFor(t, 30*time.Second, "the keyed endpoint's delivery, with the empty key", func() bool { return keyed.Count() == 1 })
+	hookdtest.WaitFor(t, 30*time.Second, "the transform's dead letter", func() bool { return len(h.DeadLetters(t, transformID)) == 1 })
+	for id, name := range filters {
+		if rec.count(id, "filter") != 1 {
+			t.Errorf("%s filter: %d rule errors recorded, want 1", name, rec.count(id, "filter"))
+		}
+	}
+	if rec.count(keyID, "ordering_key") != 1 || rec.count(transformID, "payload") != 1 || rec.count(goodID, "filter") != 0 {
+		t.Errorf("rule errors recorded: %v", rec.seen)
+	}
+	fams := hookdtest.Scrape(t, h.URL+"/metrics", hookdtest.AdminKey)
+	for id := range filters {
+		if v := fams.Value("hookd_endpoint_rule_errors_total", "endpoint", id, "kind", "filter"); v != 1 {
+			t.Errorf("hookd_endpoint_rule_errors_total{endpoint=%s,kind=filter} = %v, want 1", id, v)
+		}
+	}
+	if got := good.Requests()[0].Path; got != "/good" {
+		t.Errorf("the good endpoint got %s", got)
+	}
+	if h.App.JetStream().Conn().IsClosed() {
+		t.Fatal("the shared connection closed")
+	}
+
+	// A restart with the endpoints still there routes the next event the
+	// same way, without a crash.
+	h.Stop(t)
+	rec2 := &ruleErrorLog{}
+	cfg.Router.RuleErrors = rec2
+	h = hookdtest.Start(t, cfg)
+	h.PublishEventAs(t, "acme", "big.two", data)
+	hookdtest.WaitFor(t, 30*time.Second, "the good endpoint's second delivery", func() bool { return good.Count() == 2 })
+	hookdtest.WaitFor(t, 30*time.Second, "the second rule errors", func() bool {
+		for id := range filters {
+			if rec2.count(id, "filter") != 1 {
+				return false
+			}
+		}
+		return true
+	})
+	for _, id := range append(slices.Collect(maps.Keys(filters)), keyID, transformID) {
+		if status, out := callAs(t, h, key, "DELETE", "/v1/endpoints/"+id, ""); status != http.StatusNoContent {
+			t.Errorf("delete %s: %d %s", id, status, out)
+		}
+	}
 }
