@@ -565,7 +565,7 @@ func (w *walker) walkReflect(rv reflect.Value, depth int) {
 // bytes. It stops counting past limit (returning math.MaxInt).
 func jsonSize(v any, limit int) int {
 	j := jsonSizer{limit: limit}
-	j.size(reflect.ValueOf(v), 0)
+	j.sizeAny(v, 0)
 	if j.n > j.limit {
 		return math.MaxInt
 	}
@@ -575,6 +575,45 @@ func jsonSize(v any, limit int) int {
 type jsonSizer struct{ n, limit int }
 
 var timeType = reflect.TypeOf(time.Time{})
+
+// sizeAny sizes the values JSON decoding makes without reflection (most of
+// what expressions see), anything else with it.
+func (j *jsonSizer) sizeAny(v any, depth int) {
+	if j.n > j.limit || depth > 1000 {
+		j.n = math.MaxInt
+		return
+	}
+	switch x := v.(type) {
+	case nil:
+		j.n += 4
+	case bool:
+		j.n += 5
+	case string:
+		j.n += 2 + escapedLen(x)
+	case float64:
+		j.n += floatLen(x)
+	case []any:
+		j.n += 2 + 2*depth + 1
+		for _, e := range x {
+			j.n += 2*(depth+1) + 2
+			j.sizeAny(e, depth+1)
+			if j.n > j.limit {
+				return
+			}
+		}
+	case map[string]any:
+		j.n += 2 + 2*depth + 1
+		for k, e := range x {
+			j.n += 2*(depth+1) + 2 + 2 + 2 + escapedLen(k)
+			j.sizeAny(e, depth+1)
+			if j.n > j.limit {
+				return
+			}
+		}
+	default:
+		j.size(reflect.ValueOf(v), depth)
+	}
+}
 
 func (j *jsonSizer) size(rv reflect.Value, depth int) {
 	if j.n > j.limit || depth > 1000 {
@@ -617,6 +656,10 @@ func (j *jsonSizer) size(rv reflect.Value, depth int) {
 	case reflect.Pointer, reflect.Interface:
 		if rv.IsNil() {
 			j.n += 4
+			return
+		}
+		if rv.Kind() == reflect.Interface {
+			j.sizeAny(rv.Elem().Interface(), depth)
 			return
 		}
 		j.size(rv.Elem(), depth)

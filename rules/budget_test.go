@@ -270,3 +270,39 @@ func TestShadowedEnvFailsClosed(t *testing.T) {
 		t.Fatalf("shadowed $env: %v %v", ok, err)
 	}
 }
+
+// BenchmarkExpressionShapes runs typical filters and a transform, to see
+// what the budgets' charges cost: a comparison with a literal is not
+// charged at all; a closure, a builtin or a comparison of two computed
+// values pays one charge each time it runs.
+//
+//	go test -run '^$' -bench ExpressionShapes -benchmem ./rules/
+func BenchmarkExpressionShapes(b *testing.B) {
+	items := make([]any, 20)
+	for i := range items {
+		items[i] = map[string]any{"sku": fmt.Sprint("sku-", i), "qty": float64(i)}
+	}
+	env := &Env{Type: "order.paid", Data: map[string]any{"tenant": "t-1", "status": "paid", "total": 120.0,
+		"name": "My Function", "items": items, "a": "x", "b": "x"}}
+	for _, c := range []struct{ name, src string }{
+		{"equality", `data.tenant == "t-1" && data.status == "paid" && data.total > 100`},
+		{"closure", `any(data.items, {.sku == "sku-19"})`},
+		{"builtin", `lower(data.name) startsWith "my"`},
+		{"computed_comparison", `data.a == data.b`},
+		{"toJSON", `len(toJSON(data.items)) > 0`},
+	} {
+		f, err := CompileFilter(c.src)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run(c.name, func(b *testing.B) {
+			b.ReportAllocs()
+			var ev Evaluator
+			for b.Loop() {
+				if ok, err := ev.Match(f, env); !ok || err != nil {
+					b.Fatal(ok, err)
+				}
+			}
+		})
+	}
+}
