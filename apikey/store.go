@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -220,9 +221,12 @@ func (s *Store) List(ctx context.Context) ([]*Key, error) {
 	return out, nil
 }
 
-// Revoke deletes the key with id; it stops working at once.
+// Revoke deletes the key with id; it stops working at once. An id that
+// cannot be a key (natsname.ValidKey) is ErrNotFound.
 func (s *Store) Revoke(ctx context.Context, id string) error {
-	if id == bootstrapMarker {
+	if id == bootstrapMarker || natsname.ValidKey(id) != nil {
+		// A key that cannot be one never reaches the server: a subject
+		// longer than its control line would close the connection.
 		return ErrNotFound
 	}
 	if _, err := s.kv.Get(ctx, id); err != nil {

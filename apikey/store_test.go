@@ -2,8 +2,10 @@ package apikey
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
+	"strings"
 	"testing"
 	"time"
 
@@ -92,5 +94,25 @@ func TestBootstrapRecoversFromAMarkerWithoutKey(t *testing.T) {
 	again, err := s.Bootstrap(ctx)
 	if err != nil || again != "" {
 		t.Fatalf("second bootstrap created %q, %v", again, err)
+	}
+}
+
+// Revoking a made-up id of any length says "not found" without asking the
+// server: DELETE /v1/keys/<5,000 characters> used to close the connection
+// every part of hookd shares.
+func TestRevokeInvalidIDNeverReachesTheServer(t *testing.T) {
+	s, _ := newStore(t)
+	ctx := context.Background()
+	for _, id := range []string{strings.Repeat("a", 5000), "key_*", "a b", ""} {
+		if err := s.Revoke(ctx, id); !errors.Is(err, ErrNotFound) {
+			t.Errorf("Revoke(%.20q...): %v, want ErrNotFound", id, err)
+		}
+	}
+	k, _, err := s.Create(ctx, "x", ScopeAdmin)
+	if err != nil {
+		t.Fatalf("store unusable after the refusals: %v", err)
+	}
+	if err := s.Revoke(ctx, k.ID); err != nil {
+		t.Fatal(err)
 	}
 }

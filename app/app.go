@@ -268,6 +268,13 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		}
 		rcfg := a.cfg.Router
 		rcfg.Metrics = a.metrics.Routing
+		// Rule errors show on the endpoint: in the metrics, and in any
+		// recorder the configuration adds.
+		recs := router.RuleErrorRecorders{a.metrics.Routing}
+		if rcfg.RuleErrors != nil {
+			recs = append(recs, rcfg.RuleErrors)
+		}
+		rcfg.RuleErrors = recs
 		r, err := router.New(topo, a.reg, rcfg, a.cfg.RouterMiddleware...)
 		if err != nil {
 			return err

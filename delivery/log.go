@@ -5,10 +5,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -82,8 +84,12 @@ func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
 }
 
 // Summaries returns the state of every delivery of an endpoint, read as
-// the newest record of each delivery's subject.
+// the newest record of each delivery's subject. An endpoint id that is
+// not a token is natsname.ErrInvalidName.
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
+	if err := natsname.ValidToken(endpointID); err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
 	var out []Summary
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
@@ -94,8 +100,12 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 	return out, err
 }
 
-// History returns every record of a delivery, oldest first, or ErrNotFound.
+// History returns every record of a delivery, oldest first, or ErrNotFound
+// (also for an id that cannot be one, see natsname.ValidToken).
 func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
+	if err := natsname.ValidToken(deliveryID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
+	}
 	var out []Attempt
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{l.names.AttemptSubject("*", deliveryID)},
@@ -109,6 +119,28 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 	return out, err
 }
 
+// checkFilter refuses a delivery-log filter subject with an id that is
+// not a token (natsname.ValidToken) or a whole-token wildcard: the ids
+// come from requests, and one too long would close the connection the
+// consumer is created on. Errors wrap natsname.ErrInvalidName. (Callers
+// that must not widen the read check their id is no wildcard, as
+// Summaries and History do.)
+func (l *Log) checkFilter(subject string) error {
+	toks := strings.Split(subject, ".")
+	if len(toks) != len(strings.Split(l.names.AttemptSubject("e", "d"), ".")) {
+		return fmt.Errorf("delivery log: %w: %s: an id has a dot", natsname.ErrInvalidName, natsname.Truncate(subject))
+	}
+	for _, tok := range toks {
+		if tok == "*" {
+			continue
+		}
+		if err := natsname.ValidToken(tok); err != nil {
+			return fmt.Errorf("delivery log: %w", err)
+		}
+	}
+	return nil
+}
+
 // orderedConsumerIdle is how soon the server drops an ordered consumer
 // left behind (nats.go keeps its last one): reads and tails are short and
 // frequent, so hundreds would otherwise linger for nats.go's 5 minutes.
@@ -117,6 +149,11 @@ const orderedConsumerIdle = 5 * time.Second
 // read passes every record that cfg selects to each, with an ordered
 // consumer that is gone once read returns.
 func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt)) error {
+	for _, f := range cfg.FilterSubjects {
+		if err := l.checkFilter(f); err != nil {
+			return err
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if cfg.InactiveThreshold == 0 {

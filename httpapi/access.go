@@ -26,8 +26,12 @@ func (a access) canSee(tenantID string) bool {
 
 // tenantFor picks the tenant a request acts for: a tenant key's own, else
 // the one asked for (the default tenant when none). A tenant key naming
-// another tenant gets the same answer as for an unknown one.
+// another tenant gets the same answer as for an unknown one; one that
+// cannot be a tenant id is 400 invalid_field naming tenant.
 func (a access) tenantFor(asked string) (string, error) {
+	if err := checkField("tenant", asked, tenantRule); err != nil {
+		return "", err
+	}
 	if a.admin() {
 		return tenant.Normalize(asked), nil
 	}

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -211,8 +210,6 @@ func (a *API) listDeliveries(w http.ResponseWriter, r *http.Request) {
 	}
 	writeJSON(w, http.StatusOK, out)
 }
-
-var deliveryIDPattern = regexp.MustCompile(`^dlv_[0-9a-z]{26}$`)
 
 func (a *API) history(r *http.Request) ([]delivery.Attempt, error) {
 	id := r.PathValue("id")

@@ -3,13 +3,10 @@ package httpapi
 import (
 	"net/http"
 
-	"regexp"
 	"strconv"
 
 	"github.com/hookd/hookd/tenant"
 )
-
-var endpointIDPattern = regexp.MustCompile(`^ep_[0-9a-z]{26}$`)
 
 // pageLimit reads ?limit=: default 50, 1 to 250.
 func pageLimit(r *http.Request) (int, error) {
@@ -45,6 +42,10 @@ func (a *API) listEndpoints(w http.ResponseWriter, r *http.Request) {
 	}
 	acc := accessOf(r)
 	only := r.URL.Query().Get("tenant")
+	if err := checkField("tenant", only, tenantRule); err != nil {
+		writeError(w, err)
+		return
+	}
 	if !acc.admin() {
 		only = acc.key.Tenant
 	}

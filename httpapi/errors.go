@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -90,9 +91,13 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 
 // natsError maps a failure to reach or use JetStream to an answer: too
 // large is the client's to fix (413), anything else is ours and passing
-// (503 with Retry-After), never a 500 for what a retry can fix.
+// (503 with Retry-After), never a 500 for what a retry can fix. An id no
+// edge check caught but the store refused before asking the server
+// (natsname.ErrInvalidName) names nothing that can exist: 404.
 func natsError(what string, err error) *apiError {
 	switch {
+	case errors.Is(err, natsname.ErrInvalidName):
+		return &apiError{Status: http.StatusNotFound, Code: "not_found", Message: what + ": " + err.Error()}
 	case errors.Is(err, jetstream.ErrStreamMessageExceedsMaximum), errors.Is(err, nats.ErrMaxPayload):
 		return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: what + ": " + err.Error()}
 	default:

@@ -29,7 +29,12 @@ type eventView struct {
 func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	id := r.PathValue("id")
 	ctx := r.Context()
-	tenantID, err := accessOf(r).tenantFor(r.URL.Query().Get("tenant"))
+	asked := r.URL.Query().Get("tenant")
+	if err := checkField("tenant", asked, tenantRule); err != nil {
+		writeError(w, err)
+		return
+	}
+	tenantID, err := accessOf(r).tenantFor(asked)
 	if err != nil {
 		writeError(w, notFound("event", id))
 		return

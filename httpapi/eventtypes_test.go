@@ -157,5 +157,17 @@ func TestOpenAPIConformanceEventTypes(t *testing.T) {
 		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/endpoints/" + id, body: `{"filter":"data.customer.id == \"c_2\""}`, want: 400}), "invalid_field", "filter")
 		wantError(t, c.call(t, apiCall{method: "PATCH", path: "/v1/endpoints/" + id, body: `{"events":["order.created"],"filter":"data.total.cents > 0"}`, want: 400}), "invalid_field", "filter")
 		c.call(t, apiCall{method: "PATCH", path: "/v1/endpoints/" + id, body: `{"name":"unrelated change"}`, want: 200})
+		// A filter whose result on the example is not a boolean (a field
+		// the example lacks is nil) is refused too: it would be a rule
+		// error on every such event.
+		out = c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://x.example/hook","events":["order.*"],"filter":"data.paid"}`, want: 400})
+		wantError(t, out, "invalid_field", "filter")
+		if !strings.Contains(string(out), "not true or false") {
+			t.Errorf("the error does not say the result is not a boolean: %s", out)
+		}
+		c.call(t, apiCall{method: "POST", path: "/v1/endpoints", body: `{"url":"https://x.example/hook","events":["order.*"],"filter":"data.paid ?? false"}`, want: 201})
+		// So is one over its budget on the example.
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/endpoints", want: 400,
+			body: `{"url":"https://x.example/hook","events":["order.*"],"filter":"len(repeat(data.order_id, 100000000)) > 0"}`}), "invalid_field", "filter")
 	})
 }

@@ -1011,7 +1011,9 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 		if !strings.Contains(string(out), `"status":"pending"`) {
 			t.Errorf("held delivery: %s", out)
 		}
-		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/deliveries/dlv_unknown", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/deliveries/dlv_00000000000000000000000000", want: 404}), "not_found", "")
+		// Not a delivery id at all: 404 naming the parameter.
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/deliveries/dlv_unknown", want: 404, request: reqInvalid}), "not_found", "id")
 		c.call(t, apiCall{method: "GET", path: "/v1/deliveries/" + okDelivery, key: publishKey, want: 403})
 	})
 
@@ -1035,7 +1037,8 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 		c.call(t, apiCall{method: "POST", path: "/v1/deliveries/" + deadDelivery + "/retry", want: 202})
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/deliveries/" + failDelivery + "/retry", want: 409}), "already_queued", "")
 		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/deliveries/" + okDelivery + "/retry", body: `{"force":"yes"}`, want: 400, request: reqInvalid}), "invalid_field", "force")
-		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/deliveries/dlv_unknown/retry", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/deliveries/dlv_00000000000000000000000000/retry", want: 404}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "POST", path: "/v1/deliveries/dlv_unknown/retry", want: 404, request: reqInvalid}), "not_found", "id")
 	})
 
 	t.Run("POST /v1/endpoints/{id}/recover", func(t *testing.T) {
@@ -1157,7 +1160,7 @@ func TestOpenAPIConformanceTenants(t *testing.T) {
 		}
 		c.call(t, apiCall{method: "GET", path: "/v1/tenants/default", want: 200}) // always exists
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/nosuch", want: 404}), "not_found", "")
-		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/bad.id", want: 404, request: reqInvalid}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/bad.id", want: 404, request: reqInvalid}), "not_found", "id")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/acme", key: acmeKey, want: 404}), "not_found", "")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/tenants/acme", key: publishKey, want: 403}), "forbidden", "")
 	})
@@ -1332,7 +1335,7 @@ func TestOpenAPIConformanceTenants(t *testing.T) {
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent, key: globexKey, want: 404}), "not_found", "")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent + "?tenant=acme", key: globexKey, want: 404}), "not_found", "")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + plainEvent, key: acmeKey, want: 404}), "not_found", "")
-		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent + "?tenant=bad.id", want: 404, request: reqInvalid}), "not_found", "")
+		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/events/" + acmeEvent + "?tenant=bad.id", want: 400, request: reqInvalid}), "invalid_field", "tenant")
 
 		// A delivery of another tenant's endpoint does not exist for a
 		// tenant key.

@@ -99,8 +99,9 @@ func queryParams(doc []byte) (map[string][]string, error) {
 // an Allow header lists them.
 var routeMethods = []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch, http.MethodDelete}
 
-// routes registers handlers on a mux, each behind the check of its query
-// parameters as openapi.json declares them.
+// routes registers handlers on a mux, each behind the check of its path
+// parameters (ids.go) and of its query parameters as openapi.json declares
+// them.
 type routes struct{ mux *http.ServeMux }
 
 // HandleFunc registers h for pattern ("METHOD /path"), as
@@ -115,7 +116,7 @@ func (rs routes) Handle(pattern string, h http.Handler) {
 	if !ok {
 		panic("httpapi: route " + pattern + " is not in openapi.json")
 	}
-	rs.mux.Handle(pattern, onlyDeclaredQuery(params, h))
+	rs.mux.Handle(pattern, onlyDeclaredQuery(params, checkPath(pattern, h)))
 }
 
 // onlyDeclaredQuery refuses a request whose query string does not parse,

@@ -75,6 +75,9 @@ func (a *API) deliveryLog(w http.ResponseWriter, r *http.Request) {
 // key only those of the tenant's endpoints.
 func (a *API) logFilter(r *http.Request, endpointID string) (func(delivery.Attempt) bool, error) {
 	acc := accessOf(r)
+	if err := checkField("endpoint_id", endpointID, endpointRule); err != nil {
+		return nil, err
+	}
 	if endpointID != "" {
 		ep, err := a.store.Get(r.Context(), endpointID)
 		if errors.Is(err, endpoint.ErrNotFound) || err == nil && !acc.canSee(ep.Tenant) {

@@ -20,8 +20,10 @@ type Options struct {
 	// EndpointLabels is the largest number of endpoints for which the
 	// backlog is exported per endpoint (label endpoint); with more, only
 	// the aggregate is, so a deployment with 100,000 endpoints cannot flood
-	// Prometheus with series. Optional: default DefaultEndpointLabels;
-	// negative exports only the aggregate.
+	// Prometheus with series. Rule errors are counted per endpoint for
+	// the first EndpointLabels endpoints that have one, the others
+	// together. Optional: default DefaultEndpointLabels; negative exports
+	// only the aggregate.
 	EndpointLabels int
 	// Logger receives scrape errors. Optional: default slog.Default().
 	Logger *slog.Logger
@@ -57,7 +59,7 @@ func New(opts Options) *Metrics {
 		Help: "Deliveries dead-lettered; stage is delivery (a permanent failure or retries exhausted) or routing (the endpoint stream could not be reached)."},
 		[]string{"stage"})
 	reg.MustRegister(dead)
-	return &Metrics{reg: reg, opts: opts, Routing: newRouting(reg, dead), Delivery: newDelivery(reg, dead)}
+	return &Metrics{reg: reg, opts: opts, Routing: newRouting(reg, dead, opts.EndpointLabels), Delivery: newDelivery(reg, dead)}
 }
 
 // Registry is the process's registry, for tests and extra collectors.

@@ -87,6 +87,37 @@ func TestBacklogCap(t *testing.T) {
 	}
 }
 
+// Rule errors are counted per endpoint and kind for the first endpoints up
+// to the cap, later endpoints together as OtherEndpoint: a deployment with
+// 100,000 failing filters cannot flood Prometheus with series.
+func TestRuleErrorsCap(t *testing.T) {
+	for _, c := range []struct {
+		cap  int
+		want string
+	}{
+		{2, `hookd_endpoint_rule_errors_total{endpoint="_other",kind="filter"} 1
+hookd_endpoint_rule_errors_total{endpoint="ep_a",kind="filter"} 2
+hookd_endpoint_rule_errors_total{endpoint="ep_a",kind="payload"} 1
+hookd_endpoint_rule_errors_total{endpoint="ep_b",kind="ordering_key"} 1
+`},
+		{-1, `hookd_endpoint_rule_errors_total{endpoint="_other",kind="filter"} 3
+hookd_endpoint_rule_errors_total{endpoint="_other",kind="ordering_key"} 1
+hookd_endpoint_rule_errors_total{endpoint="_other",kind="payload"} 1
+`},
+	} {
+		r := New(Options{EndpointLabels: c.cap}).Routing
+		r.RecordRuleError("ep_a", "filter")
+		r.RecordRuleError("ep_b", "ordering_key")
+		r.RecordRuleError("ep_c", "filter") // past the cap of 2
+		r.RecordRuleError("ep_a", "filter")
+		r.RecordRuleError("ep_a", "payload")
+		want := "# HELP hookd_endpoint_rule_errors_total " + ruleErrorsHelp + "\n# TYPE hookd_endpoint_rule_errors_total counter\n" + c.want
+		if err := testutil.CollectAndCompare(r.ruleErrors, strings.NewReader(want)); err != nil {
+			t.Errorf("cap %d: %v", c.cap, err)
+		}
+	}
+}
+
 // The hot paths' cost: a few atomic adds, no allocation.
 func BenchmarkDeliveryAttempt(b *testing.B) {
 	d := New(Options{}).Delivery

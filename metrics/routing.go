@@ -1,9 +1,14 @@
 package metrics
 
-import "github.com/prometheus/client_golang/prometheus"
+import (
+	"sync"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
 
 // Routing holds the router's instruments. Its methods only add to
-// counters resolved once, at creation: nothing is looked up per event.
+// counters resolved once, at creation: nothing is looked up per event
+// (except for rule errors, which are rare: see RecordRuleError).
 type Routing struct {
 	received    prometheus.Counter
 	evaluations prometheus.Counter
@@ -11,9 +16,22 @@ type Routing struct {
 	errors      prometheus.Counter
 	deadLetters prometheus.Counter
 	forged      prometheus.Counter
+
+	// ruleErrors counts rule errors by endpoint and kind, labelled with
+	// at most cap endpoints (later ones as OtherEndpoint).
+	ruleErrors *prometheus.CounterVec
+	cap        int
+	mu         sync.Mutex
+	labelled   map[string]bool
 }
 
-func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec) *Routing {
+// OtherEndpoint is the endpoint label of the rule errors of endpoints past
+// the cap on per-endpoint series (Options.EndpointLabels).
+const OtherEndpoint = "_other"
+
+const ruleErrorsHelp = "Rule errors by endpoint and kind: filter (the endpoint did not get the event), ordering_key (delivered with the empty key) or payload (dead-lettered). Per endpoint for the first --metrics-endpoint-labels endpoints with one, the others as endpoint " + OtherEndpoint + "."
+
+func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec, endpointLabels int) *Routing {
 	counter := func(name, help string) prometheus.Counter {
 		c := prometheus.NewCounter(prometheus.CounterOpts{Name: name, Help: help})
 		reg.MustRegister(c)
@@ -27,7 +45,32 @@ func newRouting(reg prometheus.Registerer, dead *prometheus.CounterVec) *Routing
 		deadLetters: dead.WithLabelValues("routing"),
 		forged: counter("hookd_events_forged_total", "Events of hookd's own type space (hookd.*) that hookd did not raise "+
 			"(published to events.hookd.* or tenants.<t>.events.hookd.*): acknowledged and never routed."),
+		ruleErrors: func() *prometheus.CounterVec {
+			c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "hookd_endpoint_rule_errors_total",
+				Help: ruleErrorsHelp},
+				[]string{"endpoint", "kind"})
+			reg.MustRegister(c)
+			return c
+		}(),
+		cap:      endpointLabels,
+		labelled: map[string]bool{},
 	}
+}
+
+// RecordRuleError counts a rule error of an endpoint: kind is filter,
+// ordering_key or payload (see router.RuleErrorFilter). It implements
+// router.RuleErrorRecorder.
+func (r *Routing) RecordRuleError(endpointID, kind string) {
+	r.mu.Lock()
+	if !r.labelled[endpointID] {
+		if r.cap < 0 || len(r.labelled) >= r.cap {
+			endpointID = OtherEndpoint
+		} else {
+			r.labelled[endpointID] = true
+		}
+	}
+	r.mu.Unlock()
+	r.ruleErrors.WithLabelValues(endpointID, kind).Inc()
 }
 
 // EventReceived counts an event taken from the events stream for the first

@@ -37,6 +37,11 @@ type Config struct {
 	// Metrics counts events, rule evaluations and dead letters. Optional:
 	// default instruments of a registry of their own, which nothing serves.
 	Metrics *metrics.Routing
+	// RuleErrors is told of every rule error (an endpoint's filter,
+	// ordering key or payload failing on an event; see RuleErrorFilter),
+	// which the router also logs at WARN, at most once a minute per
+	// endpoint and kind. Optional: default none.
+	RuleErrors RuleErrorRecorder
 	// TracerProvider makes the route spans. Optional: default no-op, which
 	// still carries a producer's trace context to the deliveries.
 	TracerProvider trace.TracerProvider

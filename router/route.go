@@ -206,14 +206,16 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 			continue
 		}
 		if ep.Broken != nil {
-			r.log.Error("endpoint skipped: its rule does not compile", "endpoint", ep.ID, "event", env.ID, "err", ep.Broken)
+			r.errs.record(ep.ID, env.ID, RuleErrorFilter, ep.Broken)
 			continue
 		}
 		evaluated++
 		ok, err := ep.Rule.Match(ev, env)
 		if err != nil {
+			// The endpoint's problem: it does not get the event, every
+			// other endpoint does, and the event is not retried for it.
 			failed++
-			r.log.Debug("filter error, not matched", "endpoint", ep.ID, "event", env.ID, "err", err)
+			r.errs.record(ep.ID, env.ID, RuleErrorFilter, err)
 			continue
 		}
 		if ok {
@@ -233,19 +235,21 @@ type target struct {
 }
 
 // lane picks the delivery's lane at an endpoint with an ordering key. A key
-// that fails to evaluate is "": those deliveries share a lane.
+// that fails to evaluate is "": those deliveries share a lane (a rule
+// error, RuleErrorOrderingKey).
 func (r *Router) lane(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator) int {
-	return laneOf(ep, env, ev, r.log)
+	return laneOf(ep, env, ev, r.errs)
 }
 
-func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slog.Logger) int {
+// laneOf is lane for routers and backfills; errs may be nil.
+func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, errs *ruleErrors) int {
 	n := ep.Layout().Lanes
 	if n == 0 {
 		return 0
 	}
 	key, err := ev.Key(ep.Key, env)
 	if err != nil {
-		log.Debug("ordering key error, empty key used", "endpoint", ep.ID, "event", env.ID, "err", err)
+		errs.record(ep.ID, env.ID, RuleErrorOrderingKey, err)
 	}
 	return rules.Lane(key, n)
 }
@@ -253,7 +257,7 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, log *slo
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
-	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer()}.publishAll(ctx, e, targets, rd, trace)
+	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs}.publishAll(ctx, e, targets, rd, trace)
 }
 
 // publisher renders deliveries and publishes them with their pending
@@ -263,6 +267,7 @@ type publisher struct {
 	names  topology.Names
 	log    *slog.Logger
 	sealer endpoint.Sealer
+	errs   *ruleErrors // nil: rule errors are not recorded
 }
 
 // publishAll publishes; trace is the trace context every delivery carries
@@ -359,7 +364,16 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 	if t.ep.PayloadErr != nil {
 		err = t.ep.PayloadErr
 	}
-	if err != nil {
+	if n := renderedSize(p); err == nil && n > topology.MaxEventSize {
+		// No endpoint stream would take it: publishing it would fail
+		// and retry for every event. The event itself always fits.
+		err = fmt.Errorf("the rendered delivery is %d bytes, more than the %d a delivery may have", n, topology.MaxEventSize)
+	}
+	switch {
+	case err != nil && r.errs != nil:
+		// The worker dead-letters it with the error.
+		r.errs.record(t.ep.ID, e.ID, RuleErrorPayload, err)
+	case err != nil:
 		r.log.Warn("delivery not rendered in the endpoint's format: it will be dead-lettered", "endpoint", t.ep.ID, "event", e.ID, "err", err)
 	}
 	delivery.SetPayload(m, e, p, err, r.sealer)
@@ -369,6 +383,15 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 		m.Header.Set(delivery.HeaderLane, strconv.Itoa(t.lane))
 	}
 	return m
+}
+
+// renderedSize is a rendered delivery's body and header values together.
+func renderedSize(p payload.Rendered) int {
+	n := len(p.Body)
+	for k, v := range p.Headers {
+		n += len(k) + len(v)
+	}
+	return n
 }
 
 // pendingRecord is the delivery log's first record of a delivery. Its

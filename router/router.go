@@ -33,6 +33,8 @@ type Router struct {
 	tracer  tracing.Tracer
 	// consuming counts the lanes whose consumer is running, for Ready.
 	consuming atomic.Int32
+	// errs records rule errors.
+	errs *ruleErrors
 }
 
 // numLanes is how many lanes Run consumes: parallel and ordered.
@@ -48,8 +50,10 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Router{cfg: cfg, js: topo.JetStream(), names: topo.Names(), reg: reg, log: cfg.Logger.With("component", "router"), mw: mw,
-		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router")}, nil
+	log := cfg.Logger.With("component", "router")
+	return &Router{cfg: cfg, js: topo.JetStream(), names: topo.Names(), reg: reg, log: log, mw: mw,
+		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router"),
+		errs: newRuleErrors(cfg.RuleErrors, log)}, nil
 }
 
 // Run routes events until ctx is done. It starts only once the registry has

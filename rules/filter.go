@@ -3,6 +3,8 @@ package rules
 import (
 	"errors"
 	"fmt"
+	"reflect"
+	"strings"
 	"time"
 
 	"github.com/expr-lang/expr"
@@ -24,11 +26,12 @@ const (
 	MemoryBudget = 100_000
 )
 
-// compileOptions are every filter's and key's: the environment, the size
-// limit, and no builtin whose answer depends on when it runs, so that an
-// event routes the same whenever (and however often) it is routed.
+// compileOptions are every filter's and key's (and transform's and
+// template's): the environment, the size limit, the budgets' rewrite
+// (bound.go), and no builtin whose answer depends on when it runs, so that
+// an event routes the same whenever (and however often) it is routed.
 func compileOptions() []expr.Option {
-	return []expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxNodes), expr.DisableBuiltin("now")}
+	return append(append([]expr.Option{expr.Env(Env{}), expr.MaxNodes(MaxNodes)}, disableBuiltins()...), budgetOptions()...)
 }
 
 // ErrInvalidFilter wraps every reason a filter is refused at compile time;
@@ -47,6 +50,9 @@ type Env struct {
 	Headers map[string]string `expr:"headers"`
 	Tenant  string            `expr:"tenant"`
 	Source  string            `expr:"source"`
+	// meter counts the budgets of the run in progress; set by the
+	// Evaluator running it (so an Env is run by one Evaluator at a time).
+	meter *meter
 }
 
 // Filter is a compiled filter expression. It is safe for concurrent use;
@@ -66,9 +72,16 @@ func CompileFilter(src string) (*Filter, error) {
 	if len(src) > MaxSourceLen {
 		return nil, fmt.Errorf("%w: longer than %d bytes", ErrInvalidFilter, MaxSourceLen)
 	}
-	program, err := expr.Compile(src, append(compileOptions(), expr.AsBool())...)
+	// Not expr.AsBool: it turns a nil result into false, and a filter
+	// that reads a field an event lacks should show as a rule error
+	// (ErrNotBoolean), not quietly match nothing. Its compile-time check
+	// is kept: a result known not to be a boolean is refused.
+	program, err := expr.Compile(src, compileOptions()...)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidFilter, err.Error())
+	}
+	if t := program.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
+		return nil, fmt.Errorf("%w: expected bool, but got %s", ErrInvalidFilter, t)
 	}
 	return &Filter{src: src, program: program}, nil
 }
@@ -81,15 +94,22 @@ func (f *Filter) String() string {
 	return f.src
 }
 
-// Evaluator runs filters. It reuses one expr VM, so it must not be shared
-// between goroutines.
+// Evaluator runs filters. It reuses one expr VM and one budget meter, so
+// it must not be shared between goroutines.
 type Evaluator struct {
-	vm vm.VM
+	vm    vm.VM
+	meter meter
 }
 
+// ErrNotBoolean reports a filter whose result, on some event, is neither
+// true nor false (a field the event lacks is nil): a rule error, like any
+// other run-time error.
+var ErrNotBoolean = errors.New("filter result is not true or false")
+
 // Match reports whether env satisfies f; a nil filter always matches. A
-// runtime error (such as reading a field of a missing object) is returned
-// with a false result: the event does not match.
+// run-time error (such as reading a field of a missing object, a result
+// that is not a boolean, ErrNotBoolean, or a run over its budget,
+// ErrBudget) is returned with a false result: the event does not match.
 func (e *Evaluator) Match(f *Filter, env *Env) (bool, error) {
 	if f == nil {
 		return true, nil
@@ -98,13 +118,44 @@ func (e *Evaluator) Match(f *Filter, env *Env) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	b, _ := out.(bool)
+	b, ok := out.(bool)
+	if !ok {
+		return false, fmt.Errorf("%w: it is %s (for a field an event may lack, write data.x ?? false)", ErrNotBoolean, kindOf(out))
+	}
 	return b, nil
 }
 
-// run runs every program under MemoryBudget; expr's VM turns a panic
-// inside a run into an error.
+// kindOf names a value's kind for an error, without its value (which is
+// event data).
+func kindOf(v any) string {
+	switch v.(type) {
+	case nil:
+		return "nil"
+	case string:
+		return "a string"
+	case float64, int:
+		return "a number"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "an object"
+	}
+	return fmt.Sprintf("a %T", v)
+}
+
+// run runs every program under its budgets (MemoryBudget, WorkBudget and
+// the others), counted afresh for each run; expr's VM turns a panic inside
+// a run into an error. A run over a budget returns an error wrapping
+// ErrBudget.
 func (e *Evaluator) run(p *vm.Program, env *Env) (any, error) {
 	e.vm.MemoryBudget = MemoryBudget
-	return e.vm.Run(p, env)
+	e.meter.reset()
+	env.meter = &e.meter
+	out, err := e.vm.Run(p, env)
+	env.meter = nil
+	if err != nil && !errors.Is(err, ErrBudget) && strings.Contains(err.Error(), "memory budget exceeded") {
+		// expr's own budget panics with a string.
+		err = fmt.Errorf("%w: %w", ErrBudget, err)
+	}
+	return out, err
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -70,6 +71,9 @@ func (t *Topology) ensureBatches(ctx context.Context, endpointID string, l Endpo
 // BatchConsumer looks up the worker consumer of an endpoint's batch stream
 // without creating anything; ErrEndpointMissing when there is none.
 func (t *Topology) BatchConsumer(ctx context.Context, endpointID string) (jetstream.Consumer, error) {
+	if err := natsname.ValidToken(endpointID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEndpointMissing, err)
+	}
 	c, err := t.js.Consumer(ctx, t.names.BatchStream(endpointID), WorkerConsumer)
 	if errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
 		return nil, fmt.Errorf("%w: batches of %s", ErrEndpointMissing, endpointID)

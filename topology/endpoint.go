@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -42,8 +43,13 @@ type EndpointLayout struct {
 // EnsureEndpoint creates or updates an endpoint's delivery stream and its
 // worker consumers. The stream is a work queue: a delivery is removed once a
 // worker acknowledged it. Once it holds Config.EndpointMaxMsgs (or
-// EndpointMaxBytes) it refuses new deliveries until workers drain it.
+// EndpointMaxBytes) it refuses new deliveries until workers drain it. An
+// endpoint id that is not a valid token (natsname.ValidToken) fails with
+// natsname.ErrInvalidName before anything reaches JetStream.
 func (t *Topology) EnsureEndpoint(ctx context.Context, endpointID string, l EndpointLayout) error {
+	if err := natsname.ValidToken(endpointID); err != nil {
+		return fmt.Errorf("topology: endpoint stream: %w", err)
+	}
 	subjects := []string{t.names.DeliverySubject(endpointID)}
 	if l.Lanes > 0 {
 		subjects = append(subjects, t.names.LaneSubject(endpointID, "*"))
@@ -120,8 +126,11 @@ func (t *Topology) endpointConsumers(endpointID string, l EndpointLayout) []jets
 
 // DeleteEndpoint removes an endpoint's delivery stream, and its batch
 // stream if it has one. Deleting a stream that does not exist is not an
-// error.
+// error; an id that is not a valid token is natsname.ErrInvalidName.
 func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error {
+	if err := natsname.ValidToken(endpointID); err != nil {
+		return fmt.Errorf("topology: delete endpoint stream: %w", err)
+	}
 	for _, name := range []string{t.names.EndpointStream(endpointID), t.names.BatchStream(endpointID)} {
 		err := t.js.DeleteStream(ctx, name)
 		if err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -139,6 +148,9 @@ var ErrEndpointMissing = errors.New("endpoint stream missing")
 // creating anything: only endpoint creation makes streams, so a worker with
 // a stale view cannot resurrect a deleted endpoint's stream.
 func (t *Topology) EndpointConsumers(ctx context.Context, endpointID string, l EndpointLayout) ([]jetstream.Consumer, error) {
+	if err := natsname.ValidToken(endpointID); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrEndpointMissing, err)
+	}
 	names := []string{WorkerConsumer}
 	for lane := 1; lane <= l.Lanes; lane++ {
 		names = append(names, LaneConsumer(lane))

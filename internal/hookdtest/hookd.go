@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/netip"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,7 +22,13 @@ type Hookd struct {
 	URL  string // the API's base URL, e.g. http://127.0.0.1:34567
 	stop context.CancelFunc
 	done chan error
+	// exited is set once Run has returned.
+	exited atomic.Bool
 }
+
+// Running reports whether hookd is still running: Run has not returned (a
+// part that failed stops the whole process).
+func (h *Hookd) Running() bool { return !h.exited.Load() }
 
 // Logger returns a logger for tests: quiet unless HOOKD_TEST_LOG is set.
 func Logger() *slog.Logger {
@@ -72,7 +79,11 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 func run(t testing.TB, a *app.App) *Hookd {
 	ctx, cancel := context.WithCancel(context.Background())
 	h := &Hookd{App: a, URL: "http://" + a.HTTPAddr(), stop: cancel, done: make(chan error, 1)}
-	go func() { h.done <- a.Run(ctx) }()
+	go func() {
+		err := a.Run(ctx)
+		h.exited.Store(true)
+		h.done <- err
+	}()
 	t.Cleanup(func() { h.Stop(t) })
 	return h
 }

@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"sort"
 
+	"github.com/hookd/hookd/internal/natsname"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -30,8 +31,13 @@ type Bucket[T any] struct {
 	Kind string
 }
 
-// Get returns the document at key and its revision.
+// Get returns the document at key and its revision. A key that cannot be
+// one (natsname.ValidKey) is ErrNotFound, also wrapping
+// natsname.ErrInvalidName, and never reaches the server.
 func (b Bucket[T]) Get(ctx context.Context, key string) (*T, uint64, error) {
+	if err := natsname.ValidKey(key); err != nil {
+		return nil, 0, fmt.Errorf("%s: %w: %w", b.Kind, ErrNotFound, err)
+	}
 	entry, err := b.KV.Get(ctx, key)
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrInvalidKey) {
 		return nil, 0, fmt.Errorf("%s %s: %w", b.Kind, key, ErrNotFound)
@@ -47,8 +53,12 @@ func (b Bucket[T]) Get(ctx context.Context, key string) (*T, uint64, error) {
 }
 
 // Put stores v at key: a create when rev is 0, else an update that fails
-// with ErrConflict unless the key is still at rev.
+// with ErrConflict unless the key is still at rev. A key that cannot be one
+// is natsname.ErrInvalidName.
 func (b Bucket[T]) Put(ctx context.Context, key string, v *T, rev uint64) error {
+	if err := natsname.ValidKey(key); err != nil {
+		return fmt.Errorf("%s: %w", b.Kind, err)
+	}
 	raw, err := json.Marshal(v)
 	if err != nil {
 		return fmt.Errorf("%s %s: encode: %w", b.Kind, key, err)

@@ -1,0 +1,59 @@
+package topology
+
+import (
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/internal/natsname"
+)
+
+// An endpoint id that a request made up, however long, never reaches the
+// server: a JetStream API subject longer than the control line (4 KiB)
+// makes the server close the connection, which every part of a process
+// shares. Each call fails with natsname.ErrInvalidName (or ErrEndpointMissing) and
+// the connection stays open.
+func TestEndpointNamesNeverCloseTheConnection(t *testing.T) {
+	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ns.Shutdown()
+	nc, err := ns.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	topo, _ := New(js, Config{})
+	ctx := context.Background()
+	if err := topo.EnsureCore(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range []string{strings.Repeat("a", 5000), "a.b", "a*", ">", ""} {
+		if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{}); !errors.Is(err, natsname.ErrInvalidName) {
+			t.Errorf("EnsureEndpoint(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
+		}
+		if err := topo.DeleteEndpoint(ctx, id); !errors.Is(err, natsname.ErrInvalidName) {
+			t.Errorf("DeleteEndpoint(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
+		}
+		if _, err := topo.EndpointConsumers(ctx, id, EndpointLayout{}); !errors.Is(err, ErrEndpointMissing) || !errors.Is(err, natsname.ErrInvalidName) {
+			t.Errorf("EndpointConsumers(%s): %v, want ErrEndpointMissing and natsname.ErrInvalidName", natsname.Truncate(id), err)
+		}
+		if _, err := topo.BatchConsumer(ctx, id); !errors.Is(err, ErrEndpointMissing) || !errors.Is(err, natsname.ErrInvalidName) {
+			t.Errorf("BatchConsumer(%s): %v, want ErrEndpointMissing and natsname.ErrInvalidName", natsname.Truncate(id), err)
+		}
+		if nc.IsClosed() {
+			t.Fatalf("the connection was closed after %s: %v", natsname.Truncate(id), nc.LastError())
+		}
+	}
+	if _, err := js.AccountInfo(ctx); err != nil {
+		t.Fatalf("connection unusable afterwards: %v", err)
+	}
+}
