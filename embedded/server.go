@@ -97,10 +97,15 @@ func (c Config) clusterOptions(opts *server.Options) {
 // Server is a running embedded nats-server.
 type Server struct {
 	ns *server.Server
+	// unlock releases the data directory's lock.
+	unlock func()
 }
 
 // Start starts a server and waits until it accepts connections. The caller
-// must call Shutdown.
+// must call Shutdown. It locks StoreDir first: a second server on the same
+// directory, in this process or another, fails at once with
+// ErrStoreDirLocked. An address it cannot listen on fails at once too,
+// with a *ListenError.
 func Start(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -126,17 +131,25 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.ClusterName != "" {
 		cfg.clusterOptions(opts)
 	}
+	unlock, err := lockStoreDir(cfg.StoreDir)
+	if err != nil {
+		return nil, err
+	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
+		unlock()
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server")}, false, false, false)
+	hook := newFatalHook()
+	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server"), fatal: hook.fatal}, false, false, false)
 	ns.Start()
-	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+	if err := waitReady(ns, cfg, hook); err != nil {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %q in use?)", cfg.ReadyTimeout, cfg.Listen)
+		ns.WaitForShutdown()
+		unlock()
+		return nil, err
 	}
-	return &Server{ns: ns}, nil
+	return &Server{ns: ns, unlock: unlock}, nil
 }
 
 // WaitJetStream waits until JetStream can be used: at once for a single
@@ -182,6 +195,7 @@ func (s *Server) NATS() *server.Server { return s.ns }
 func (s *Server) Shutdown() {
 	s.ns.Shutdown()
 	s.ns.WaitForShutdown()
+	s.unlock()
 }
 
 func splitHostPort(addr string) (string, int, error) {

@@ -1,0 +1,102 @@
+package embedded
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// busyAddr listens on a free 127.0.0.1 port for the rest of the test and
+// returns its address.
+func busyAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	return ln.Addr().String()
+}
+
+// A client port in use fails Start at once with a ListenError naming the
+// address, not after the 30 s ready timeout; the data directory is
+// released for the next try.
+func TestStartFailsAtOnceOnABusyClientPort(t *testing.T) {
+	addr := busyAddr(t)
+	dir := t.TempDir()
+	begin := time.Now()
+	s, err := Start(Config{StoreDir: dir, Listen: addr, Logger: quietLogger()})
+	took := time.Since(begin)
+	if err == nil {
+		s.Shutdown()
+		t.Fatalf("Start on busy %s succeeded", addr)
+	}
+	var le *ListenError
+	if !errors.As(err, &le) || le.Port != "client" || le.Addr != addr || !errors.Is(err, ErrListen) {
+		t.Fatalf("err = %v, want a client ListenError for %s", err, addr)
+	}
+	if !strings.Contains(err.Error(), addr) || !strings.Contains(err.Error(), "address already in use") {
+		t.Errorf("message %q does not name the address and the reason", err)
+	}
+	if took > 5*time.Second {
+		t.Errorf("Start took %s to fail, want at once", took)
+	}
+	s, err = Start(Config{StoreDir: dir, Listen: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("the data directory is still locked after a failed start: %v", err)
+	}
+	s.Shutdown()
+}
+
+// The same for a cluster port in use.
+func TestStartFailsAtOnceOnABusyClusterPort(t *testing.T) {
+	addr := busyAddr(t)
+	begin := time.Now()
+	s, err := Start(Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", ServerName: "n1", ClusterName: "c",
+		ClusterListen: addr, Routes: []string{"nats://" + addr}, Logger: quietLogger()})
+	took := time.Since(begin)
+	if err == nil {
+		s.Shutdown()
+		t.Fatalf("Start on busy cluster port %s succeeded", addr)
+	}
+	var le *ListenError
+	if !errors.As(err, &le) || le.Port != "cluster" || le.Addr != addr {
+		t.Fatalf("err = %v, want a cluster ListenError for %s", err, addr)
+	}
+	if took > 5*time.Second {
+		t.Errorf("Start took %s to fail, want at once", took)
+	}
+}
+
+// A second server on a data directory in use is refused at once, naming
+// the directory; once the first stops, the directory can be used again.
+func TestSecondServerOnADataDirIsRefused(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "data")
+	first, err := Start(Config{StoreDir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	second, err := Start(Config{StoreDir: dir, Logger: quietLogger()})
+	if err == nil {
+		second.Shutdown()
+		first.Shutdown()
+		t.Fatal("a second server started on the same data directory")
+	}
+	if !errors.Is(err, ErrStoreDirLocked) || !strings.Contains(err.Error(), dir) {
+		t.Errorf("err = %v, want ErrStoreDirLocked naming %s", err, dir)
+	}
+	first.Shutdown()
+	again, err := Start(Config{StoreDir: dir, Logger: quietLogger()})
+	if err != nil {
+		t.Fatalf("after the first stopped: %v", err)
+	}
+	again.Shutdown()
+}
+
+// quietLogger drops the server's logs.
+func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
