@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -320,42 +321,25 @@ func (a *App) NATSURL() string {
 func (a *App) Registry() *endpoint.Registry { return a.reg }
 
 // Run runs every role until ctx is done or one fails, drains them, then
-// closes the NATS connection and the embedded server.
+// closes the NATS connection and the embedded server. Once the stop
+// begins it returns within Config.ShutdownTimeout (see shutdown.go).
 func (a *App) Run(ctx context.Context) error {
+	a.sup.SetStopTimeout(a.cfg.ShutdownTimeout - ShutdownCloseTime)
+	var mu sync.Mutex
+	var stopAt time.Time
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		stopAt = time.Now()
+		mu.Unlock()
+	})
+	defer stop()
 	err := a.sup.Run(ctx)
-	a.close()
+	a.closeBy(a.closeDeadline(&mu, &stopAt))
 	return err
 }
 
-func (a *App) close() {
-	for _, nc := range a.roleConns {
-		// The roles have stopped: let what they published reach the server.
-		if err := nc.FlushTimeout(5 * time.Second); err != nil {
-			a.log.Warn("role connection not flushed", "err", err)
-		}
-		nc.Close()
-	}
-	if a.js != nil {
-		select {
-		case <-a.js.PublishAsyncComplete():
-		case <-time.After(5 * time.Second):
-			a.log.Warn("some publishes were not flushed")
-		}
-	}
-	if a.nc != nil {
-		if err := a.nc.Drain(); err == nil {
-			select {
-			case <-a.closed:
-			case <-time.After(10 * time.Second):
-				a.log.Warn("nats drain timed out")
-			}
-		}
-		a.nc.Close()
-	}
-	if a.ns != nil {
-		a.ns.Shutdown()
-	}
-}
+// close closes what New opened, when New fails.
+func (a *App) close() { a.closeBy(time.Now().Add(ShutdownCloseTime)) }
 
 // JetStream is the process's JetStream context, for tests and tools.
 func (a *App) JetStream() jetstream.JetStream { return a.js }

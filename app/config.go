@@ -2,8 +2,10 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -73,6 +75,12 @@ type Config struct {
 	Topology topology.Config
 	Router   router.Config
 	Worker   worker.Config
+	// ShutdownTimeout bounds how long Run takes to return once its context
+	// ends: the roles get all of it but ShutdownCloseTime to finish (a
+	// delivery in flight is bounded by Worker.Timeout), then the
+	// connections and the embedded server get the rest. Optional: default
+	// Worker.Timeout (15s unless set) + 10s.
+	ShutdownTimeout time.Duration
 	// RouterMiddleware wraps event routing, e.g. for fault injection in
 	// tests. Optional.
 	RouterMiddleware []router.Middleware
@@ -93,6 +101,13 @@ func (c *Config) setDefaults() {
 	if c.TracerProvider == nil {
 		c.TracerProvider = noop.NewTracerProvider()
 	}
+	if c.ShutdownTimeout == 0 {
+		attempt := c.Worker.Timeout
+		if attempt <= 0 {
+			attempt = 15 * time.Second // worker.Config's default
+		}
+		c.ShutdownTimeout = attempt + 10*time.Second
+	}
 	if c.Router.TracerProvider == nil {
 		c.Router.TracerProvider = c.TracerProvider
 	}
@@ -108,6 +123,9 @@ func (c Config) Validate() error {
 	}
 	if c.HTTPAddr == "" && c.NoRouter && c.NoWorker {
 		return errors.New("app: no role to run")
+	}
+	if c.ShutdownTimeout <= ShutdownCloseTime {
+		return fmt.Errorf("app: ShutdownTimeout %s must be longer than the %s kept for closing", c.ShutdownTimeout, ShutdownCloseTime)
 	}
 	return nil
 }

@@ -27,6 +27,14 @@ const reconcileInterval = 2 * time.Second
 // handed back on shutdown or disable.
 const drainTimeout = 10 * time.Second
 
+// closedAfter returns a channel closed after d: unlike time.After's, it
+// ends every wait on it, so one deadline can be shared by many.
+func closedAfter(d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
+
 // Worker consumes every enabled endpoint's stream through the durable
 // consumer all workers share, so any number of workers split the work.
 type Worker struct {
@@ -104,8 +112,8 @@ func (ec *endpointConsumer) closed() bool {
 
 // drain stops pulling and waits until the messages the client had buffered
 // went through the callback (which hands them back while stopping), or
-// until deadline.
-func (ec *endpointConsumer) drain(deadline <-chan time.Time) {
+// until deadline is closed.
+func (ec *endpointConsumer) drain(deadline <-chan struct{}) {
 	for _, cc := range ec.ccs {
 		cc.Drain()
 	}
@@ -230,18 +238,18 @@ func (w *Worker) reconcile(ctx context.Context) {
 		switch {
 		case ec.closed():
 			w.log.Warn("consumer stopped, restarting", "endpoint", id)
-			ec.drain(time.After(drainTimeout))
+			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 			w.wake(ctx, id)
 		case ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout):
-			ec.drain(time.After(drainTimeout))
+			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
 			w.wake(ctx, id) // a new ordering: consume it anew
 		case ec.activity.idleFor(w.cfg.IdleAfter, now) && now.Sub(ec.activity.checked) >= w.cfg.IdleAfter:
 			ec.activity.checked = now
 			if w.settled(ctx, ec) {
-				ec.drain(time.After(drainTimeout))
+				ec.drain(closedAfter(drainTimeout))
 				delete(w.consumers, id)
 				w.log.Debug("endpoint idle, stopped pulling", "endpoint", id)
 			}
@@ -296,7 +304,7 @@ func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle f
 			w.log.Debug("consume", "endpoint", ec.id, "err", err)
 		}))
 	if err != nil {
-		ec.drain(time.After(drainTimeout))
+		ec.drain(closedAfter(drainTimeout))
 		return fmt.Errorf("consume endpoint %s: %w", ec.id, err)
 	}
 	ec.ccs = append(ec.ccs, cc)
@@ -383,7 +391,10 @@ func (w *Worker) stopAll() {
 		close(w.quit)
 	}
 	w.mu.Unlock()
-	deadline := time.After(drainTimeout)
+	// One deadline for all: a time.After channel would end only the first
+	// wait on it, and the next consumer that does not close would hold
+	// shutdown for good.
+	deadline := closedAfter(drainTimeout)
 	for _, ec := range w.consumers {
 		for _, cc := range ec.ccs {
 			cc.Drain()
