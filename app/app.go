@@ -57,6 +57,9 @@ type App struct {
 	// readiness asks.
 	router *router.Router
 	worker *worker.Worker
+	// counters keep the endpoint stats; the router counts rule errors into
+	// them (RecordRuleError), the worker role's process counts attempts.
+	counters *delivery.Counters
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -206,6 +209,9 @@ func (a *App) connect() error {
 
 func (a *App) addRoles(kv jetstream.KeyValue) error {
 	a.sup.Add("registry", a.reg)
+	if err := a.setUpCounters(); err != nil {
+		return err
+	}
 	if a.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 		if err != nil {
@@ -229,7 +235,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		cat := catalog.New(ekv, a.log.With("component", "catalog"))
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
+			Deliveries: dlog, Counters: a.counters, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
 			Ready: a.Ready, Metrics: a.metrics.Handler(), Logger: a.log})
 		if err != nil {
 			ln.Close()

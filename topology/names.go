@@ -30,6 +30,13 @@ const (
 	// HealthBucket tracks, per endpoint, since when and how often it has
 	// failed without a success in between: what auto-disable decides on.
 	HealthBucket = "hookd_endpoint_health"
+	// StatsBucket holds per-endpoint counts of attempts and rule errors,
+	// keyed "<endpoint>.<UTC hour, 2006010215>", with per-minute counts
+	// (see delivery.Counters); keys expire after StatsMaxAge.
+	StatsBucket = "hookd_endpoint_stats"
+	// StatsConsumer is the durable consumer on AttemptsStream through
+	// which the processes that count split the records.
+	StatsConsumer = "hookd-stats"
 	// RateBucket holds each rate-limited endpoint's token bucket, shared by
 	// all workers.
 	RateBucket = "hookd_rate"

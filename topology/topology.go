@@ -230,6 +230,12 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("topology: bucket %s: %w", RateBucket, err)
 	}
+	// Stats windows reach a week back: older counts expire.
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: StatsBucket, History: 1, TTL: StatsMaxAge, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", StatsBucket, err)
+	}
 	// Routing progress matters only while an event is being retried.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket: RoutingBucket, History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
@@ -244,6 +250,19 @@ func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := t.js.KeyValue(ctx, RoutingBucket)
 	if err != nil {
 		return nil, fmt.Errorf("topology: bucket %s: %w", RoutingBucket, err)
+	}
+	return kv, nil
+}
+
+// StatsMaxAge is how long endpoint counts are kept: a day more than the
+// longest stats window (7 days).
+const StatsMaxAge = 8 * 24 * time.Hour
+
+// Stats returns the endpoint stats bucket; EnsureCore must have run.
+func (t *Topology) Stats(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, StatsBucket)
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", StatsBucket, err)
 	}
 	return kv, nil
 }
