@@ -57,6 +57,9 @@ type App struct {
 	// readiness asks.
 	router *router.Router
 	worker *worker.Worker
+	// storage watches the embedded server's data directory; nil without
+	// an embedded server.
+	storage *embedded.Storage
 	// counters keep the endpoint stats; the router counts rule errors into
 	// them (RecordRuleError), the worker role's process counts attempts.
 	counters *delivery.Counters
@@ -203,6 +206,9 @@ func (a *App) connect() error {
 		a.ns = nil
 		return err
 	}
+	if err := a.watchStorage(); err != nil {
+		return err
+	}
 	a.nc, err = a.ns.Connect(opts...)
 	return err
 }
@@ -235,7 +241,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		cat := catalog.New(ekv, a.log.With("component", "catalog"))
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Counters: a.counters, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
+			Deliveries: dlog, Counters: a.counters, Storage: a.storageState(), Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
 			Ready: a.Ready, Metrics: a.metrics.Handler(), Logger: a.log})
 		if err != nil {
 			ln.Close()

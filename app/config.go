@@ -10,6 +10,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
+	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/router"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/worker"
@@ -33,6 +34,12 @@ type Config struct {
 	ClusterName   string
 	ClusterListen string
 	Routes        []string
+	// Storage watches the embedded server's data directory: below
+	// Storage.MinFree free (64 MiB by default), or once JetStream failed a
+	// write, new events are refused (503 storage_full) and /readyz is not
+	// ready; with room again, JetStream is repaired without a restart.
+	// Optional: zero fields take their defaults.
+	Storage embedded.StorageConfig
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it. Optional: default false (sync every 2 minutes).
 	SyncAlways bool

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -97,12 +98,24 @@ func (c Config) clusterOptions(opts *server.Options) {
 
 // Server is a running embedded nats-server.
 type Server struct {
-	ns *server.Server
+	// ns is the running nats-server: a new one after Restart.
+	ns atomic.Pointer[server.Server]
+	// cfg and opts are what it was started with, for Restart.
+	cfg  Config
+	opts *server.Options
+	// mu orders Restart and the shutdown.
+	mu sync.Mutex
 	// unlock releases the data directory's lock.
 	unlock func()
 	// stopOnce starts the shutdown once; stopped is closed when it is done.
 	stopOnce sync.Once
 	stopped  chan struct{}
+	// storeDir is the data directory; writeErrors is signalled when the
+	// server logs a failed write (see Storage).
+	storeDir    string
+	writeErrors chan struct{}
+	// stopping is set once a shutdown began: nothing is repaired then.
+	stopping atomic.Bool
 }
 
 // Start starts a server and waits until it accepts connections. The caller
@@ -139,21 +152,68 @@ func Start(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
-	ns, err := server.NewServer(opts)
+	s := &Server{cfg: cfg, opts: opts, unlock: unlock, stopped: make(chan struct{}), storeDir: cfg.StoreDir, writeErrors: make(chan struct{}, 1)}
+	ns, err := s.start(opts.Clone())
 	if err != nil {
-		unlock()
-		return nil, fmt.Errorf("embedded: %w", err)
-	}
-	hook := newFatalHook()
-	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server"), fatal: hook.fatal}, false, false, false)
-	ns.Start()
-	if err := waitReady(ns, cfg, hook); err != nil {
-		ns.Shutdown()
-		ns.WaitForShutdown()
 		unlock()
 		return nil, err
 	}
-	return &Server{ns: ns, unlock: unlock, stopped: make(chan struct{})}, nil
+	s.ns.Store(ns)
+	// A Restart listens where this one does, also on ports chosen at
+	// random.
+	if a, ok := ns.Addr().(*net.TCPAddr); ok && !opts.DontListen {
+		s.opts.Port = a.Port
+	}
+	if a := ns.ClusterAddr(); a != nil && opts.Cluster.Port != 0 {
+		s.opts.Cluster.Port = a.Port
+	}
+	return s, nil
+}
+
+// start starts a nats-server with opts and waits until it accepts
+// connections.
+func (s *Server) start(opts *server.Options) (*server.Server, error) {
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded: %w", err)
+	}
+	hook := newFatalHook()
+	ns.SetLoggerV2(&slogAdapter{log: s.cfg.Logger.With("component", "nats-server"), fatal: hook.fatal, writeErrors: s.writeErrors}, false, false, false)
+	ns.Start()
+	if err := waitReady(ns, s.cfg, hook); err != nil {
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		return nil, err
+	}
+	return ns, nil
+}
+
+// errStopping refuses a Restart once the shutdown began.
+var errStopping = errors.New("embedded: the server is stopping")
+
+// Restart stops the server and starts a new one on the same directory and
+// addresses (the ports it listens on now, also where they were chosen at
+// random), without releasing the directory's lock. Connections made with
+// Connect reconnect to the new server by themselves, as do producers. It
+// is how Storage repairs JetStream after a failed write: nats-server
+// refuses a stream that failed a write until its store is reopened, and
+// starting JetStream again inside a running server races with its API.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return errStopping
+	}
+	old := s.NATS()
+	old.Shutdown()
+	old.WaitForShutdown()
+	ns, err := s.start(s.opts.Clone())
+	if err != nil {
+		// Nothing runs now: the next Restart tries again.
+		return err
+	}
+	s.ns.Store(ns)
+	return nil
 }
 
 // WaitJetStream waits until JetStream can be used: at once for a single
@@ -161,7 +221,7 @@ func Start(cfg Config) (*Server, error) {
 // is current with it.
 func (s *Server) WaitJetStream(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for !s.ns.JetStreamIsCurrent() && s.ns.JetStreamIsClustered() {
+	for !s.NATS().JetStreamIsCurrent() && s.NATS().JetStreamIsClustered() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("embedded: no JetStream cluster leader after %s: are the other nodes up and the routes right?", timeout)
 		}
@@ -172,11 +232,12 @@ func (s *Server) WaitJetStream(timeout time.Duration) error {
 
 // ClusterPeers returns the cluster's peers as the meta leader sees them;
 // nil on any other node.
-func (s *Server) ClusterPeers() []string { return s.ns.JetStreamClusterPeers() }
+func (s *Server) ClusterPeers() []string { return s.NATS().JetStreamClusterPeers() }
 
-// Connect opens an in-process client connection to the server.
+// Connect opens an in-process client connection to the server, which
+// follows it through a Restart (the reconnect wait is short: no network).
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("hookd")}, opts...)
+	opts = append([]nats.Option{nats.InProcessServer(inProcess{s}), nats.Name("hookd"), nats.ReconnectWait(100 * time.Millisecond)}, opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
@@ -184,16 +245,23 @@ func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
 	return nc, nil
 }
 
+// inProcess connects to whichever server runs now.
+type inProcess struct{ s *Server }
+
+func (p inProcess) InProcessConn() (net.Conn, error) { return p.s.NATS().InProcessConn() }
+
 // ClientURL returns the URL producers use, or "" when not listening.
 func (s *Server) ClientURL() string {
-	if s.ns.Addr() == nil {
+	ns := s.NATS()
+	if ns.Addr() == nil {
 		return ""
 	}
-	return s.ns.ClientURL()
+	return ns.ClientURL()
 }
 
-// NATS returns the underlying server, for tests and advanced options.
-func (s *Server) NATS() *server.Server { return s.ns }
+// NATS returns the running server (a new one after Restart), for tests
+// and advanced options.
+func (s *Server) NATS() *server.Server { return s.ns.Load() }
 
 // Shutdown stops the server and waits until it has stopped.
 func (s *Server) Shutdown() {
@@ -212,9 +280,13 @@ func (s *Server) Shutdown() {
 // directory stays locked until the server has stopped.
 func (s *Server) ShutdownWithin(d time.Duration) bool {
 	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
 		go func() {
-			s.ns.Shutdown()
-			s.ns.WaitForShutdown()
+			s.mu.Lock() // after a Restart under way
+			defer s.mu.Unlock()
+			ns := s.NATS()
+			ns.Shutdown()
+			ns.WaitForShutdown()
 			s.unlock()
 			close(s.stopped)
 		}()

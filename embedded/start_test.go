@@ -1,6 +1,7 @@
 package embedded
 
 import (
+	"context"
 	"errors"
 	"io"
 	"log/slog"
@@ -9,6 +10,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // busyAddr listens on a free 127.0.0.1 port for the rest of the test and
@@ -100,3 +104,64 @@ func TestSecondServerOnADataDirIsRefused(t *testing.T) {
 
 // quietLogger drops the server's logs.
 func quietLogger() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// Restart starts a new server on the same directory and port (chosen at
+// random here): what was stored is there, and in-process and TCP clients
+// carry on by themselves.
+func TestRestartKeepsAddressDataAndClients(t *testing.T) {
+	s, err := Start(Config{StoreDir: t.TempDir(), Listen: "127.0.0.1:0", Logger: quietLogger()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown()
+	url := s.ClientURL()
+	inproc, err := s.Connect(nats.MaxReconnects(-1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer inproc.Close()
+	tcp, err := nats.Connect(url, nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tcp.Close()
+	js, _ := jetstream.New(inproc)
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "S", Subjects: []string{"s.>"}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.Publish(t.Context(), "s.before", []byte("1")); err != nil {
+		t.Fatal(err)
+	}
+	first := s.NATS()
+	if err := s.Restart(); err != nil {
+		t.Fatal(err)
+	}
+	if s.NATS() == first || s.ClientURL() != url {
+		t.Fatalf("after Restart: same server %v, URL %s (was %s)", s.NATS() == first, s.ClientURL(), url)
+	}
+	for _, c := range []struct {
+		name string
+		nc   *nats.Conn
+	}{{"in-process", inproc}, {"tcp", tcp}} {
+		cjs, _ := jetstream.New(c.nc)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			ctx, cancel := context.WithTimeout(t.Context(), time.Second)
+			_, err := cjs.Publish(ctx, "s.after", []byte(c.name))
+			cancel()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s client cannot publish after Restart: %v", c.name, err)
+			}
+		}
+	}
+	stream, err := js.Stream(t.Context(), "S")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := stream.CachedInfo().State.Msgs; n != 3 {
+		t.Errorf("stream holds %d messages after Restart, want 3", n)
+	}
+}

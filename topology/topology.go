@@ -143,6 +143,23 @@ func IsStreamFull(err error) bool {
 	return false
 }
 
+// IsStorageFull reports whether err is JetStream refusing a message
+// because the server's (or the account's) storage is exhausted, rather
+// than the stream's own limit: that passes only as space is freed or
+// stored events age out, not as consumers drain the stream. Such errors
+// are also IsStreamFull (the router holds an event either way).
+func IsStorageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeAccountResources, errCodeInsufficient, errCodeStorageResources:
+		return true
+	}
+	return false
+}
+
 // Topology creates and looks up hookd's JetStream resources.
 type Topology struct {
 	js  jetstream.JetStream
@@ -253,6 +270,13 @@ func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
 	}
 	return kv, nil
 }
+
+// ConsumeHeartbeat is the idle heartbeat hookd's pull consumers ask for.
+// A client that misses two renews its pull request: after the embedded
+// server restarts JetStream (see embedded.Storage) the reopened consumers
+// know none of the requests made before, and the default (half of a 30 s
+// expiry) would leave deliveries waiting for half a minute.
+const ConsumeHeartbeat = 2 * time.Second
 
 // StatsMaxAge is how long endpoint counts are kept: a day more than the
 // longest stats window (7 days).

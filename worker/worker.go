@@ -79,6 +79,28 @@ type Worker struct {
 	// quit is closed when stopping is set, to end waits that would hold
 	// shutdown back.
 	quit chan struct{}
+	// stopped ends when the stop begins (see settleContext).
+	stopped     context.Context
+	stopStarted context.CancelFunc
+}
+
+// stopGrace is how long, once the worker stops, a delivery may wait for
+// JetStream to take what follows its attempt (its log record, health,
+// dead letter): long enough for a working server, short enough that a
+// full disk, which never acknowledges, does not hold the stop.
+const stopGrace = 2 * time.Second
+
+// settleContext is ctx for the steps after an attempt: once the worker
+// stops, they get stopGrace (from the stop, or from now if later), after
+// which their waits end. The attempt itself is not cut short: it has
+// Config.Timeout.
+func (w *Worker) settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(w.stopped, func() { time.AfterFunc(stopGrace, cancel) })
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // endpointConsumer consumes one endpoint: through its one consumer, or
@@ -138,7 +160,9 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	stopped, stopStarted := context.WithCancel(context.Background())
 	return &Worker{
+		stopped: stopped, stopStarted: stopStarted,
 		cfg:       cfg,
 		topo:      topo,
 		js:        topo.JetStream(),
@@ -299,7 +323,7 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 // what ec consumed already.
 func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle func(jetstream.Msg), prefetch int) error {
 	cc, err := cons.Consume(handle,
-		jetstream.PullMaxMessages(prefetch),
+		jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			w.log.Debug("consume", "endpoint", ec.id, "err", err)
 		}))
@@ -389,6 +413,7 @@ func (w *Worker) stopAll() {
 	if !w.stopping {
 		w.stopping = true
 		close(w.quit)
+		w.stopStarted()
 	}
 	w.mu.Unlock()
 	// One deadline for all: a time.After channel would end only the first
