@@ -34,8 +34,10 @@ import (
 // Counting began when the first counters ran (CountingSince): attempts
 // logged before that (by a hookd that had no counters yet) are not
 // counted. A process that crashes loses what it had not flushed yet, at
-// most FlushInterval's worth: the counts are a health view, the delivery
-// log stays the record.
+// most FlushInterval's worth, and a write whose acknowledgement is lost
+// (2 s without one: a server refusing writes, or one that slow) is made
+// again, which may count it twice: the counts are a health view, the
+// delivery log stays the record.
 type Counters struct {
 	cfg    CountersConfig
 	bucket kvjson.Bucket[hourCounts]
@@ -254,7 +256,11 @@ func (c *Counters) Run(ctx context.Context) error {
 			c.Flush(flushCtx)
 			return nil
 		case <-t.C:
-			c.Flush(ctx)
+			// A flush that cannot finish in an interval (storage refusing
+			// writes never acknowledges them) leaves the rest for the next.
+			flushCtx, cancel := context.WithTimeout(ctx, c.cfg.FlushInterval)
+			c.Flush(flushCtx)
+			cancel()
 		}
 	}
 }
@@ -305,12 +311,18 @@ func endpointOfSubject(subject string) string {
 	return parts[len(parts)-2]
 }
 
+// keyFlushTimeout bounds the writes of one key: a working server answers
+// in milliseconds; a store refusing writes never does (the counts are
+// kept for the next flush then).
+const keyFlushTimeout = 2 * time.Second
+
 // maxFlushTries bounds compare-and-set retries of one key per flush:
 // several processes flushing the same key at once each win in turn.
 const maxFlushTries = 10
 
-// Flush writes out the counts gathered since the last flush. Counts that
-// could not be written (storage full, say) are kept for the next flush.
+// Flush writes out the counts gathered since the last flush, until ctx
+// ends. Counts that could not be written (storage full, say, or ctx
+// ended) are kept for the next flush.
 func (c *Counters) Flush(ctx context.Context) {
 	c.mu.Lock()
 	batch := c.pending
@@ -319,7 +331,16 @@ func (c *Counters) Flush(ctx context.Context) {
 	var failed int
 	var lastErr error
 	for key, delta := range batch {
-		if err := c.flushKey(ctx, key, delta); err != nil {
+		// ctx ends the flush between keys, never in the middle of one: a
+		// write cut short may have been stored, and counting it again
+		// would count twice.
+		err := ctx.Err()
+		if err == nil {
+			kctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), keyFlushTimeout)
+			err = c.flushKey(kctx, key, delta)
+			cancel()
+		}
+		if err != nil {
 			failed++
 			lastErr = err
 			c.mu.Lock()
