@@ -234,7 +234,11 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 			t.Fatalf("before the disk filled again: %d %s", status, out)
 		}
 	}
-	<-slow
+	select {
+	case <-slow:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery reached the slow receiver in 30 s")
+	}
 	free = fillDisk(t, dir)
 	hookdtest.WaitFor(t, 5*time.Second, "not ready on the full disk again", func() bool {
 		status, _ := readyz()
