@@ -62,7 +62,8 @@ type StorageConfig struct {
 	// below it, storage counts as full, so that new events are refused
 	// while the events already accepted can still be routed, delivered
 	// and logged. Optional: default 64 MiB; negative keeps none (full
-	// means JetStream failed a write).
+	// means JetStream failed a write). A repair after a failed write waits
+	// for at least 1 MiB free either way.
 	MinFree int64
 	// Interval is how often the free space is read. Optional: default 1s.
 	// A JetStream write failure is noticed at once, whatever it is.
@@ -116,11 +117,21 @@ type Storage struct {
 	cfg StorageConfig
 	log *slog.Logger
 
-	mu       sync.Mutex
-	err      *StorageError
-	refused  chan struct{} // closed while refusing; a new one after
-	checking bool          // a JetStream health check is due
+	mu      sync.Mutex
+	err     *StorageError
+	refused chan struct{} // closed while refusing; a new one after
+
+	// Run's goroutine owns these.
+	lastRepair  time.Time
+	unknownFree bool
 }
+
+// minRepairFree is the least free space a repair waits for, also when
+// MinFree is lower: a server restarted onto a full disk fails again.
+const minRepairFree = 1 << 20
+
+// repairGap spaces repairs out, should the disk fill again at once.
+const repairGap = 5 * time.Second
 
 // Storage returns the server's storage watcher; Run runs it.
 func (s *Server) Storage(cfg StorageConfig) (*Storage, error) {
@@ -182,8 +193,11 @@ func (st *Storage) Run(ctx context.Context) error {
 func (st *Storage) check(health bool) {
 	free, err := freeSpace(st.s.storeDir)
 	if err != nil {
-		st.log.Warn("free space not read", "dir", st.s.storeDir, "err", err)
-		free = st.cfg.MinFree // unknown: decided by JetStream's health alone
+		if !st.unknownFree {
+			st.log.Warn("free space not read: storage counts as full only once JetStream fails a write", "dir", st.s.storeDir, "err", err)
+			st.unknownFree = true
+		}
+		free = max(st.cfg.MinFree, minRepairFree) // unknown: decided by JetStream's health alone
 	}
 	st.mu.Lock()
 	refusing := st.err != nil
@@ -193,8 +207,10 @@ func (st *Storage) check(health bool) {
 	if health || refusing || low {
 		writeErr = st.jetStreamTrouble()
 	}
-	if writeErr != "" && !low && !st.s.stopping.Load() {
+	room := !low && free >= minRepairFree
+	if writeErr != "" && room && !st.s.stopping.Load() && time.Since(st.lastRepair) >= repairGap {
 		// Room again: JetStream reopens its streams when started anew.
+		st.lastRepair = time.Now()
 		st.repair(writeErr)
 		writeErr = st.jetStreamTrouble()
 	}
