@@ -220,7 +220,7 @@ func TestFullDiskRefusesAndRecovers(t *testing.T) {
 
 	// SIGTERM on a full disk returns within its bound, with deliveries in
 	// flight whose attempts cannot be logged.
-	slow := make(chan struct{})
+	slow := make(chan struct{}, 1) // the first arrival is kept, however early
 	rc.SetRespond(func(int, hookdtest.Request) int {
 		select {
 		case slow <- struct{}{}:
