@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -57,6 +58,12 @@ type App struct {
 	// readiness asks.
 	router *router.Router
 	worker *worker.Worker
+	// storage watches the embedded server's data directory; nil without
+	// an embedded server.
+	storage *embedded.Storage
+	// counters keep the endpoint stats; the router counts rule errors into
+	// them (RecordRuleError), the worker role's process counts attempts.
+	counters *delivery.Counters
 }
 
 // New connects, creates the topology and prepares every role; Run starts
@@ -221,12 +228,18 @@ func (a *App) connect() error {
 		a.ns = nil
 		return err
 	}
+	if err := a.watchStorage(); err != nil {
+		return err
+	}
 	a.nc, err = a.ns.Connect(opts...)
 	return err
 }
 
 func (a *App) addRoles(kv jetstream.KeyValue) error {
 	a.sup.Add("registry", a.reg)
+	if err := a.setUpCounters(); err != nil {
+		return err
+	}
 	if a.cfg.HTTPAddr != "" {
 		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
 		if err != nil {
@@ -250,7 +263,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		cat := catalog.New(ekv, a.log.With("component", "catalog"))
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     worker.NewSender(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
-			Deliveries: dlog, Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
+			Deliveries: dlog, Counters: a.counters, Storage: a.storageState(), Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
 			Ready: a.Ready, Metrics: a.metrics.Handler(), Logger: a.log})
 		if err != nil {
 			ln.Close()
@@ -268,9 +281,10 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		}
 		rcfg := a.cfg.Router
 		rcfg.Metrics = a.metrics.Routing
-		// Rule errors show on the endpoint: in the metrics, and in any
-		// recorder the configuration adds.
-		recs := router.RuleErrorRecorders{a.metrics.Routing}
+		// Rule errors show on the endpoint: in the metrics, in its stats
+		// (GET /v1/endpoints/{id}/stats), and in any recorder the
+		// configuration adds.
+		recs := router.RuleErrorRecorders{a.metrics.Routing, a.counters}
 		if rcfg.RuleErrors != nil {
 			recs = append(recs, rcfg.RuleErrors)
 		}
@@ -349,42 +363,25 @@ func (a *App) NATSURL() string {
 func (a *App) Registry() *endpoint.Registry { return a.reg }
 
 // Run runs every role until ctx is done or one fails, drains them, then
-// closes the NATS connection and the embedded server.
+// closes the NATS connection and the embedded server. Once the stop
+// begins it returns within Config.ShutdownTimeout (see shutdown.go).
 func (a *App) Run(ctx context.Context) error {
+	a.sup.SetStopTimeout(a.cfg.ShutdownTimeout - ShutdownCloseTime)
+	var mu sync.Mutex
+	var stopAt time.Time
+	stop := context.AfterFunc(ctx, func() {
+		mu.Lock()
+		stopAt = time.Now()
+		mu.Unlock()
+	})
+	defer stop()
 	err := a.sup.Run(ctx)
-	a.close()
+	a.closeBy(a.closeDeadline(&mu, &stopAt))
 	return err
 }
 
-func (a *App) close() {
-	for _, nc := range a.roleConns {
-		// The roles have stopped: let what they published reach the server.
-		if err := nc.FlushTimeout(5 * time.Second); err != nil {
-			a.log.Warn("role connection not flushed", "err", err)
-		}
-		nc.Close()
-	}
-	if a.js != nil {
-		select {
-		case <-a.js.PublishAsyncComplete():
-		case <-time.After(5 * time.Second):
-			a.log.Warn("some publishes were not flushed")
-		}
-	}
-	if a.nc != nil {
-		if err := a.nc.Drain(); err == nil {
-			select {
-			case <-a.closed:
-			case <-time.After(10 * time.Second):
-				a.log.Warn("nats drain timed out")
-			}
-		}
-		a.nc.Close()
-	}
-	if a.ns != nil {
-		a.ns.Shutdown()
-	}
-}
+// close closes what New opened, when New fails.
+func (a *App) close() { a.closeBy(time.Now().Add(ShutdownCloseTime)) }
 
 // JetStream is the process's JetStream context, for tests and tools.
 func (a *App) JetStream() jetstream.JetStream { return a.js }

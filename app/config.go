@@ -2,9 +2,11 @@ package app
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"reflect"
 	"strings"
+	"time"
 
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
@@ -48,6 +50,12 @@ type Config struct {
 	// NATSClient authenticates and encrypts the connections to NATSURLs.
 	// Optional.
 	NATSClient NATSClient
+	// Storage watches the embedded server's data directory: below
+	// Storage.MinFree free (64 MiB by default), or once JetStream failed a
+	// write, new events are refused (503 storage_full) and /readyz is not
+	// ready; with room again, JetStream is repaired without a restart.
+	// Optional: zero fields take their defaults.
+	Storage embedded.StorageConfig
 	// SyncAlways makes the embedded server fsync every write before
 	// acknowledging it. Optional: default false (sync every 2 minutes).
 	SyncAlways bool
@@ -90,6 +98,12 @@ type Config struct {
 	Topology topology.Config
 	Router   router.Config
 	Worker   worker.Config
+	// ShutdownTimeout bounds how long Run takes to return once its context
+	// ends: the roles get all of it but ShutdownCloseTime to finish (a
+	// delivery in flight is bounded by Worker.Timeout), then the
+	// connections and the embedded server get the rest. Optional: default
+	// Worker.Timeout (15s unless set) + 10s.
+	ShutdownTimeout time.Duration
 	// RouterMiddleware wraps event routing, e.g. for fault injection in
 	// tests. Optional.
 	RouterMiddleware []router.Middleware
@@ -109,6 +123,13 @@ func (c *Config) setDefaults() {
 	}
 	if c.TracerProvider == nil {
 		c.TracerProvider = noop.NewTracerProvider()
+	}
+	if c.ShutdownTimeout == 0 {
+		attempt := c.Worker.Timeout
+		if attempt <= 0 {
+			attempt = 15 * time.Second // worker.Config's default
+		}
+		c.ShutdownTimeout = attempt + 10*time.Second
 	}
 	if c.Router.TracerProvider == nil {
 		c.Router.TracerProvider = c.TracerProvider
@@ -137,6 +158,9 @@ func (c Config) Validate() error {
 	}
 	if err := c.Topology.Validate(); err != nil {
 		return err // a bad prefix fails before any server starts
+	}
+	if c.ShutdownTimeout <= ShutdownCloseTime {
+		return fmt.Errorf("app: ShutdownTimeout %s must be longer than the %s kept for closing", c.ShutdownTimeout, ShutdownCloseTime)
 	}
 	return nil
 }

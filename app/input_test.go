@@ -185,6 +185,20 @@ func TestHostileRulesAreTheirEndpointsProblem(t *testing.T) {
 			t.Errorf("hookd_endpoint_rule_errors_total{endpoint=%s,kind=filter} = %v, want 1", id, v)
 		}
 	}
+	// And in the endpoint's stats, as its tenant sees them.
+	for id := range filters {
+		hookdtest.WaitFor(t, 10*time.Second, "rule_errors in the stats of "+id, func() bool {
+			status, out := callAs(t, h, key, "GET", "/v1/endpoints/"+id+"/stats", "")
+			var st struct {
+				RuleErrors int `json:"rule_errors"`
+			}
+			return status == http.StatusOK && json.Unmarshal([]byte(out), &st) == nil && st.RuleErrors == 1
+		})
+	}
+	status, out := callAs(t, h, key, "GET", "/v1/endpoints/"+goodID+"/stats", "")
+	if status != http.StatusOK || !strings.Contains(out, `"rule_errors":0`) {
+		t.Errorf("the good endpoint's stats: %d %s, want no rule errors", status, out)
+	}
 	if got := good.Requests()[0].Path; got != "/good" {
 		t.Errorf("the good endpoint got %s", got)
 	}

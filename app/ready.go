@@ -20,7 +20,8 @@ func readyStreams(n topology.Names) []string {
 // Ready reports whether this process can do its work, for GET /readyz: its
 // NATS connections are up, JetStream answers and its streams exist, the
 // endpoints are loaded, and each of its roles runs (the router consumes
-// both lanes of the events stream, the worker delivers). nil when ready;
+// both lanes of the events stream, the worker delivers), and the embedded
+// server's storage takes writes. nil when ready;
 // otherwise the error lists everything missing.
 func (a *App) Ready(ctx context.Context) error {
 	var missing []string
@@ -40,6 +41,9 @@ func (a *App) Ready(ctx context.Context) error {
 		case err != nil:
 			return fmt.Errorf("JetStream unreachable: %w", err)
 		}
+	}
+	if err := a.storageErr(); err != nil {
+		missing = append(missing, err.Error())
 	}
 	select {
 	case <-a.reg.Ready():

@@ -131,7 +131,7 @@ func runServe(ctx context.Context, role string, args []string, stdout, stderr io
 	cfg.TracerProvider = tp
 	a, err := app.New(ctx, cfg)
 	if err != nil {
-		return err
+		return startError(err)
 	}
 	if key := a.CreatedAdminKey(); key != "" {
 		_, _ = fmt.Fprintf(stdout, "\nCreated the first admin API key. It is shown only this once; store it:\n\n    %s\n\n", key)

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -126,13 +128,35 @@ func (c Config) clusterOptions(opts *server.Options) {
 
 // Server is a running embedded nats-server.
 type Server struct {
-	ns *server.Server
-	// internal is hookd's identity on the server.
+	// ns is the running nats-server: a new one after Restart.
+	ns atomic.Pointer[server.Server]
+	// cfg and opts are what it was started with, for Restart.
+	cfg  Config
+	opts *server.Options
+	// mu orders Restart and the shutdown.
+	mu sync.Mutex
+	// unlock releases the data directory's lock.
+	unlock func()
+	// stopOnce starts the shutdown once; stopped is closed when it is done.
+	stopOnce sync.Once
+	stopped  chan struct{}
+	// storeDir is the data directory; writeErrors is signalled when the
+	// server logs a failed write (see Storage).
+	storeDir    string
+	writeErrors chan struct{}
+	// stopping is set once a shutdown began: nothing is repaired then.
+	stopping atomic.Bool
+	// internal is hookd's identity on the server; auth decides who every
+	// other client is (kept for Restart, which needs both again).
 	internal nkeys.KeyPair
+	auth     *authenticator
 }
 
 // Start starts a server and waits until it accepts connections. The caller
-// must call Shutdown.
+// must call Shutdown. It locks StoreDir first: a second server on the same
+// directory, in this process or another, fails at once with
+// ErrStoreDirLocked. An address it cannot listen on fails at once too,
+// with a *ListenError.
 func Start(cfg Config) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -171,21 +195,77 @@ func Start(cfg Config) (*Server, error) {
 	if err := cfg.Security.apply(opts); err != nil {
 		return nil, err
 	}
+	unlock, err := lockStoreDir(cfg.StoreDir)
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{cfg: cfg, opts: opts, unlock: unlock, internal: internal, auth: auth, stopped: make(chan struct{}), storeDir: cfg.StoreDir, writeErrors: make(chan struct{}, 1)}
+	ns, err := s.start(opts.Clone())
+	if err != nil {
+		unlock()
+		return nil, err
+	}
+	s.ns.Store(ns)
+	// A Restart listens where this one does, also on ports chosen at
+	// random.
+	if a, ok := ns.Addr().(*net.TCPAddr); ok && !opts.DontListen {
+		s.opts.Port = a.Port
+	}
+	if a := ns.ClusterAddr(); a != nil && opts.Cluster.Port != 0 {
+		s.opts.Cluster.Port = a.Port
+	}
+	return s, nil
+}
+
+// start starts a nats-server with opts and waits until it accepts
+// connections.
+func (s *Server) start(opts *server.Options) (*server.Server, error) {
 	ns, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: %w", err)
 	}
-	ns.SetLoggerV2(&slogAdapter{log: cfg.Logger.With("component", "nats-server")}, false, false, false)
+	hook := newFatalHook()
+	ns.SetLoggerV2(&slogAdapter{log: s.cfg.Logger.With("component", "nats-server"), fatal: hook.fatal, writeErrors: s.writeErrors}, false, false, false)
 	ns.Start()
-	if err := auth.producersAccount(ns, cfg.ProducerSubjects); err != nil {
+	if err := s.auth.producersAccount(ns, s.cfg.ProducerSubjects); err != nil {
 		ns.Shutdown()
+		ns.WaitForShutdown()
 		return nil, err
 	}
-	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+	if err := waitReady(ns, s.cfg, hook); err != nil {
 		ns.Shutdown()
-		return nil, fmt.Errorf("embedded: nats-server not ready after %s (is %q in use?)", cfg.ReadyTimeout, cfg.Listen)
+		ns.WaitForShutdown()
+		return nil, err
 	}
-	return &Server{ns: ns, internal: internal}, nil
+	return ns, nil
+}
+
+// errStopping refuses a Restart once the shutdown began.
+var errStopping = errors.New("embedded: the server is stopping")
+
+// Restart stops the server and starts a new one on the same directory and
+// addresses (the ports it listens on now, also where they were chosen at
+// random), without releasing the directory's lock. Connections made with
+// Connect reconnect to the new server by themselves, as do producers. It
+// is how Storage repairs JetStream after a failed write: nats-server
+// refuses a stream that failed a write until its store is reopened, and
+// starting JetStream again inside a running server races with its API.
+func (s *Server) Restart() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.stopping.Load() {
+		return errStopping
+	}
+	old := s.NATS()
+	old.Shutdown()
+	old.WaitForShutdown()
+	ns, err := s.start(s.opts.Clone())
+	if err != nil {
+		// Nothing runs now: the next Restart tries again.
+		return err
+	}
+	s.ns.Store(ns)
+	return nil
 }
 
 func (c Config) internalKeyPair() (nkeys.KeyPair, error) {
@@ -204,7 +284,7 @@ func (c Config) internalKeyPair() (nkeys.KeyPair, error) {
 // is current with it.
 func (s *Server) WaitJetStream(timeout time.Duration) error {
 	deadline := time.Now().Add(timeout)
-	for !s.ns.JetStreamIsCurrent() && s.ns.JetStreamIsClustered() {
+	for !s.NATS().JetStreamIsCurrent() && s.NATS().JetStreamIsClustered() {
 		if time.Now().After(deadline) {
 			return fmt.Errorf("embedded: no JetStream cluster leader after %s: are the other nodes up and the routes right?", timeout)
 		}
@@ -215,12 +295,15 @@ func (s *Server) WaitJetStream(timeout time.Duration) error {
 
 // ClusterPeers returns the cluster's peers as the meta leader sees them;
 // nil on any other node.
-func (s *Server) ClusterPeers() []string { return s.ns.JetStreamClusterPeers() }
+func (s *Server) ClusterPeers() []string { return s.NATS().JetStreamClusterPeers() }
 
 // Connect opens an in-process client connection to the server, as hookd's
-// internal identity and with its inbox prefix (see InternalOptions).
+// internal identity and with its inbox prefix (see InternalOptions). It
+// follows the server through a Restart (the reconnect wait is short: no
+// network).
 func (s *Server) Connect(opts ...nats.Option) (*nats.Conn, error) {
-	opts = append(append([]nats.Option{nats.InProcessServer(s.ns), nats.Name("hookd")}, s.InternalOptions()...), opts...)
+	opts = append(append([]nats.Option{nats.InProcessServer(inProcess{s}), nats.Name("hookd"), nats.ReconnectWait(100 * time.Millisecond)},
+		s.InternalOptions()...), opts...)
 	nc, err := nats.Connect("", opts...)
 	if err != nil {
 		return nil, fmt.Errorf("embedded: connect: %w", err)
@@ -236,22 +319,69 @@ func (s *Server) InternalOptions() []nats.Option {
 	return []nats.Option{nats.Nkey(pub, s.internal.Sign), nats.CustomInboxPrefix(InboxPrefix)}
 }
 
+// inProcess connects to whichever server runs now.
+type inProcess struct{ s *Server }
+
+func (p inProcess) InProcessConn() (net.Conn, error) { return p.s.NATS().InProcessConn() }
+
 // ClientURL returns the URL producers use, or "" when not listening.
 func (s *Server) ClientURL() string {
-	if s.ns.Addr() == nil {
+	ns := s.NATS()
+	if ns.Addr() == nil {
 		return ""
 	}
-	return s.ns.ClientURL()
+	return ns.ClientURL()
 }
 
-// NATS returns the underlying server, for tests and advanced options.
-func (s *Server) NATS() *server.Server { return s.ns }
+// NATS returns the running server (a new one after Restart), for tests
+// and advanced options.
+func (s *Server) NATS() *server.Server { return s.ns.Load() }
 
 // Shutdown stops the server and waits until it has stopped.
 func (s *Server) Shutdown() {
-	s.ns.Shutdown()
-	s.ns.WaitForShutdown()
+	s.ShutdownWithin(-1)
 }
+
+// ShutdownWithin stops the server and waits for at most d (forever when d
+// is negative); it reports whether the server stopped in time. nats-server
+// stops JetStream's consumers one after the other, about 10 ms each, so
+// with thousands of endpoints a full stop takes minutes: past d the server
+// goes on stopping in the background, and a process that exits then is
+// like one that crashed after everything was written: every acknowledged
+// message is in the stream files, consumer positions were written within
+// 100 ms of their last change, and the next start rebuilds the indexes
+// (an acknowledgement less than 100 ms old can be redelivered). The data
+// directory stays locked until the server has stopped.
+func (s *Server) ShutdownWithin(d time.Duration) bool {
+	s.stopOnce.Do(func() {
+		s.stopping.Store(true)
+		go func() {
+			s.mu.Lock() // after a Restart under way
+			defer s.mu.Unlock()
+			ns := s.NATS()
+			ns.Shutdown()
+			ns.WaitForShutdown()
+			s.unlock()
+			close(s.stopped)
+		}()
+	})
+	if d < 0 {
+		<-s.stopped
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.stopped:
+		return true
+	case <-t.C:
+		return false
+	}
+}
+
+// Stopped is closed once the server has stopped, after Shutdown or
+// ShutdownWithin.
+func (s *Server) Stopped() <-chan struct{} { return s.stopped }
 
 func splitHostPort(addr string) (string, int, error) {
 	host, portStr, err := net.SplitHostPort(addr)

@@ -111,10 +111,14 @@ func natsError(what string, err error) *apiError {
 const backpressureRetryAfter = 5
 
 // publishError maps a failed publish to an answer like natsError does, but
-// a stream that refuses the message because it reached a limit (or the
-// storage is exhausted) is backpressure: 503 "backpressure" with
-// Retry-After, so the producer slows down and retries.
+// a stream that refuses the message because it reached a limit is
+// backpressure: 503 "backpressure" with Retry-After, so the producer slows
+// down and retries; the server's or account's storage exhausted is 503
+// "storage_full".
 func publishError(what string, err error) *apiError {
+	if topology.IsStorageFull(err) {
+		return storageFull(what, err)
+	}
 	if topology.IsStreamFull(err) {
 		reason := err.Error()
 		var apiErr *jetstream.APIError

@@ -38,7 +38,8 @@ type eventAccepted struct {
 }
 
 // publishEvent answers 202 only once JetStream has acknowledged the event,
-// and 503 "backpressure" (with Retry-After) when the events stream is full.
+// 503 "backpressure" (with Retry-After) when the events stream is full,
+// and 503 "storage_full" at once while storage refuses writes.
 // The body is hookd's JSON form, or a structured CloudEvent
 // (Content-Type: application/cloudevents+json), stored in binary mode.
 func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
@@ -133,11 +134,21 @@ func (a *API) publishEvent(w http.ResponseWriter, r *http.Request) {
 			Message: fmt.Sprintf("data is %d bytes, more than the %d allowed", len(m.Data), topology.MaxEventSize)})
 		return
 	}
+	if err := a.storageErr(); err != nil {
+		writeError(w, storageFull("event not stored", err))
+		return
+	}
 	// The id, scoped to the tenant, is the stream's duplicate key: a
 	// CloudEvent re-sent with its id is stored once.
-	ack, err := a.js.PublishMsg(r.Context(), m, jetstream.WithMsgID(event.MsgIDScope(t.ID)+in.ID))
+	ctx, stop := a.whileStorageTakes(r.Context())
+	ack, err := a.js.PublishMsg(ctx, m, jetstream.WithMsgID(event.MsgIDScope(t.ID)+in.ID))
+	stop()
 	if err != nil {
 		a.log.Warn("event not accepted", "type", in.Type, "err", err)
+		if serr := a.storageErr(); serr != nil {
+			writeError(w, storageFull("event not stored", serr))
+			return
+		}
 		writeError(w, publishError("event not stored", err))
 		return
 	}

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/topology"
 )
@@ -29,6 +30,8 @@ type statsView struct {
 	Failed         int          `json:"failed"`
 	Dead           int          `json:"dead"`
 	SuccessRate    *float64     `json:"success_rate"`
+	RuleErrors     int          `json:"rule_errors"`
+	CountingSince  *time.Time   `json:"counting_since,omitempty"`
 	LastSuccessAt  *time.Time   `json:"last_success_at,omitempty"`
 	LastFailure    *failureView `json:"last_failure,omitempty"`
 	Backlog        backlogView  `json:"backlog"`
@@ -87,13 +90,16 @@ func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	since := time.Now().UTC().Add(-window)
-	st, err := a.deliveries.Stats(r.Context(), ep.ID, since)
+	st, counting, err := a.stats(r, ep.ID, since)
 	if err != nil {
-		writeError(w, natsError("delivery log not read", err))
+		writeError(w, err)
 		return
 	}
 	out := statsView{EndpointID: ep.ID, State: stateOf(ep), DisabledReason: ep.DisabledReason, Window: window.String(), Since: since,
-		Attempts: st.Attempts, Succeeded: st.Succeeded, Failed: st.Failed, Dead: st.Dead}
+		Attempts: st.Attempts, Succeeded: st.Succeeded, Failed: st.Failed, Dead: st.Dead, RuleErrors: st.RuleErrors}
+	if counting.After(since) {
+		out.CountingSince = &counting
+	}
 	if rate, ok := st.SuccessRate(); ok {
 		out.SuccessRate = &rate
 	}
@@ -108,6 +114,28 @@ func (a *API) endpointStats(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusOK, out)
+}
+
+// stats reads the endpoint's counts since the given time from the kept
+// counters (a handful of keys, however many attempts), and when counting
+// began; without counters, from the delivery log.
+func (a *API) stats(r *http.Request, endpointID string, since time.Time) (delivery.Stats, time.Time, error) {
+	if a.counters == nil {
+		st, err := a.deliveries.Stats(r.Context(), endpointID, since)
+		if err != nil {
+			return st, time.Time{}, natsError("delivery log not read", err)
+		}
+		return st, time.Time{}, nil
+	}
+	counting, err := a.counters.CountingSince(r.Context())
+	if err != nil {
+		return delivery.Stats{}, time.Time{}, natsError("endpoint stats not read", err)
+	}
+	st, err := a.counters.Stats(r.Context(), endpointID, since)
+	if err != nil {
+		return st, time.Time{}, natsError("endpoint stats not read", err)
+	}
+	return st, counting, nil
 }
 
 // backlog reads the endpoint's stream and worker consumers (one per lane

@@ -1,12 +1,15 @@
 package httpapi_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/nats-io/nats.go"
 
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/delivery"
@@ -68,6 +71,10 @@ func TestEndpointStats(t *testing.T) {
 	stats := func(id, query string) statsBody {
 		return decodeJSON[statsBody](t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + id + "/stats" + query, want: 200}))
 	}
+	// Counts are kept as the log is written: they follow it within moments.
+	hookdtest.WaitFor(t, 10*time.Second, "attempts counted", func() bool {
+		return stats(goodID, "").Attempts == 1 && stats(badID, "").Attempts == 2 && stats(goneID, "").Attempts == 1
+	})
 
 	t.Run("succeeding", func(t *testing.T) {
 		s := stats(goodID, "")
@@ -196,4 +203,58 @@ func TestDeliveryLogTail(t *testing.T) {
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/delivery-log?endpoint_id=" + unknownEndpoint, want: 404}), "not_found", "")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/delivery-log", key: noKey, want: 401, request: reqInvalid}), "unauthorized", "")
 	})
+}
+
+// statsAttempts is enough attempts in a window for a scan of the log to
+// take a second or more (about 6 CPU-seconds per 100,000).
+const statsAttempts = 20000
+
+// GET /v1/endpoints/{id}/stats reads kept counters: with 20,000 attempts
+// in its window it answers as fast as with none, and counts them all.
+func TestEndpointStatsCostDoesNotGrowWithAttempts(t *testing.T) {
+	h := hookdtest.Start(t, app.Config{})
+	ep := h.CreateEndpoint(t, `{"url":"https://x.example/busy","events":["busy.>"],"enabled":false}`)
+	js := h.App.JetStream()
+	for i := range statsAttempts {
+		a := delivery.Attempt{DeliveryID: fmt.Sprintf("dlv_busy%d", i/2), EventType: "busy.x", EndpointID: ep.ID, Number: i%2 + 1,
+			Time: time.Now().UTC(), Outcome: delivery.OutcomeSucceeded}
+		if i%2 == 0 {
+			a.Outcome, a.StatusCode = delivery.OutcomeRetrying, 503
+		}
+		m := nats.NewMsg(h.App.Names().AttemptSubject(ep.ID, a.DeliveryID))
+		m.Data, _ = json.Marshal(a)
+		if _, err := js.PublishMsgAsync(m); err != nil {
+			t.Fatal(err)
+		}
+	}
+	<-js.PublishAsyncComplete()
+	stats := func() (statsBody, time.Duration) {
+		begin := time.Now()
+		status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID+"/stats", nil)
+		took := time.Since(begin)
+		if status != http.StatusOK {
+			t.Fatalf("stats: %d %s", status, out)
+		}
+		var s statsBody
+		if err := json.Unmarshal(out, &s); err != nil {
+			t.Fatal(err)
+		}
+		return s, took
+	}
+	hookdtest.WaitFor(t, time.Minute, "every attempt counted", func() bool { s, _ := stats(); return s.Attempts == statsAttempts })
+	s, _ := stats()
+	if s.Succeeded != statsAttempts/2 || s.Failed != statsAttempts/2 || s.LastFailure == nil || s.LastFailure.StatusCode != 503 {
+		t.Errorf("stats of %d attempts: %+v", statsAttempts, s)
+	}
+	// The fastest of a few calls, so a busy machine's pause does not
+	// count; a scan of the log took well over a second here.
+	fastest := time.Hour
+	for range 5 {
+		_, took := stats()
+		fastest = min(fastest, took)
+	}
+	t.Logf("stats with %d attempts: %s", statsAttempts, fastest)
+	if fastest > 250*time.Millisecond {
+		t.Errorf("stats with %d attempts took %s: it reads more than its counters", statsAttempts, fastest)
+	}
 }

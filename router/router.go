@@ -40,6 +40,9 @@ type Router struct {
 // numLanes is how many lanes Run consumes: parallel and ordered.
 const numLanes = 2
 
+// stopGrace is how long routes in progress at the stop may go on.
+const stopGrace = 2 * time.Second
+
 // Ready reports whether the router consumes every lane of the events
 // stream (for readiness probes).
 func (r *Router) Ready() bool { return r.consuming.Load() == numLanes }
@@ -159,7 +162,7 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 		case <-stopping:
 			_ = m.Nak() // let another router have it now
 		}
-	}, jetstream.PullMaxMessages(max(2*l.concurrency, 2)),
+	}, jetstream.PullMaxMessages(max(2*l.concurrency, 2)), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			r.log.Debug("consume", "err", err)
 		}))
@@ -168,6 +171,13 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 	}
 	r.consuming.Add(1)
 	defer r.consuming.Add(-1)
+	// Routes go on after ctx ends, to finish what they began, but for
+	// stopGrace at most: a full disk never acknowledges their publishes,
+	// and an event not acknowledged is routed again later anyway.
+	routeCtx, abandon := context.WithCancel(context.WithoutCancel(ctx))
+	defer abandon()
+	stopRoutes := context.AfterFunc(ctx, func() { time.AfterFunc(stopGrace, abandon) })
+	defer stopRoutes()
 	var wg sync.WaitGroup
 	for range l.concurrency {
 		wg.Add(1)
@@ -179,7 +189,7 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 				case <-stopping:
 					return
 				case m := <-msgs:
-					r.settle(ctx, m, handle(context.WithoutCancel(ctx), m, &ev))
+					r.settle(ctx, m, handle(routeCtx, m, &ev))
 				}
 			}
 		}()

@@ -8,7 +8,11 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	"slices"
+	"strings"
 	"sync"
+	"time"
 )
 
 // Runner is a long-running part. Run blocks until ctx is done or the part
@@ -28,7 +32,20 @@ type Supervisor struct {
 	log     *slog.Logger
 	names   []string
 	runners []Runner
+	// stopTimeout bounds the wait for the parts once stopping began; 0
+	// waits for them all.
+	stopTimeout time.Duration
 }
+
+// ErrStopTimeout is returned (joined with any part's error) by Run when
+// parts were still running StopTimeout after the stop began.
+var ErrStopTimeout = errors.New("parts still stopping at the deadline")
+
+// SetStopTimeout bounds how long Run waits for the parts once it stops
+// (its context ended or a part failed): past d it returns ErrStopTimeout,
+// naming the parts still running, and leaves them to end on their own.
+// Call before Run. Optional: default 0, wait for every part.
+func (s *Supervisor) SetStopTimeout(d time.Duration) { s.stopTimeout = d }
 
 // New returns an empty Supervisor that logs to log.
 func New(log *slog.Logger) *Supervisor { return &Supervisor{log: log} }
@@ -40,33 +57,68 @@ func (s *Supervisor) Add(name string, r Runner) {
 }
 
 // Run runs every Runner until ctx is done or one returns an error, then
-// cancels the rest and waits for all. It returns the errors of the Runners
-// that failed, each wrapped with its name.
+// cancels the rest and waits for all (for at most the stop timeout, see
+// SetStopTimeout). It returns the errors of the Runners that failed, each
+// wrapped with its name.
 func (s *Supervisor) Run(ctx context.Context) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var (
-		wg   sync.WaitGroup
-		mu   sync.Mutex
-		errs []error
+		mu      sync.Mutex
+		errs    []error
+		running = map[string]int{}
+		left    = len(s.runners)
+		allDone = make(chan struct{})
 	)
+	if left == 0 {
+		close(allDone)
+	}
+	for _, name := range s.names {
+		running[name]++
+	}
 	for i, r := range s.runners {
 		name := s.names[i]
-		wg.Add(1)
 		go func() {
-			defer wg.Done()
 			err := r.Run(ctx)
+			mu.Lock()
+			defer mu.Unlock()
 			if err != nil && !errors.Is(err, context.Canceled) {
 				s.log.Error("part failed, stopping", "part", name, "err", err)
-				mu.Lock()
 				errs = append(errs, fmt.Errorf("%s: %w", name, err))
-				mu.Unlock()
 			} else {
 				s.log.Debug("part stopped", "part", name)
+			}
+			if running[name]--; running[name] == 0 {
+				delete(running, name)
+			}
+			if left--; left == 0 {
+				close(allDone)
 			}
 			cancel()
 		}()
 	}
-	wg.Wait()
+	select {
+	case <-allDone:
+	case <-ctx.Done():
+		// The deadline counts from the stop, whether the context ended or
+		// a part failed.
+		if s.stopTimeout > 0 {
+			t := time.NewTimer(s.stopTimeout)
+			defer t.Stop()
+			select {
+			case <-allDone:
+			case <-t.C:
+				mu.Lock()
+				defer mu.Unlock()
+				names := slices.Sorted(maps.Keys(running))
+				s.log.Warn("parts still stopping at the deadline, leaving them", "parts", names, "timeout", s.stopTimeout)
+				return errors.Join(append(errs, fmt.Errorf("%w: %s", ErrStopTimeout, strings.Join(names, ", ")))...)
+			}
+		} else {
+			<-allDone
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
 	return errors.Join(errs...)
 }

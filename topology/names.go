@@ -160,6 +160,11 @@ func (n Names) EndpointsBucket() string { return n.name("hookd_endpoints") }
 // failed without a success in between: what auto-disable decides on.
 func (n Names) HealthBucket() string { return n.name("hookd_endpoint_health") }
 
+// StatsBucket holds per-endpoint counts of attempts and rule errors, keyed
+// "<endpoint>.<UTC hour, 2006010215>", with per-minute counts (see
+// delivery.Counters); keys expire after StatsMaxAge.
+func (n Names) StatsBucket() string { return n.name("hookd_endpoint_stats") }
+
 // RateBucket holds each rate-limited endpoint's token bucket, shared by
 // all workers.
 func (n Names) RateBucket() string { return n.name("hookd_rate") }
@@ -325,6 +330,9 @@ const (
 	// WorkerConsumer is the durable consumer on each endpoint stream shared
 	// by all workers.
 	WorkerConsumer = "hookd-worker"
+	// StatsConsumer is the durable consumer on AttemptsStream through
+	// which the processes that count split the records.
+	StatsConsumer = "hookd-stats"
 )
 
 // LaneConsumer is the durable consumer of one lane of an ordered endpoint

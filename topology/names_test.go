@@ -19,7 +19,7 @@ func allNames(n Names, endpointID string) (streams, buckets, subjects []string) 
 	streams = []string{n.EventsStream(), n.DeadStream(), n.AttemptsStream(), n.IndexStream(),
 		n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
 	buckets = []string{n.EndpointsBucket(), n.HealthBucket(), n.RateBucket(), n.RoutingBucket(),
-		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket()}
+		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.StatsBucket()}
 	for _, b := range buckets {
 		streams = append(streams, KVStream(b))
 	}
@@ -304,9 +304,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 			t.Errorf("stream %s missing; have %v", want, names)
 		}
 	}
-	// 4 core streams, 7 buckets, and an endpoint and a batch stream, each.
-	if len(names) != 2*(4+7+2) {
-		t.Errorf("%d streams, want %d: %v", len(names), 2*(4+7+2), names)
+	// 4 core streams, 8 buckets, and an endpoint and a batch stream, each.
+	if len(names) != 2*(4+8+2) {
+		t.Errorf("%d streams, want %d: %v", len(names), 2*(4+8+2), names)
 	}
 	backlogs, err := prefixed.Backlogs(ctx)
 	if err != nil || len(backlogs) != 1 {

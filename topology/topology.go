@@ -152,6 +152,23 @@ func IsStreamFull(err error) bool {
 	return false
 }
 
+// IsStorageFull reports whether err is JetStream refusing a message
+// because the server's (or the account's) storage is exhausted, rather
+// than the stream's own limit: that passes only as space is freed or
+// stored events age out, not as consumers drain the stream. Such errors
+// are also IsStreamFull (the router holds an event either way).
+func IsStorageFull(err error) bool {
+	var apiErr *jetstream.APIError
+	if !errors.As(err, &apiErr) {
+		return false
+	}
+	switch apiErr.ErrorCode {
+	case errCodeAccountResources, errCodeInsufficient, errCodeStorageResources:
+		return true
+	}
+	return false
+}
+
 // Topology creates and looks up hookd's JetStream resources.
 type Topology struct {
 	js    jetstream.JetStream
@@ -251,6 +268,12 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("topology: bucket %s: %w", n.RateBucket(), err)
 	}
+	// Stats windows reach a week back: older counts expire.
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: t.names.StatsBucket(), History: 1, TTL: StatsMaxAge, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", t.names.StatsBucket(), err)
+	}
 	// Routing progress matters only while an event is being retried.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket: n.RoutingBucket(), History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
@@ -265,6 +288,26 @@ func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := t.js.KeyValue(ctx, t.names.RoutingBucket())
 	if err != nil {
 		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.RoutingBucket(), err)
+	}
+	return kv, nil
+}
+
+// ConsumeHeartbeat is the idle heartbeat hookd's pull consumers ask for.
+// A client that misses two renews its pull request: after the embedded
+// server restarts JetStream (see embedded.Storage) the reopened consumers
+// know none of the requests made before, and the default (half of a 30 s
+// expiry) would leave deliveries waiting for half a minute.
+const ConsumeHeartbeat = 2 * time.Second
+
+// StatsMaxAge is how long endpoint counts are kept: a day more than the
+// longest stats window (7 days).
+const StatsMaxAge = 8 * 24 * time.Hour
+
+// Stats returns the endpoint stats bucket; EnsureCore must have run.
+func (t *Topology) Stats(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, t.names.StatsBucket())
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.StatsBucket(), err)
 	}
 	return kv, nil
 }

@@ -96,7 +96,7 @@ func (w *Worker) sweepBatches(ctx context.Context) {
 		w.batchBacklog[id] = true
 		if ec := w.consumers[id]; ec != nil && !ec.batches {
 			// Consumed without its batches: start anew with them.
-			ec.drain(time.After(drainTimeout))
+			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 		}
 		w.wake(ctx, id)

@@ -109,6 +109,9 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		resp, sendErr = w.sender.Send(ctx, req)
 		stop()
 	}
+	// What follows the attempt is bounded once the worker stops.
+	ctx, settled := w.settleContext(ctx)
+	defer settled()
 	rec.Time = time.Now().UTC().Add(-resp.Duration)
 	rec.StatusCode, rec.DurationSeconds, rec.Response = resp.StatusCode, resp.Duration.Seconds(), snippet(resp.Body)
 	if sendErr != nil {

@@ -27,6 +27,14 @@ const reconcileInterval = 2 * time.Second
 // handed back on shutdown or disable.
 const drainTimeout = 10 * time.Second
 
+// closedAfter returns a channel closed after d: unlike time.After's, it
+// ends every wait on it, so one deadline can be shared by many.
+func closedAfter(d time.Duration) <-chan struct{} {
+	c := make(chan struct{})
+	time.AfterFunc(d, func() { close(c) })
+	return c
+}
+
 // Worker consumes every enabled endpoint's stream through the durable
 // consumer all workers share, so any number of workers split the work.
 type Worker struct {
@@ -72,6 +80,28 @@ type Worker struct {
 	// quit is closed when stopping is set, to end waits that would hold
 	// shutdown back.
 	quit chan struct{}
+	// stopped ends when the stop begins (see settleContext).
+	stopped     context.Context
+	stopStarted context.CancelFunc
+}
+
+// stopGrace is how long, once the worker stops, a delivery may wait for
+// JetStream to take what follows its attempt (its log record, health,
+// dead letter): long enough for a working server, short enough that a
+// full disk, which never acknowledges, does not hold the stop.
+const stopGrace = 2 * time.Second
+
+// settleContext is ctx for the steps after an attempt: once the worker
+// stops, they get stopGrace (from the stop, or from now if later), after
+// which their waits end. The attempt itself is not cut short: it has
+// Config.Timeout.
+func (w *Worker) settleContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	ctx, cancel := context.WithCancel(ctx)
+	stop := context.AfterFunc(w.stopped, func() { time.AfterFunc(stopGrace, cancel) })
+	return ctx, func() {
+		stop()
+		cancel()
+	}
 }
 
 // endpointConsumer consumes one endpoint: through its one consumer, or
@@ -105,8 +135,8 @@ func (ec *endpointConsumer) closed() bool {
 
 // drain stops pulling and waits until the messages the client had buffered
 // went through the callback (which hands them back while stopping), or
-// until deadline.
-func (ec *endpointConsumer) drain(deadline <-chan time.Time) {
+// until deadline is closed.
+func (ec *endpointConsumer) drain(deadline <-chan struct{}) {
 	for _, cc := range ec.ccs {
 		cc.Drain()
 	}
@@ -131,7 +161,9 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	stopped, stopStarted := context.WithCancel(context.Background())
 	return &Worker{
+		stopped: stopped, stopStarted: stopStarted,
 		cfg:       cfg,
 		topo:      topo,
 		js:        topo.JetStream(),
@@ -232,18 +264,18 @@ func (w *Worker) reconcile(ctx context.Context) {
 		switch {
 		case ec.closed():
 			w.log.Warn("consumer stopped, restarting", "endpoint", id)
-			ec.drain(time.After(drainTimeout))
+			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 			w.wake(ctx, id)
 		case ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout):
-			ec.drain(time.After(drainTimeout))
+			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
 			w.wake(ctx, id) // a new ordering: consume it anew
 		case ec.activity.idleFor(w.cfg.IdleAfter, now) && now.Sub(ec.activity.checked) >= w.cfg.IdleAfter:
 			ec.activity.checked = now
 			if w.settled(ctx, ec) {
-				ec.drain(time.After(drainTimeout))
+				ec.drain(closedAfter(drainTimeout))
 				delete(w.consumers, id)
 				w.log.Debug("endpoint idle, stopped pulling", "endpoint", id)
 			}
@@ -293,12 +325,12 @@ func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointL
 // what ec consumed already.
 func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle func(jetstream.Msg), prefetch int) error {
 	cc, err := cons.Consume(handle,
-		jetstream.PullMaxMessages(prefetch),
+		jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			w.log.Debug("consume", "endpoint", ec.id, "err", err)
 		}))
 	if err != nil {
-		ec.drain(time.After(drainTimeout))
+		ec.drain(closedAfter(drainTimeout))
 		return fmt.Errorf("consume endpoint %s: %w", ec.id, err)
 	}
 	ec.ccs = append(ec.ccs, cc)
@@ -383,9 +415,13 @@ func (w *Worker) stopAll() {
 	if !w.stopping {
 		w.stopping = true
 		close(w.quit)
+		w.stopStarted()
 	}
 	w.mu.Unlock()
-	deadline := time.After(drainTimeout)
+	// One deadline for all: a time.After channel would end only the first
+	// wait on it, and the next consumer that does not close would hold
+	// shutdown for good.
+	deadline := closedAfter(drainTimeout)
 	for _, ec := range w.consumers {
 		for _, cc := range ec.ccs {
 			cc.Drain()

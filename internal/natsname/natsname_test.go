@@ -44,4 +44,3 @@ func TestValidTokenAndKey(t *testing.T) {
 		t.Errorf("Truncate of 5000 bytes: %s", got)
 	}
 }
-
