@@ -108,6 +108,9 @@ func (s *store) logAttempts(tb testing.TB, endpointID string, n int, outcome fun
 		if _, err := s.js.PublishMsgAsync(m); err != nil {
 			tb.Fatal(err)
 		}
+		if i%1000 == 999 { // within the async window, however slow the machine
+			<-s.js.PublishAsyncComplete()
+		}
 	}
 	select {
 	case <-s.js.PublishAsyncComplete():
