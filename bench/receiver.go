@@ -111,9 +111,3 @@ func (rc *Receiver) delivered(seq int64) bool {
 	defer rc.mu.Unlock()
 	return seq < int64(len(rc.seen)) && rc.seen[seq]
 }
-
-func (rc *Receiver) baselineCount() int64 {
-	rc.mu.Lock()
-	defer rc.mu.Unlock()
-	return rc.baseline
-}

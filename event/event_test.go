@@ -36,7 +36,7 @@ func TestNormalizeData(t *testing.T) {
 
 func TestSequenceIDIsDeterministicAndDistinct(t *testing.T) {
 	created := time.Unix(1700000000, 0)
-	if SequenceID(created, 7) != SequenceID(created, 7) {
+	if first, again := SequenceID(created, 7), SequenceID(created, 7); first != again {
 		t.Fatal("same stream and sequence must give the same id")
 	}
 	if SequenceID(created, 7) == SequenceID(created, 8) || SequenceID(created, 7) == SequenceID(created.Add(time.Nanosecond), 7) {

@@ -66,7 +66,7 @@ func TestBatchSettings(t *testing.T) {
 		t.Fatal("a batched endpoint has no batch stream")
 	}
 	path := "/v1/endpoints/" + ep.ID
-	out = c.call(t, apiCall{method: http.MethodPatch, path: path, body: `{"batch":{"max_events":7,"field":"runs"}}`, want: http.StatusOK})
+	c.call(t, apiCall{method: http.MethodPatch, path: path, body: `{"batch":{"max_events":7,"field":"runs"}}`, want: http.StatusOK})
 	out = c.call(t, apiCall{method: http.MethodPatch, path: path, body: `{"batch":{"max_wait":"2m"}}`, want: http.StatusOK})
 	if got := decodeJSON[batchedEndpoint](t, out).Batch; got == nil || *got != (batchBody{MaxEvents: 7, MaxWait: "2m0s", Field: "runs"}) {
 		t.Fatalf("PATCH does not merge: %s", out)
