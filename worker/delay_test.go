@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"net/http"
 	"testing"
 	"time"
 )
@@ -33,22 +32,6 @@ func TestRetryAfterIsClampedToTheSchedule(t *testing.T) {
 	} {
 		if got := retryDelay(step, 0.2, c.after); got != c.want {
 			t.Errorf("Retry-After %s: delay %s, want %s", c.after, got, c.want)
-		}
-	}
-}
-
-func TestParseRetryAfter(t *testing.T) {
-	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for v, want := range map[string]time.Duration{
-		"":     0,
-		"7":    7 * time.Second,
-		"-3":   0,
-		"soon": 0,
-		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
-		now.Add(-time.Minute).Format(http.TimeFormat):     0,
-	} {
-		if got := parseRetryAfter(v, now); got != want {
-			t.Errorf("parseRetryAfter(%q) = %s, want %s", v, got, want)
 		}
 	}
 }

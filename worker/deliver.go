@@ -13,7 +13,7 @@ import (
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
-	"github.com/hookd/hookd/signing"
+	"github.com/hookd/hookd/internal/sender"
 )
 
 // heldDelay is how long a delivery to a disabled endpoint waits before it
@@ -82,14 +82,14 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 		logSeq = seq
 	}
 
-	var resp Response
-	var req Request
+	var resp sender.Response
+	var req sender.Request
 	var sendErr error
 	if pl.RenderError != "" {
 		// The endpoint's format failed on this event: nothing to send, and
 		// retrying the same rendering cannot help. Dead-lettered with the
 		// error; a manual retry renders it again.
-		sendErr = &PermanentError{Err: fmt.Errorf("not rendered in the endpoint's format: %s", pl.RenderError)}
+		sendErr = &sender.PermanentError{Err: fmt.Errorf("not rendered in the endpoint's format: %s", pl.RenderError)}
 	} else if d := w.pausedFor(endpointID, time.Now()); d > 0 {
 		// The endpoint throttled us: not attempted, it counts no attempt.
 		w.settle(func() error { return msg.NakWithDelay(resumeAfter(d)) }, "nak", endpointID, rec.DeliveryID)
@@ -113,15 +113,15 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	ctx, settled := w.settleContext(ctx)
 	defer settled()
 	rec.Time = time.Now().UTC().Add(-resp.Duration)
-	rec.StatusCode, rec.DurationSeconds, rec.Response = resp.StatusCode, resp.Duration.Seconds(), snippet(resp.Body)
+	rec.StatusCode, rec.DurationSeconds, rec.Response = resp.StatusCode, resp.Duration.Seconds(), sender.Snippet(resp.Body)
 	if sendErr != nil {
 		rec.Error = sendErr.Error()
 	}
 
 	schedule := ep.Policy(w.cfg.RetrySchedule, w.cfg.Timeout).Schedule
 	failures := rec.Number - base // failed attempts of this queueing, this one included
-	var retry *RetryableError
-	var gone *GoneError
+	var retry *sender.RetryableError
+	var gone *sender.GoneError
 	var delay time.Duration
 	switch {
 	case sendErr == nil:
@@ -185,28 +185,10 @@ func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 
 // request builds the attempt for an endpoint's current configuration:
 // every secret still in its grace period signs, its headers go along.
-func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte, pl delivery.Payload) (Request, error) {
-	req, err := BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
+func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte, pl delivery.Payload) (sender.Request, error) {
+	req, err := sender.BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
 	req.ContentType, req.Rendered = pl.ContentType, pl.Headers
 	return req, err
-}
-
-// BuildRequest builds the signed request of one attempt to ep, with a JSON
-// body (the caller sets another content type and rendered headers);
-// timeout applies when the endpoint sets none. An unusable secret is a
-// *PermanentError.
-func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout time.Duration, now time.Time) (Request, error) {
-	var keys []signing.Key
-	for _, s := range ep.SigningSecrets(now) {
-		k, err := signing.ParseKey(s)
-		if err != nil {
-			return Request{}, &PermanentError{Err: err}
-		}
-		keys = append(keys, k)
-	}
-	p := ep.Policy(nil, timeout)
-	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: p.Timeout,
-		SkipBody: !p.ReadBody, NoThrottleRetry: !p.RetryThrottled}, nil
 }
 
 func newRecord(endpointID string, h nats.Header) delivery.Attempt {

@@ -8,6 +8,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/sender"
 )
 
 // maxPause caps how long one throttling answer with a Retry-After pauses a
@@ -31,7 +33,7 @@ type endpointPause struct {
 // pauseFor is how long a throttling answer pauses the endpoint: the
 // receiver's Retry-After, at most maxPause; without one, the schedule's
 // first step, at most breather.
-func pauseFor(retry *RetryableError, schedule []time.Duration) time.Duration {
+func pauseFor(retry *sender.RetryableError, schedule []time.Duration) time.Duration {
 	if retry.After > 0 {
 		return min(retry.After, maxPause)
 	}
