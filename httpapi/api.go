@@ -14,10 +14,10 @@ import (
 	"github.com/hookd/hookd/dashboard"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/tenant"
 	"github.com/hookd/hookd/topology"
 	"github.com/hookd/hookd/version"
-	"github.com/hookd/hookd/worker"
 )
 
 // Request body limits.
@@ -50,8 +50,8 @@ type Config struct {
 	// Catalog is the event-type catalogue; POST /v1/events checks event
 	// data against it. Required, and running (catalog.Catalog.Run).
 	Catalog *catalog.Catalog
-	// Sender makes test deliveries. Optional: default a new worker.Sender.
-	Sender *worker.Sender
+	// Sender makes test deliveries. Optional: default a new sender.Sender.
+	Sender *sender.Sender
 	// Timeout bounds a test delivery when the endpoint sets none. Optional:
 	// default 15s.
 	Timeout time.Duration
@@ -75,7 +75,7 @@ func (c *Config) setDefaults() {
 		c.Logger = slog.Default()
 	}
 	if c.Sender == nil {
-		c.Sender = worker.NewSender(version.UserAgent(), nil, c.Logger)
+		c.Sender = sender.New(version.UserAgent(), nil, c.Logger)
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
@@ -113,7 +113,7 @@ type API struct {
 	limiter    *tenantLimiter
 	keyLimits  *keyLimiter
 	httpsOnly  bool
-	sender     *worker.Sender
+	sender     *sender.Sender
 	timeout    time.Duration
 	js         jetstream.JetStream
 	log        *slog.Logger

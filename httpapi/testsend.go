@@ -6,8 +6,8 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/tenant"
-	"github.com/hookd/hookd/worker"
 )
 
 type testSendInput struct {
@@ -53,7 +53,7 @@ func (a *API) testSend(w http.ResponseWriter, r *http.Request) {
 		Data: in.Data, Raw: in.Data, Tenant: tenant.Normalize(ep.Tenant)}
 	// The endpoint's format, as its deliveries have it.
 	p, renderErr := renderFor(ep)(ev)
-	req, err := worker.BuildRequest(ep, ev.ID, p.Body, a.timeout, time.Now())
+	req, err := sender.BuildRequest(ep, ev.ID, p.Body, a.timeout, time.Now())
 	if err != nil {
 		writeError(w, fieldError("secret", "%v", err))
 		return
@@ -69,7 +69,7 @@ func (a *API) testSend(w http.ResponseWriter, r *http.Request) {
 	resp, sendErr := a.sender.Send(r.Context(), req)
 	out := attemptResult{
 		Succeeded: sendErr == nil, StatusCode: resp.StatusCode, DurationSeconds: resp.Duration.Seconds(),
-		Response: worker.Snippet(resp.Body),
+		Response: sender.Snippet(resp.Body),
 	}
 	if sendErr != nil {
 		out.Error = sendErr.Error()

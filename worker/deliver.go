@@ -13,200 +13,214 @@ import (
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
-	"github.com/hookd/hookd/signing"
+	"github.com/hookd/hookd/internal/sender"
 )
 
-// heldDelay is how long a delivery to a disabled endpoint waits before it
-// is looked at again.
-const heldDelay = 5 * time.Second
-
 // deliver makes one attempt of msg and settles it: ack on success,
-// NakWithDelay on a retryable failure, dead letter then ack otherwise.
+// NakWithDelay on a retryable failure, dead letter then ack otherwise. Its
+// steps: preflight (may it be attempted now?), attempt, decide (pure: what
+// follows), commit (the only step after the attempt that writes or settles).
 func (w *Worker) deliver(endpointID string, msg jetstream.Msg) {
 	// In-flight deliveries finish on shutdown rather than being cut off:
 	// Config.Timeout bounds them.
 	ctx := context.Background()
-	meta, err := msg.Metadata()
-	if err != nil {
-		w.log.Error("delivery without metadata", "endpoint", endpointID, "err", err)
-		_ = msg.Term()
+	a, held := w.preflight(ctx, endpointID, msg)
+	if held != nil {
+		w.settleAs(msg, *held, endpointID, a.rec.DeliveryID)
 		return
 	}
-	ep := w.reg.Snapshot().Get(endpointID)
-	switch {
-	case ep == nil:
-		// Deleted: its stream goes with it.
-		w.settle(msg.Term, "term", endpointID, "")
-		return
-	case errors.Is(ep.Broken, endpoint.ErrSealed):
-		// Without its secrets it cannot be signed: held until the master
-		// key is right, not dead-lettered.
-		w.log.Error("delivery held: the endpoint's secrets cannot be opened", "endpoint", endpointID, "err", ep.Broken)
-		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
-		return
-	case ep.Disabled:
-		// Held, not attempted: it counts no attempt.
-		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
-		return
-	}
-	pl, err := delivery.ReadPayload(msg.Headers(), w.reg.Sealer())
-	if err != nil {
-		// Its rendered headers were sealed under another master key: held
-		// until the key is right, like the endpoint's own secrets.
-		w.log.Error("delivery held: its rendered headers cannot be opened", "endpoint", endpointID, "err", err)
-		w.settle(func() error { return msg.NakWithDelay(heldDelay) }, "nak", endpointID, "")
-		return
-	}
-	rec := newRecord(endpointID, msg.Headers())
-	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
-	rec.Number, rec.Queue = base+1, base
-	logSeq, _ := strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
-	if meta.NumDelivered > 1 {
-		// A redelivery: the log, not NumDelivered (which also counts
-		// hand-backs and held rounds), says which attempt this is.
-		last, seq, err := w.lastRecord(ctx, endpointID, rec.DeliveryID)
-		if err != nil {
-			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
-			w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
-			return
-		}
-		if last != nil && (last.Outcome == delivery.OutcomeSucceeded || last.Queue > base) {
-			// Delivered already (before a crash that lost the ack), or a
-			// manual retry queued it anew: never send it twice.
-			w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
-			return
-		}
-		if last != nil && last.Number >= base {
-			rec.Number = last.Number + 1
-		}
-		logSeq = seq
-	}
-
-	var resp Response
-	var req Request
-	var sendErr error
-	if pl.RenderError != "" {
-		// The endpoint's format failed on this event: nothing to send, and
-		// retrying the same rendering cannot help. Dead-lettered with the
-		// error; a manual retry renders it again.
-		sendErr = &PermanentError{Err: fmt.Errorf("not rendered in the endpoint's format: %s", pl.RenderError)}
-	} else if d := w.pausedFor(endpointID, time.Now()); d > 0 {
-		// The endpoint throttled us: not attempted, it counts no attempt.
-		w.settle(func() error { return msg.NakWithDelay(resumeAfter(d)) }, "nak", endpointID, rec.DeliveryID)
-		return
-	} else {
-		req, sendErr = w.request(ep.Endpoint, rec.EventID, msg.Data(), pl)
-	}
-	if sendErr == nil && !w.waitRate(ctx, endpointID, ep.RateLimit, msg) {
+	req, err := w.request(a, msg.Data())
+	if err == nil && !w.waitRate(ctx, endpointID, a.ep.RateLimit, msg) {
 		// Not attempted: it counts no attempt.
-		w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
+		w.settleAs(msg, nakAfter(time.Second), endpointID, a.rec.DeliveryID)
 		return
 	}
-	ctx, span := w.startDeliver(ctx, msg.Headers(), ep.Endpoint, &rec)
-	defer func() { endDeliver(span, &rec, sendErr) }()
-	if sendErr == nil {
+	ctx, span := w.startDeliver(ctx, msg.Headers(), a.ep.Endpoint, &a.rec)
+	defer func() { endDeliver(span, &a.rec, err) }()
+	var resp sender.Response
+	if err == nil {
 		stop := w.heartbeat(msg)
-		resp, sendErr = w.sender.Send(ctx, req)
+		resp, err = w.sender.Send(ctx, req)
 		stop()
 	}
 	// What follows the attempt is bounded once the worker stops.
 	ctx, settled := w.settleContext(ctx)
 	defer settled()
-	rec.Time = time.Now().UTC().Add(-resp.Duration)
-	rec.StatusCode, rec.DurationSeconds, rec.Response = resp.StatusCode, resp.Duration.Seconds(), snippet(resp.Body)
-	if sendErr != nil {
-		rec.Error = sendErr.Error()
+	a.took = resp.Duration
+	a.rec.Time = time.Now().UTC().Add(-resp.Duration)
+	a.rec.StatusCode, a.rec.DurationSeconds, a.rec.Response = resp.StatusCode, resp.Duration.Seconds(), sender.Snippet(resp.Body)
+	if err != nil {
+		a.rec.Error = err.Error()
 	}
+	d := decide(err, w.retryPolicy(a.ep.Endpoint), history{Attempt: a.rec.Number, Base: a.base})
+	w.commit(ctx, msg, a, d)
+}
 
-	schedule := ep.Policy(w.cfg.RetrySchedule, w.cfg.Timeout).Schedule
-	failures := rec.Number - base // failed attempts of this queueing, this one included
-	var retry *RetryableError
-	var gone *GoneError
-	var delay time.Duration
+// attempt is one delivery on its way through deliver.
+type attempt struct {
+	ep *endpoint.Compiled
+	pl delivery.Payload
+	// rec is the attempt's record, filled as it goes.
+	rec delivery.Attempt
+	// base is the attempts made before the delivery's current queueing.
+	base int
+	// logSeq is the delivery's last record's sequence, which the new
+	// record expects (0: none expected).
+	logSeq uint64
+	took   time.Duration
+}
+
+// settlement is how a delivery message is settled without a record.
+type settlement struct {
+	op    string // "ack", "nak" or "term"
+	delay time.Duration
+}
+
+func nakAfter(d time.Duration) settlement { return settlement{op: "nak", delay: d} }
+
+var (
+	ackIt  = settlement{op: "ack"}
+	termIt = settlement{op: "term"}
+)
+
+func (w *Worker) settleAs(msg jetstream.Msg, s settlement, endpointID, deliveryID string) {
+	op := msg.Ack
+	switch s.op {
+	case "term":
+		op = msg.Term
+	case "nak":
+		op = func() error { return msg.NakWithDelay(s.delay) }
+	}
+	w.settle(op, s.op, endpointID, deliveryID)
+}
+
+// preflight reads what the attempt needs and says whether it is made now:
+// a non-nil settlement holds or ends the delivery instead, counting no
+// attempt.
+func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream.Msg) (*attempt, *settlement) {
+	a := &attempt{}
+	hold := func(s settlement) (*attempt, *settlement) { return a, &s }
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.log.Error("delivery without metadata", "endpoint", endpointID, "err", err)
+		return hold(termIt)
+	}
+	ep := w.reg.Snapshot().Get(endpointID)
 	switch {
-	case sendErr == nil:
-		rec.Outcome = delivery.OutcomeSucceeded
-	case errors.As(sendErr, &gone):
-		// Held, not dead: the endpoint is disabled and its deliveries wait
-		// for it to be enabled again.
-		w.disable(ctx, endpointID, "it answered 410 Gone")
-		delay = heldDelay
-		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
-	case errors.As(sendErr, &retry) && failures <= len(schedule):
-		delay = retryDelay(schedule[failures-1], w.cfg.Jitter, retry.After)
-		rec.Outcome, rec.NextAttemptInSeconds = delivery.OutcomeRetrying, delay.Seconds()
-	default: // *PermanentError, or retries exhausted
-		rec.Outcome = delivery.OutcomeDead
+	case ep == nil:
+		// Deleted: its stream goes with it.
+		return hold(termIt)
+	case errors.Is(ep.Broken, endpoint.ErrSealed):
+		// Without its secrets it cannot be signed: held until the master
+		// key is right, not dead-lettered.
+		w.log.Error("delivery held: the endpoint's secrets cannot be opened", "endpoint", endpointID, "err", ep.Broken)
+		return hold(nakAfter(heldDelay))
+	case ep.Disabled:
+		// Held, not attempted: it counts no attempt.
+		return hold(nakAfter(heldDelay))
 	}
-	if errors.As(sendErr, &retry) && retry.Throttled {
-		w.pause(ctx, endpointID, pauseFor(retry, schedule))
+	a.ep = ep
+	a.pl, err = delivery.ReadPayload(msg.Headers(), w.reg.Sealer())
+	if err != nil {
+		// Its rendered headers were sealed under another master key: held
+		// until the key is right, like the endpoint's own secrets.
+		w.log.Error("delivery held: its rendered headers cannot be opened", "endpoint", endpointID, "err", err)
+		return hold(nakAfter(heldDelay))
 	}
-	w.observe(ctx, &rec, resp.Duration, delay)
-	if w.record(ctx, rec, logSeq) {
+	a.rec = newRecord(endpointID, msg.Headers())
+	a.base, _ = strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
+	a.rec.Number, a.rec.Queue = a.base+1, a.base
+	a.logSeq, _ = strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
+	if meta.NumDelivered > 1 {
+		// A redelivery: the log, not NumDelivered (which also counts
+		// hand-backs and held rounds), says which attempt this is.
+		last, seq, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID)
+		if err != nil {
+			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", a.rec.DeliveryID, "err", err)
+			return hold(nakAfter(time.Second))
+		}
+		if last != nil && (last.Outcome == delivery.OutcomeSucceeded || last.Queue > a.base) {
+			// Delivered already (before a crash that lost the ack), or a
+			// manual retry queued it anew: never send it twice.
+			return hold(ackIt)
+		}
+		if last != nil && last.Number >= a.base {
+			a.rec.Number = last.Number + 1
+		}
+		a.logSeq = seq
+	}
+	// A delivery that was not rendered is not sent, so no pause holds it:
+	// it goes on to be dead-lettered.
+	if a.pl.RenderError == "" {
+		if d := w.pausedFor(endpointID, time.Now()); d > 0 {
+			// The endpoint throttled us: not attempted, it counts no attempt.
+			return hold(nakAfter(w.retryPolicy(ep.Endpoint).resumeAfter(d)))
+		}
+	}
+	return a, nil
+}
+
+// commit carries out a decision: it is the only place after an attempt
+// that disables or pauses the endpoint, writes the attempt record, raises
+// operational events, dead-letters and settles.
+func (w *Worker) commit(ctx context.Context, msg jetstream.Msg, a *attempt, d decision) {
+	endpointID, rec := a.rec.EndpointID, &a.rec
+	rec.Outcome = d.Outcome
+	if d.Outcome == delivery.OutcomeRetrying {
+		rec.NextAttemptInSeconds = d.Delay.Seconds()
+	}
+	if d.Disable != "" {
+		w.disable(ctx, endpointID, d.Disable)
+	}
+	if d.Pause > 0 {
+		w.pause(ctx, endpointID, d.Pause)
+	}
+	w.observe(ctx, rec, a.took, d.Delay)
+	if w.record(ctx, *rec, a.logSeq) {
 		// A manual retry queued the delivery anew while this attempt ran:
 		// that queueing carries on, this one stops here.
-		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)
 		return
+	}
+	if d.Outcome == delivery.OutcomeSucceeded {
+		w.noteSuccess(ctx, a.ep.Endpoint)
+	} else if d.CountsFailure {
+		w.noteFailure(ctx, a.ep.Endpoint, time.Now())
 	}
 	// A batch holding operational events raises none, as each of them
 	// would not: a failing ops endpoint must not feed on its own failures.
-	opsQuiet := msg.Headers().Get(delivery.HeaderBatchOps) != ""
-	if rec.Outcome == delivery.OutcomeSucceeded {
-		w.noteSuccess(ctx, ep.Endpoint)
-		if !opsQuiet {
-			w.deliveryOps(ctx, rec, failures)
-		}
-	} else if gone == nil {
-		if pl.RenderError == "" {
-			// A rendering failure is the endpoint's configuration, not
-			// the receiver failing: it does not count towards disabling.
-			w.noteFailure(ctx, ep.Endpoint, time.Now())
-		}
-		if !opsQuiet {
-			w.deliveryOps(ctx, rec, failures)
-		}
+	if d.Ops && msg.Headers().Get(delivery.HeaderBatchOps) == "" {
+		w.deliveryOps(ctx, *rec, history{Attempt: rec.Number, Base: a.base}.failures())
 	}
-	switch rec.Outcome {
+	switch d.Outcome {
 	case delivery.OutcomeSucceeded:
-		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)
 	case delivery.OutcomeRetrying:
-		w.settle(func() error { return msg.NakWithDelay(delay) }, "nak", endpointID, rec.DeliveryID)
+		w.settleAs(msg, nakAfter(d.Delay), endpointID, rec.DeliveryID)
 	default:
-		if err := w.deadLetter(ctx, msg, rec); err != nil {
+		if err := w.deadLetter(ctx, msg, *rec); err != nil {
 			// Never drop it: the whole delivery is tried again later.
 			w.log.Error("dead letter failed", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
-			w.settle(func() error { return msg.NakWithDelay(5 * time.Second) }, "nak", endpointID, rec.DeliveryID)
+			w.settleAs(msg, nakAfter(5*time.Second), endpointID, rec.DeliveryID)
 			return
 		}
 		w.m.DeadLettered()
-		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID)
+		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)
 	}
 }
 
-// request builds the attempt for an endpoint's current configuration:
-// every secret still in its grace period signs, its headers go along.
-func (w *Worker) request(ep *endpoint.Endpoint, messageID string, body []byte, pl delivery.Payload) (Request, error) {
-	req, err := BuildRequest(ep, messageID, body, w.cfg.Timeout, time.Now())
-	req.ContentType, req.Rendered = pl.ContentType, pl.Headers
+// request builds the attempt for the endpoint's current configuration:
+// every secret still in its grace period signs, its headers go along. A
+// delivery the router could not render is not sent: retrying the same
+// rendering cannot help, so it is dead-lettered with the error; a manual
+// retry renders it again.
+func (w *Worker) request(a *attempt, body []byte) (sender.Request, error) {
+	if a.pl.RenderError != "" {
+		return sender.Request{}, &sender.PermanentError{Err: fmt.Errorf("%w: %s", errNotRendered, a.pl.RenderError)}
+	}
+	req, err := sender.BuildRequest(a.ep.Endpoint, a.rec.EventID, body, w.cfg.Timeout, time.Now())
+	req.ContentType, req.Rendered = a.pl.ContentType, a.pl.Headers
 	return req, err
-}
-
-// BuildRequest builds the signed request of one attempt to ep, with a JSON
-// body (the caller sets another content type and rendered headers);
-// timeout applies when the endpoint sets none. An unusable secret is a
-// *PermanentError.
-func BuildRequest(ep *endpoint.Endpoint, messageID string, body []byte, timeout time.Duration, now time.Time) (Request, error) {
-	var keys []signing.Key
-	for _, s := range ep.SigningSecrets(now) {
-		k, err := signing.ParseKey(s)
-		if err != nil {
-			return Request{}, &PermanentError{Err: err}
-		}
-		keys = append(keys, k)
-	}
-	p := ep.Policy(nil, timeout)
-	return Request{URL: ep.URL, MessageID: messageID, Body: body, Keys: keys, Headers: ep.Headers, Timeout: p.Timeout,
-		SkipBody: !p.ReadBody, NoThrottleRetry: !p.RetryThrottled}, nil
 }
 
 func newRecord(endpointID string, h nats.Header) delivery.Attempt {

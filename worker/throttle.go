@@ -4,20 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"math/rand/v2"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 )
-
-// maxPause caps how long one throttling answer with a Retry-After pauses a
-// whole endpoint; the throttled delivery itself waits its own delay.
-const maxPause = time.Minute
-
-// breather is the longest pause a throttling answer without Retry-After
-// causes: long enough to relieve an overloaded receiver, short enough that
-// an occasional 503 costs little.
-const breather = time.Second
 
 // pausePrefix starts the rate bucket's keys that hold endpoint pauses;
 // they expire with the bucket's one-minute TTL.
@@ -26,19 +16,6 @@ const pausePrefix = "pause."
 // endpointPause is the shared record of a paused endpoint.
 type endpointPause struct {
 	Until time.Time `json:"until"`
-}
-
-// pauseFor is how long a throttling answer pauses the endpoint: the
-// receiver's Retry-After, at most maxPause; without one, the schedule's
-// first step, at most breather.
-func pauseFor(retry *RetryableError, schedule []time.Duration) time.Duration {
-	if retry.After > 0 {
-		return min(retry.After, maxPause)
-	}
-	if len(schedule) > 0 {
-		return min(schedule[0], breather)
-	}
-	return breather
 }
 
 // pause stops every worker sending to the endpoint for d: here at once,
@@ -65,12 +42,6 @@ func (w *Worker) pausedFor(endpointID string, now time.Time) time.Duration {
 		return 0
 	}
 	return max(v.(time.Time).Sub(now), 0)
-}
-
-// resumeAfter spreads the deliveries held by a pause over a fifth of it
-// beyond its end, so they do not all arrive at the endpoint at once.
-func resumeAfter(d time.Duration) time.Duration {
-	return d + time.Duration(rand.Float64()*0.2*float64(d))
 }
 
 // watchPauses keeps this worker's view of other workers' pauses, until ctx

@@ -13,6 +13,7 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/kvjson"
+	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/topology"
@@ -43,7 +44,7 @@ type Worker struct {
 	js      jetstream.JetStream
 	names   topology.Names
 	reg     *endpoint.Registry
-	sender  *Sender
+	sender  *sender.Sender
 	log     *slog.Logger
 	ackWait time.Duration
 	m       *metrics.Delivery
@@ -169,7 +170,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		js:        topo.JetStream(),
 		names:     topo.Names(),
 		reg:       reg,
-		sender:    NewSender(cfg.UserAgent, netguard.New(cfg.AllowNets), cfg.Logger),
+		sender:    sender.New(cfg.UserAgent, netguard.New(cfg.AllowNets), cfg.Logger),
 		log:       cfg.Logger.With("component", "worker"),
 		ackWait:   topo.Config().DeliveryAckWait,
 		m:         cfg.Metrics,

@@ -1,4 +1,4 @@
-package worker
+package sender
 
 import (
 	"context"
@@ -84,7 +84,7 @@ func TestSendRefusesGuardedAddresses(t *testing.T) {
 	var hit atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hit.Add(1) }))
 	defer srv.Close()
-	s := NewSender("hookd/test", netguard.New(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := New("hookd/test", netguard.New(nil), slog.New(slog.NewTextHandler(io.Discard, nil)))
 	for _, url := range []string{srv.URL, strings.Replace(srv.URL, "127.0.0.1", "localhost", 1)} {
 		_, err := s.Send(context.Background(), testRequest(t, url+"/?secret=s3cr3t", 5*time.Second))
 		var perm *PermanentError

@@ -1,4 +1,4 @@
-package worker
+package sender
 
 import (
 	"context"
@@ -44,7 +44,7 @@ func TestClassify(t *testing.T) {
 
 func newTestSender() *Sender {
 	loopback := []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}
-	return NewSender("hookd/test", netguard.New(loopback), slog.New(slog.NewTextHandler(io.Discard, nil)))
+	return New("hookd/test", netguard.New(loopback), slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func TestSendReadsAtMost64KiB(t *testing.T) {
@@ -117,6 +117,22 @@ func TestSendContentTypeAndRenderedHeaders(t *testing.T) {
 	for name, want := range map[string]string{"Content-Type": "text/csv", "Authorization": "Bearer tok", "X-Static": "s", "X-Was-Templated": "now static"} {
 		if h.Get(name) != want {
 			t.Errorf("%s: %q, want %q", name, h.Get(name), want)
+		}
+	}
+}
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	for v, want := range map[string]time.Duration{
+		"":     0,
+		"7":    7 * time.Second,
+		"-3":   0,
+		"soon": 0,
+		now.Add(90 * time.Second).Format(http.TimeFormat): 90 * time.Second,
+		now.Add(-time.Minute).Format(http.TimeFormat):     0,
+	} {
+		if got := parseRetryAfter(v, now); got != want {
+			t.Errorf("parseRetryAfter(%q) = %s, want %s", v, got, want)
 		}
 	}
 }

@@ -1,4 +1,4 @@
-package worker
+package sender
 
 import (
 	"context"
@@ -81,7 +81,7 @@ func TestSendRefusesDNSRebinding(t *testing.T) {
 	if err != nil || len(ips) != 1 || netguard.New(nil).Check(ips[0]) != nil {
 		t.Fatalf("first lookup %v, %v: want one public address", ips, err)
 	}
-	s := newSender("hookd/test", netguard.New(nil), resolver, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	s := newWithResolver("hookd/test", netguard.New(nil), resolver, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	url := "http://rebind.example:" + srv.URL[strings.LastIndex(srv.URL, ":")+1:] + "/hook"
 	_, err = s.Send(context.Background(), testRequest(t, url, 5*time.Second))
 	if !errors.Is(err, netguard.ErrBlocked) || !strings.Contains(err.Error(), "loopback") {

@@ -1,4 +1,10 @@
-package worker
+// Package sender makes the HTTP side of a delivery: one signed POST to an
+// endpoint per attempt (Sender.Send), built from the endpoint's current
+// configuration (BuildRequest), and the attempt's failure classified as
+// *RetryableError, *PermanentError or *GoneError so the caller can decide
+// what comes next. It holds no delivery state: the worker and the API's
+// test sends share it.
+package sender
 
 import (
 	"bytes"
@@ -65,17 +71,17 @@ type Sender struct {
 	userAgent string
 }
 
-// NewSender returns a Sender with a transport tuned for many concurrent
+// New returns a Sender with a transport tuned for many concurrent
 // requests per host, which never follows redirects and connects only to
 // addresses guard allows (nil: public addresses only). It uses no proxy:
 // the guard must see the address really connected to.
-func NewSender(userAgent string, guard *netguard.Policy, log *slog.Logger) *Sender {
-	return newSender(userAgent, guard, nil, log)
+func New(userAgent string, guard *netguard.Policy, log *slog.Logger) *Sender {
+	return newWithResolver(userAgent, guard, nil, log)
 }
 
-// newSender is NewSender with a resolver of the caller's (nil: the
+// newWithResolver is New with a resolver of the caller's (nil: the
 // system's), which tests use to play a rebinding DNS server.
-func newSender(userAgent string, guard *netguard.Policy, resolver *net.Resolver, log *slog.Logger) *Sender {
+func newWithResolver(userAgent string, guard *netguard.Policy, resolver *net.Resolver, log *slog.Logger) *Sender {
 	if guard == nil {
 		guard = netguard.New(nil)
 	}

@@ -1,7 +1,6 @@
-package worker
+package sender
 
 import (
-	"errors"
 	"fmt"
 	"time"
 )
@@ -18,7 +17,10 @@ type RetryableError struct {
 	After time.Duration
 }
 
+// Error says the status code and the cause, whichever are known.
 func (e *RetryableError) Error() string { return describe(e.StatusCode, e.Err) }
+
+// Unwrap returns the cause, nil for a plain status code.
 func (e *RetryableError) Unwrap() error { return e.Err }
 
 // PermanentError is a failed attempt that repeating cannot fix: a 4xx answer
@@ -28,7 +30,10 @@ type PermanentError struct {
 	Err        error
 }
 
+// Error says the status code and the cause, whichever are known.
 func (e *PermanentError) Error() string { return describe(e.StatusCode, e.Err) }
+
+// Unwrap returns the cause, nil for a plain status code.
 func (e *PermanentError) Unwrap() error { return e.Err }
 
 func describe(code int, err error) string {
@@ -46,7 +51,5 @@ func describe(code int, err error) string {
 // good, so hookd disables it and holds its deliveries.
 type GoneError struct{}
 
+// Error says the receiver gave the endpoint up.
 func (e *GoneError) Error() string { return "HTTP 410: the endpoint is gone; it was disabled" }
-
-// errEndpointGone: the endpoint was deleted while a delivery was pending.
-var errEndpointGone = errors.New("endpoint deleted")
