@@ -61,6 +61,10 @@ type Config struct {
 	// Logger receives the pipeline's logs. Optional: default discards
 	// everything below warnings.
 	Logger *slog.Logger
+
+	// apiKeyRateLimit is the pipeline's --api-rate-limit: 0 is hookd's
+	// default (200/s). Tests lower it.
+	apiKeyRateLimit float64
 }
 
 func (c *Config) setDefaults() {

@@ -21,6 +21,8 @@ func (r *Result) WriteText(w io.Writer) error {
 		fmt.Sprintf("hookd bench: %d endpoint(s), rate %s, %s, NATS %s, receiver %s, sync always %v",
 			r.Endpoints, rate, time.Duration(r.DurationSeconds*float64(time.Second)), r.NATS, r.Receiver, r.SyncAlways),
 		"",
+		fmt.Sprintf("endpoints     %d created in %.1f s through POST /v1/endpoints/bulk (%.0f endpoints/s); all routable after %.1f s",
+			r.Endpoints, r.EndpointCreateSeconds, r.EndpointsCreatedPerSecond, r.EndpointsRoutableSeconds),
 		fmt.Sprintf("ledger        published %d = delivered %d + missing %d (%s); duplicates %d, rejected publishes %d, unexpected %d",
 			l.Published, l.Delivered, l.Missing, verdict, l.Duplicates, l.Rejected, l.Unexpected),
 		fmt.Sprintf("accepted      %10.0f events/s", r.AcceptedPerSecond),

@@ -23,6 +23,14 @@ type Result struct {
 	Receiver        string  `json:"receiver"`
 	SyncAlways      bool    `json:"sync_always"`
 
+	// EndpointCreateSeconds is how long creating the endpoints through
+	// the API took (POST /v1/endpoints/bulk, until the last answer), and
+	// EndpointsCreatedPerSecond the rate; EndpointsRoutableSeconds is
+	// until the router had seen every one.
+	EndpointCreateSeconds     float64 `json:"endpoint_create_seconds"`
+	EndpointsCreatedPerSecond float64 `json:"endpoints_created_per_second"`
+	EndpointsRoutableSeconds  float64 `json:"endpoints_routable_seconds"`
+
 	Ledger Ledger `json:"ledger"`
 
 	AcceptedPerSecond   float64 `json:"accepted_per_second"`
@@ -81,9 +89,12 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.NATSURLs != "" {
 		res.NATS = cfg.NATSURLs
 	}
-	if err := p.createEndpoints(ctx, cfg.Endpoints, receiverURL); err != nil {
+	created, err := p.createEndpoints(ctx, cfg.Endpoints, receiverURL)
+	if err != nil {
 		return nil, err
 	}
+	res.EndpointCreateSeconds, res.EndpointsRoutableSeconds = created.api.Seconds(), created.routable.Seconds()
+	res.EndpointsCreatedPerSecond = float64(cfg.Endpoints) / created.api.Seconds()
 	if cfg.AtStart != nil {
 		cfg.AtStart()
 	}

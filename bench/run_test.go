@@ -46,6 +46,33 @@ func TestRunBalancesItsLedger(t *testing.T) {
 	}
 }
 
+// 1,000 endpoints are created through the bulk route in a handful of
+// requests: with the API key held to 5 requests/s (burst 10), creating
+// them one request each was refused 429 within the first second (as it is
+// at the default 200/s, with more endpoints, wherever creation outpaces
+// it); the run then routes every event to its endpoint and reports the
+// creation rate.
+func TestRunCreatesManyEndpointsWithinTheKeyRate(t *testing.T) {
+	res, err := Run(context.Background(), Config{Endpoints: 1000, Rate: 200, Duration: 500 * time.Millisecond, NoBaselines: true, apiKeyRateLimit: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l := res.Ledger; !l.Balanced || l.Published == 0 || l.Delivered != l.Published {
+		t.Fatalf("ledger %+v: want every published event delivered", l)
+	}
+	if res.EndpointCreateSeconds <= 0 || res.EndpointsCreatedPerSecond <= 0 || res.EndpointsRoutableSeconds < res.EndpointCreateSeconds {
+		t.Fatalf("creation: %.2f s, %.0f/s, routable after %.2f s", res.EndpointCreateSeconds, res.EndpointsCreatedPerSecond, res.EndpointsRoutableSeconds)
+	}
+	t.Logf("created in %.1f s (%.0f/s), routable after %.1f s", res.EndpointCreateSeconds, res.EndpointsCreatedPerSecond, res.EndpointsRoutableSeconds)
+	var out bytes.Buffer
+	if err := res.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "1000 created in") || !strings.Contains(out.String(), "endpoints/s") {
+		t.Fatalf("report lacks the creation rate:\n%s", out.String())
+	}
+}
+
 func TestConfigErrorsNameTheFlag(t *testing.T) {
 	for _, c := range []struct {
 		cfg  Config

@@ -9,6 +9,7 @@ import (
 
 var endpointGroup = group{name: "endpoint", summary: "manage the endpoints that receive webhooks", cmds: []command{
 	{name: "create", summary: "create an endpoint (--url is required), in --tenant or the default tenant; prints its signing secret", setup: endpointCreate},
+	{name: "import", summary: "create many endpoints from --file (a JSON array or NDJSON of create bodies) through POST /v1/endpoints/bulk; prints each one's id or error", setup: endpointImport},
 	{name: "list", summary: "list endpoints, oldest first (--tenant: only that tenant's)", setup: endpointList},
 	{name: "get", args: []string{"ID"}, summary: "show an endpoint", setup: endpointGet},
 	{name: "update", args: []string{"ID"}, summary: "change the fields given as flags, and only those", setup: endpointUpdate},

@@ -118,6 +118,9 @@ type API struct {
 	js         jetstream.JetStream
 	log        *slog.Logger
 	mux        *http.ServeMux
+	// bulkSlots holds a token per endpoint being created by a bulk
+	// request (bulkParallel at most).
+	bulkSlots chan struct{}
 }
 
 // New returns the API handler.
@@ -126,12 +129,16 @@ func New(cfg Config) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, catalog: cfg.Catalog, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
+	a := &API{store: cfg.Endpoints, topo: cfg.Topology, keys: cfg.Keys, deliveries: cfg.Deliveries, tenants: cfg.Tenants, catalog: cfg.Catalog, limiter: newTenantLimiter(), keyLimits: newKeyLimiter(cfg.KeyRateLimit), bulkSlots: make(chan struct{}, bulkParallel), httpsOnly: cfg.HTTPSOnly, sender: cfg.Sender, timeout: cfg.Timeout, js: cfg.Topology.JetStream(),
 		log: cfg.Logger.With("component", "api"), mux: http.NewServeMux()}
 	a.counters, a.storage = cfg.Counters, cfg.Storage
 	v1mux := http.NewServeMux()
 	v1 := routes{mux: v1mux}
 	v1.HandleFunc("POST /v1/endpoints", a.createEndpoint)
+	v1.HandleFunc("POST /v1/endpoints/bulk", a.createEndpointsBulk)
+	for _, p := range methodRefusals {
+		v1mux.HandleFunc(p, noRoute(v1mux, "/v1/"))
+	}
 	v1.HandleFunc("GET /v1/endpoints", a.listEndpoints)
 	v1.HandleFunc("GET /v1/endpoints/{id}", a.getEndpoint)
 	v1.HandleFunc("PATCH /v1/endpoints/{id}", a.updateEndpoint)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"net/http"
@@ -203,63 +204,81 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	scheme, err := in.signingScheme()
+	e, err := a.buildEndpoint(accessOf(r), &in)
 	if err != nil {
 		writeError(w, err)
 		return
 	}
+	if err := a.checkEndpointLimit(r, tenant.Normalize(e.Tenant)); err != nil {
+		writeError(w, err)
+		return
+	}
+	if err := a.storeNewEndpoint(r.Context(), e); err != nil {
+		writeError(w, err)
+		return
+	}
+	writeJSON(w, http.StatusCreated, view(e, true))
+}
+
+// buildEndpoint turns a create body into the endpoint it asks for: a new
+// id and secret, the defaults, the tenant acc may create in. Every check of
+// the input is here, for POST /v1/endpoints and each item of
+// POST /v1/endpoints/bulk alike; nothing is stored, and the tenant's quota
+// is the caller's to check. The error is an *apiError naming the field at
+// fault.
+func (a *API) buildEndpoint(acc access, in *endpointInput) (*endpoint.Endpoint, error) {
+	scheme, err := in.signingScheme()
+	if err != nil {
+		return nil, err
+	}
 	e := &endpoint.Endpoint{ID: event.NewID("ep"), Secret: endpoint.NewSecretFor(scheme)}
 	if err := in.applyTo(e); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	if _, err := e.Validate(); err != nil {
-		writeError(w, validationError(err))
-		return
+		return nil, validationError(err)
 	}
-	if err := errors.Join(a.checkScheme(e), a.checkFilterExamples(&in, e)); err != nil {
-		writeError(w, err)
-		return
+	if err := errors.Join(a.checkScheme(e), a.checkFilterExamples(in, e)); err != nil {
+		return nil, err
 	}
 	asked := ""
 	if in.Tenant != nil {
 		asked = *in.Tenant
 	}
-	tenantID, err := accessOf(r).tenantFor(asked)
+	tenantID, err := acc.tenantFor(asked)
 	if err != nil {
-		writeError(w, err)
-		return
-	}
-	if err := a.checkEndpointLimit(r, tenantID); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
 	if tenantID != tenant.Default {
 		e.Tenant = tenantID
 	}
 	if err := checkPayload(e, nil, in.SampleEvent); err != nil {
-		writeError(w, err)
-		return
+		return nil, err
 	}
+	return e, nil
+}
+
+// storeNewEndpoint creates a built endpoint (buildEndpoint): its delivery
+// stream and consumers first, then the stored endpoint, which routers
+// watch. A failure leaves nothing behind (the stream is removed again)
+// and is an *apiError: 503 unavailable for what a retry can fix.
+func (a *API) storeNewEndpoint(ctx context.Context, e *endpoint.Endpoint) error {
 	if e.Ordered() {
-		if err := a.topo.EnsureOrderedRouting(r.Context()); err != nil {
-			writeError(w, natsError("ordered routing not set up", err))
-			return
+		if err := a.topo.EnsureOrderedRouting(ctx); err != nil {
+			return natsError("ordered routing not set up", err)
 		}
 	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
-	if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {
-		writeError(w, natsError("endpoint stream not created", err))
-		return
+	if err := a.topo.EnsureEndpoint(ctx, e.ID, e.Layout()); err != nil {
+		return natsError("endpoint stream not created", err)
 	}
-	if err := a.store.Create(r.Context(), e); err != nil {
-		_ = a.topo.DeleteEndpoint(r.Context(), e.ID)
-		writeError(w, natsError("endpoint not stored", err))
-		return
+	if err := a.store.Create(ctx, e); err != nil {
+		_ = a.topo.DeleteEndpoint(ctx, e.ID)
+		return natsError("endpoint not stored", err)
 	}
 	a.log.Info("endpoint created", "endpoint", e.ID, "url", endpoint.RedactedURL(e.URL))
-	writeJSON(w, http.StatusCreated, view(e, true))
+	return nil
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {

@@ -57,7 +57,15 @@ func writeError(w http.ResponseWriter, err error) {
 // decodeBody decodes one JSON object of at most limit bytes into v,
 // refusing unknown fields so a misspelt field is an error, not ignored.
 func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) error {
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
+	return decodeStrict(http.MaxBytesReader(w, r.Body, limit), "body", limit, v)
+}
+
+// decodeStrict decodes the one JSON object rd holds into v, refusing
+// unknown fields and anything after the object. what names the input in
+// messages ("body", "item"); limit is the size a MaxBytesReader under rd
+// enforces, for its message.
+func decodeStrict(rd io.Reader, what string, limit int64, v any) error {
+	dec := json.NewDecoder(rd)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		var maxErr *http.MaxBytesError
@@ -65,17 +73,17 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		var syntaxErr *json.SyntaxError
 		switch {
 		case errors.As(err, &maxErr):
-			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("body larger than %d bytes", limit)}
+			return &apiError{Status: http.StatusRequestEntityTooLarge, Code: "too_large", Message: fmt.Sprintf("%s larger than %d bytes", what, limit)}
 		case errors.As(err, &typeErr) && typeErr.Field == "":
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body must be a JSON object, not JSON " + typeErr.Value}
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: what + " must be a JSON object, not JSON " + typeErr.Value}
 		case errors.As(err, &typeErr):
 			return fieldError(typeErr.Field, "must be %s, not JSON %s", jsonKind(typeErr.Type), typeErr.Value)
 		case errors.As(err, &syntaxErr):
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("body is not valid JSON at byte %d: %v", syntaxErr.Offset, err)}
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: fmt.Sprintf("%s is not valid JSON at byte %d: %v", what, syntaxErr.Offset, err)}
 		case errors.Is(err, io.EOF):
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is empty: a JSON object is required"}
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: what + " is empty: a JSON object is required"}
 		case errors.Is(err, io.ErrUnexpectedEOF):
-			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body is not valid JSON: it ends early"}
+			return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: what + " is not valid JSON: it ends early"}
 		case strings.HasPrefix(err.Error(), "json: unknown field "):
 			field := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 			return fieldError(field, "unknown field")
@@ -84,7 +92,7 @@ func decodeBody(w http.ResponseWriter, r *http.Request, limit int64, v any) erro
 		}
 	}
 	if dec.More() {
-		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: "body has data after the JSON object"}
+		return &apiError{Status: http.StatusBadRequest, Code: "invalid_json", Message: what + " has data after the JSON object"}
 	}
 	return nil
 }

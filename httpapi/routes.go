@@ -153,6 +153,12 @@ func onlyDeclaredQuery(params []string, next http.Handler) http.Handler {
 	})
 }
 
+// methodRefusals are patterns registered only to answer 405: the path
+// /v1/endpoints/bulk takes POST only, and without them its other methods
+// would reach /v1/endpoints/{id} and look up an endpoint "bulk". They are
+// not routes: noRoute leaves them out of Allow.
+var methodRefusals = []string{"GET /v1/endpoints/bulk", "PATCH /v1/endpoints/bulk", "DELETE /v1/endpoints/bulk"}
+
 // noRoute answers a request no pattern of mux took but its catch-all
 // (catchAll, e.g. "/v1/"): 405 with Allow when the path is a route's with
 // another method, else 404. Go's mux would answer 405 itself, but in plain
@@ -163,7 +169,7 @@ func noRoute(mux *http.ServeMux, catchAll string) http.HandlerFunc {
 		var allow []string
 		for _, m := range routeMethods {
 			probe := &http.Request{Method: m, URL: r.URL, Host: r.Host, Header: http.Header{}}
-			if _, pattern := mux.Handler(probe); pattern != "" && pattern != catchAll {
+			if _, pattern := mux.Handler(probe); pattern != "" && pattern != catchAll && !slices.Contains(methodRefusals, pattern) {
 				allow = append(allow, m)
 			}
 		}

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -291,29 +292,56 @@ func (a *API) createPortalToken(w http.ResponseWriter, r *http.Request) {
 // is not a 429 and has no Retry-After, which would have clients retry in a
 // loop.
 func (a *API) checkEndpointLimit(r *http.Request, tenantID string) error {
-	t, err := a.tenants.Get(r.Context(), tenantID)
+	q, err := a.endpointQuota(r.Context(), tenantID)
+	if err != nil {
+		return err
+	}
+	return q.take()
+}
+
+// endpointQuota is a tenant's max_endpoints and the endpoints it has, as
+// read once for a request: a bulk create counts its own items against it
+// without reading every endpoint again for each.
+type endpointQuota struct {
+	tenant string
+	max    int // limits.max_endpoints; 0 is no quota
+	count  int // the tenant's endpoints, counted only when max > 0
+}
+
+// endpointQuota reads tenantID's quota and, when it has one, counts its
+// endpoints. An unknown tenant is 400 naming tenant; a failure to read is
+// 503.
+func (a *API) endpointQuota(ctx context.Context, tenantID string) (*endpointQuota, error) {
+	t, err := a.tenants.Get(ctx, tenantID)
 	if errors.Is(err, tenant.ErrNotFound) {
-		return fieldError("tenant", "unknown tenant %q: create it first", tenantID)
+		return nil, fieldError("tenant", "unknown tenant %q: create it first", tenantID)
 	}
 	if err != nil {
-		return natsError("tenant not read", err)
+		return nil, natsError("tenant not read", err)
 	}
-	if t.Limits.MaxEndpoints == 0 {
-		return nil
+	q := &endpointQuota{tenant: t.ID, max: t.Limits.MaxEndpoints}
+	if q.max == 0 {
+		return q, nil
 	}
-	eps, err := a.store.List(r.Context())
+	eps, err := a.store.List(ctx)
 	if err != nil {
-		return natsError("endpoints not counted", err)
+		return nil, natsError("endpoints not counted", err)
 	}
-	n := 0
 	for _, e := range eps {
 		if tenant.Normalize(e.Tenant) == t.ID {
-			n++
+			q.count++
 		}
 	}
-	if n >= t.Limits.MaxEndpoints {
+	return q, nil
+}
+
+// take counts one more endpoint against the quota, or answers 409
+// quota_exceeded when it is full.
+func (q *endpointQuota) take() error {
+	if q.max > 0 && q.count >= q.max {
 		return &apiError{Status: http.StatusConflict, Code: "quota_exceeded",
-			Message: fmt.Sprintf("tenant %s has %d endpoints, its quota (limits.max_endpoints %d): delete one or raise the limit", t.ID, n, t.Limits.MaxEndpoints)}
+			Message: fmt.Sprintf("tenant %s has %d endpoints, its quota (limits.max_endpoints %d): delete one or raise the limit", q.tenant, q.count, q.max)}
 	}
+	q.count++
 	return nil
 }
