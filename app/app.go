@@ -391,6 +391,9 @@ func (a *App) JetStream() jetstream.JetStream { return a.js }
 // (Config.Topology.Prefix applied), for tests and tools.
 func (a *App) Names() topology.Names { return a.topo.Names() }
 
+// Topology returns the deployment's streams and buckets.
+func (a *App) Topology() *topology.Topology { return a.topo }
+
 // ensureCore creates the streams and buckets. A cluster that has just
 // formed may time out or lack peers for a while: a node retries for up to
 // two minutes.
