@@ -316,7 +316,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.sup.Add("worker", w)
 		// The backlog is the same seen from any process: the workers,
 		// whose work it is, report it.
-		a.metrics.WatchBacklog(a.topo.Backlogs)
+		a.metrics.WatchBacklog(a.backlogs)
 	}
 	return a.listenProbes()
 }
@@ -390,6 +390,24 @@ func (a *App) JetStream() jetstream.JetStream { return a.js }
 // Names are the names of the deployment's streams, buckets and subjects
 // (Config.Topology.Prefix applied), for tests and tools.
 func (a *App) Names() topology.Names { return a.topo.Names() }
+
+// backlogs is every endpoint's backlog, 0 for those with nothing waiting:
+// the delivery streams know only the endpoints with deliveries.
+func (a *App) backlogs(ctx context.Context) (map[string]uint64, error) {
+	waiting, err := a.topo.Backlogs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := a.reg.Snapshot().All()
+	out := make(map[string]uint64, len(all)+len(waiting))
+	for _, ep := range all {
+		out[ep.ID] = 0
+	}
+	for id, n := range waiting {
+		out[id] = n
+	}
+	return out, nil
+}
 
 // Topology returns the deployment's streams and buckets.
 func (a *App) Topology() *topology.Topology { return a.topo }
