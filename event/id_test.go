@@ -1,3 +1,6 @@
+package event
+
+import "testing"
 
 // Ids made one after another sort in that order, even within one
 // millisecond: endpoint lists are in creation order, and a bulk creation
