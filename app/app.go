@@ -2,6 +2,7 @@ package app
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -98,6 +99,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	}
 	kv, err := a.topo.Endpoints(ctx)
 	if err != nil {
+		return nil, err
+	}
+	if err := a.upgrade(ctx, kv); err != nil {
 		return nil, err
 	}
 	box, err := a.secretBox()
@@ -316,7 +320,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.sup.Add("worker", w)
 		// The backlog is the same seen from any process: the workers,
 		// whose work it is, report it.
-		a.metrics.WatchBacklog(a.topo.Backlogs)
+		a.metrics.WatchBacklog(a.backlogs)
 	}
 	return a.listenProbes()
 }
@@ -390,6 +394,54 @@ func (a *App) JetStream() jetstream.JetStream { return a.js }
 // Names are the names of the deployment's streams, buckets and subjects
 // (Config.Topology.Prefix applied), for tests and tools.
 func (a *App) Names() topology.Names { return a.topo.Names() }
+
+// backlogs is every endpoint's backlog, 0 for those with nothing waiting:
+// the delivery streams know only the endpoints with deliveries.
+func (a *App) backlogs(ctx context.Context) (map[string]uint64, error) {
+	waiting, err := a.topo.Backlogs(ctx)
+	if err != nil {
+		return nil, err
+	}
+	all := a.reg.Snapshot().All()
+	out := make(map[string]uint64, len(all)+len(waiting))
+	for _, ep := range all {
+		out[ep.ID] = 0
+	}
+	for id, n := range waiting {
+		out[id] = n
+	}
+	return out, nil
+}
+
+// Topology returns the deployment's streams and buckets.
+func (a *App) Topology() *topology.Topology { return a.topo }
+
+// upgrade moves deliveries waiting in the per-endpoint streams of an
+// earlier release into the shared delivery streams (topology.Upgrade),
+// before any role runs.
+func (a *App) upgrade(ctx context.Context, kv jetstream.KeyValue) error {
+	rep, err := a.topo.Upgrade(ctx, func(id string) (topology.EndpointLayout, bool, error) {
+		entry, err := kv.Get(ctx, id)
+		if errors.Is(err, jetstream.ErrKeyNotFound) {
+			return topology.EndpointLayout{}, false, nil
+		}
+		if err != nil {
+			return topology.EndpointLayout{}, false, err
+		}
+		var e endpoint.Endpoint
+		if err := json.Unmarshal(entry.Value(), &e); err != nil {
+			return topology.EndpointLayout{}, false, err
+		}
+		return e.Layout(), true, nil
+	})
+	if err != nil {
+		return err
+	}
+	if rep.Streams > 0 {
+		a.log.Info("upgraded to the shared delivery streams", "streams_removed", rep.Streams, "deliveries_moved", rep.Moved)
+	}
+	return nil
+}
 
 // ensureCore creates the streams and buckets. A cluster that has just
 // formed may time out or lack peers for a while: a node retries for up to

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -72,11 +71,11 @@ func TestFullEndpointStreamHoldsEvents(t *testing.T) {
 				return
 			case <-time.After(5 * time.Millisecond):
 			}
-			s, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(held.ID))
+			b, err := h.App.Topology().Backlog(context.Background(), held.ID)
 			if err != nil {
 				continue
 			}
-			if n := s.CachedInfo().State.Msgs; n > mostStored.Load() {
+			if n := b.Messages; n > mostStored.Load() {
 				mostStored.Store(n)
 			}
 		}
@@ -136,11 +135,7 @@ func TestFullEndpointStreamHoldsEvents(t *testing.T) {
 
 func streamMsgs(t *testing.T, h *hookdtest.Hookd, endpointID string) uint64 {
 	t.Helper()
-	s, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(endpointID))
-	if err != nil {
-		t.Fatal(fmt.Errorf("endpoint stream: %w", err))
-	}
-	return s.CachedInfo().State.Msgs
+	return h.Backlog(t, endpointID).Messages
 }
 
 // An endpoint stream that stays full holds an event only for a bounded

@@ -364,7 +364,7 @@ func TestBatchSurvivesRestart(t *testing.T) {
 	ep := h1.CreateEndpoint(t, map[string]any{"url": rc.URL, "batch": map[string]any{"max_wait": "6s"}})
 	publishN(t, h1, 0, 4)
 	hookdtest.WaitFor(t, 10*time.Second, "the events collected", func() bool {
-		c, err := h1.App.JetStream().Consumer(t.Context(), h1.App.Names().EndpointStream(ep.ID), topology.WorkerConsumer)
+		c, err := h1.App.JetStream().Consumer(t.Context(), h1.App.Names().HeldStream(), topology.HeldConsumer(ep.ID))
 		if err != nil {
 			return false
 		}

@@ -116,9 +116,11 @@ func runDoomedRouter(t *testing.T, nc *nats.Conn, kill router.Middleware, killed
 	wg.Wait()
 }
 
-func streamLastSeq(t *testing.T, js jetstream.JetStream, endpointID string) uint64 {
+// streamLastSeq is how many deliveries were ever stored in the held stream:
+// the test's one endpoint's.
+func streamLastSeq(t *testing.T, js jetstream.JetStream, _ string) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), topology.Names{}.EndpointStream(endpointID))
+	s, err := js.Stream(context.Background(), topology.Names{}.HeldStream())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -190,9 +192,10 @@ func TestRestartDeliversPending(t *testing.T) {
 	}
 }
 
-// An event that cannot reach one endpoint's stream (removed by hand here)
-// is dead-lettered for that endpoint after the routing attempts run out,
-// and reaches the healthy endpoint exactly once meanwhile.
+// An event that cannot reach one endpoint's subject (taken out of the held
+// stream by hand here) is dead-lettered for that endpoint after the
+// routing attempts run out, and reaches the healthy endpoint exactly once
+// meanwhile.
 func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	healthy := hookdtest.NewReceiver(t)
 	cfg := fastConfig()
@@ -200,7 +203,14 @@ func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	h := hookdtest.Start(t, cfg)
 	good := h.CreateEndpoint(t, map[string]any{"url": healthy.URL})
 	broken := h.CreateEndpoint(t, map[string]any{"url": healthy.URL + "/broken"})
-	if err := h.App.JetStream().DeleteStream(context.Background(), h.App.Names().EndpointStream(broken.ID)); err != nil {
+	js, names := h.App.JetStream(), h.App.Names()
+	held, err := js.Stream(t.Context(), names.HeldStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrowed := held.CachedInfo().Config
+	narrowed.Subjects = []string{names.HeldSubject(good.ID)}
+	if _, err := js.UpdateStream(t.Context(), narrowed); err != nil {
 		t.Fatal(err)
 	}
 	id := h.PublishEvent(t, "order.paid", map[string]int{"i": 1})

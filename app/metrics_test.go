@@ -69,7 +69,7 @@ func TestMetricsOfAKnownWorkload(t *testing.T) {
 		{"hookd_endpoint_backlog_deliveries", []string{"endpoint", heldEP.ID}, 3},
 		{"hookd_endpoint_backlog_deliveries", []string{"endpoint", okEP.ID}, 0},
 		{"hookd_backlog_deliveries", nil, 3},
-		{"hookd_endpoint_streams", nil, 4},
+		{"hookd_endpoints", nil, 4},
 		{"hookd_build_info", nil, 1},
 	}
 	for _, src := range []struct{ url, key string }{
@@ -125,8 +125,8 @@ func TestMetricsEndpointLabelCap(t *testing.T) {
 	if got := fams.Value("hookd_backlog_deliveries"); got != 6 {
 		t.Errorf("hookd_backlog_deliveries = %v, want 6", got)
 	}
-	if got := fams.Value("hookd_endpoint_streams"); got != 2 {
-		t.Errorf("hookd_endpoint_streams = %v, want 2", got)
+	if got := fams.Value("hookd_endpoints"); got != 2 {
+		t.Errorf("hookd_endpoints = %v, want 2", got)
 	}
 	if got := hookdtest.Scrape(t, other.URL+"/metrics", hookdtest.AdminKey).Value("hookd_events_received_total"); got != 0 {
 		t.Errorf("the other app counted %v events", got)

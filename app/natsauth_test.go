@@ -384,7 +384,7 @@ func TestProducerReplySubjectsStayInTheirAccount(t *testing.T) {
 	h := hookdtest.Start(t, app.Config{NATSListen: "127.0.0.1:0"})
 	rc := hookdtest.NewReceiver(t)
 	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
-	targets := []string{"$KV." + topology.Names{}.EndpointsBucket() + "." + ep.ID, topology.Names{}.DeliverySubject(ep.ID) + ".0",
+	targets := []string{"$KV." + topology.Names{}.EndpointsBucket() + "." + ep.ID, topology.Names{}.HeldSubject(ep.ID),
 		"events.hookd.endpoint.disabled", "$JS.API.STREAM.PURGE." + topology.Names{}.EventsStream()}
 
 	// hookd's side: a subscription to every target, which also receives a

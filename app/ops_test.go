@@ -46,7 +46,7 @@ func TestAutoDisableAfterWindow(t *testing.T) {
 	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
 	h.PublishEvent(t, "order.paid", nil)
 	h.WaitEndpoint(t, ep.ID, func(e *hookdtest.Endpoint) bool { return e != nil && !e.Enabled })
-	if held := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)); len(held) != 1 {
+	if held := h.Queued(t, ep.ID); len(held) != 1 {
 		t.Fatalf("auto-disabled endpoint holds %d deliveries, want 1 (kept)", len(held))
 	}
 	if n := len(h.DeadLetters(t, ep.ID)); n != 0 {

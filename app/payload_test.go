@@ -371,11 +371,11 @@ func TestTemplatedHeaderPerEvent(t *testing.T) {
 	first := h.PublishEvent(t, "tenant.sync", map[string]string{"tenant_token": "tok_alpha_secret"})
 	second := h.PublishEvent(t, "tenant.sync", map[string]string{"tenant_token": "tok_beta_secret"})
 
-	// Held while disabled: the deliveries wait in the endpoint stream.
+	// Held while disabled: the deliveries wait in the held stream.
 	var msgs int
-	hookdtest.WaitFor(t, 10*time.Second, "2 deliveries in the endpoint stream", func() bool {
+	hookdtest.WaitFor(t, 10*time.Second, "2 deliveries waiting", func() bool {
 		msgs = 0
-		for _, m := range hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)) {
+		for _, m := range h.Queued(t, ep.ID) {
 			msgs++
 			v := m.Header.Get(delivery.HeaderRenderedHeaders)
 			if !strings.HasPrefix(v, "sealed:v1:") || strings.Contains(v, "tok_") {

@@ -96,7 +96,7 @@ func TestGoneDisablesEndpoint(t *testing.T) {
 	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != 200 || !strings.Contains(string(out), `"enabled":false`) {
 		t.Fatalf("after 410: %d %s", status, out)
 	}
-	if held := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)); len(held) != 1 {
+	if held := h.Queued(t, ep.ID); len(held) != 1 {
 		t.Fatalf("%d deliveries held, want 1", len(held))
 	}
 	if n := len(h.DeadLetters(t, ep.ID)); n != 0 {

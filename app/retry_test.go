@@ -82,8 +82,8 @@ func TestPermanentFailureDeadLettersAtOnce(t *testing.T) {
 	if string(dl.Data) != string(rc.Requests()[0].Body) {
 		t.Fatalf("dead letter body %s differs from the delivered body", dl.Data)
 	}
-	if left := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID)); len(left) != 0 {
-		t.Fatalf("dead delivery still in the endpoint stream")
+	if left := h.Queued(t, ep.ID); len(left) != 0 {
+		t.Fatalf("dead delivery still waiting for its endpoint")
 	}
 }
 

@@ -129,9 +129,9 @@ func TestEndpointChangesApplyLive(t *testing.T) {
 	if rc.Count() != 2 {
 		t.Fatalf("disabled endpoint received %d deliveries, want 2", rc.Count())
 	}
-	held := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().EndpointStream(ep.ID), h.App.Names().DeliverySubject(ep.ID))
+	held := h.Queued(t, ep.ID)
 	if len(held) != 1 {
-		t.Fatalf("disabled endpoint's stream holds %d deliveries, want 1", len(held))
+		t.Fatalf("disabled endpoint holds %d deliveries, want 1", len(held))
 	}
 	if status, out := h.Do(t, http.MethodPost, "/v1/endpoints/"+ep.ID+"/enable", nil); status != http.StatusOK || !strings.Contains(string(out), `"enabled":true`) {
 		t.Fatalf("enable: %d %s", status, out)

@@ -3,7 +3,6 @@ package app_test
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"io"
 	"net/http"
 	"slices"
@@ -247,21 +246,25 @@ func TestTenantLimits(t *testing.T) {
 	}
 }
 
-// Deleting a tenant deletes its endpoints, their streams and its keys.
+// Deleting a tenant deletes its endpoints, the deliveries waiting for them
+// and its keys.
 func TestDeleteTenant(t *testing.T) {
 	h := hookdtest.Start(t, fastConfig())
 	createTenant(t, h, `{"id":"gone"}`)
 	key := tenantKey(t, h, "gone")
-	ep := h.CreateEndpoint(t, map[string]any{"url": "https://x.example", "tenant": "gone"})
+	// Disabled, so its delivery waits.
+	ep := h.CreateEndpoint(t, map[string]any{"url": "https://x.example", "tenant": "gone", "events": []string{"order.*"}, "enabled": false})
 	keep := h.CreateEndpoint(t, map[string]any{"url": "https://x.example"})
+	h.PublishEventAs(t, "gone", "order.paid", nil)
+	hookdtest.WaitFor(t, 10*time.Second, "the delivery waiting", func() bool { return h.Backlog(t, ep.ID).Messages == 1 })
 	if status, out := h.Do(t, http.MethodDelete, "/v1/tenants/gone", nil); status != 204 {
 		t.Fatalf("delete: %d %s", status, out)
 	}
 	if status, _ := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != 404 {
 		t.Fatalf("endpoint of deleted tenant: %d", status)
 	}
-	if _, err := h.App.JetStream().Stream(context.Background(), h.App.Names().EndpointStream(ep.ID)); !errors.Is(err, jetstream.ErrStreamNotFound) {
-		t.Fatalf("stream of deleted tenant's endpoint: %v", err)
+	if b := h.Backlog(t, ep.ID); b.Messages != 0 {
+		t.Fatalf("deliveries of deleted tenant's endpoint still wait: %+v", b)
 	}
 	if status, _ := h.Do(t, http.MethodGet, "/v1/endpoints/"+keep.ID, nil); status != 200 {
 		t.Fatalf("default tenant's endpoint: %d", status)

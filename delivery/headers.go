@@ -10,13 +10,14 @@ import (
 	"github.com/hookd/hookd/topology"
 )
 
-// Subject is where a delivery to an endpoint is published: its lane's
-// subject for a lane above 0, else the endpoint's delivery subject.
-func Subject(names topology.Names, endpointID string, lane int) string {
-	if lane > 0 {
-		return names.LaneSubject(endpointID, strconv.Itoa(lane))
+// Subject is where a delivery to an endpoint with layout l is published:
+// an ordered endpoint's lane (lane 0 when it has no ordering key), else
+// the endpoint's held subject.
+func Subject(names topology.Names, l topology.EndpointLayout, endpointID string, lane int) string {
+	if l.Ordered {
+		return names.OrderedSubject(endpointID, lane)
 	}
-	return names.DeliverySubject(endpointID)
+	return names.HeldSubject(endpointID)
 }
 
 // SetHeaders sets the headers a delivery of e to an endpoint carries

@@ -28,9 +28,10 @@ type Render func(e *event.Event) (payload.Rendered, error)
 
 // Requeue queues a delivery again as a new queueing, rendered from its
 // event by render (templated header values sealed with s), after the
-// attempts last says were made. Queueing the same delivery twice at the
-// same attempt count is one queueing (Nats-Msg-Id).
-func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render Render, s Sealer) (Attempt, error) {
+// attempts last says were made, to where an endpoint with layout l takes
+// its deliveries. Queueing the same delivery twice at the same attempt
+// count is one queueing (Nats-Msg-Id).
+func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, l topology.EndpointLayout, render Render, s Sealer) (Attempt, error) {
 	js, names := topo.JetStream(), topo.Names()
 	events, err := js.Stream(ctx, names.EventsStream())
 	if err != nil {
@@ -74,6 +75,11 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render 
 		e.SetCloudEvent(ce)
 		e.ID = last.EventID
 	}
+	if !l.Ordered || l.Lanes == 0 {
+		last.Lane = 0 // the endpoint's lanes changed since: it has one
+	} else if last.Lane == 0 || last.Lane > l.Lanes {
+		last.Lane = 1
+	}
 	base := last.Number
 	pending := Attempt{
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
@@ -85,7 +91,7 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render 
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
-	m := nats.NewMsg(Subject(names, last.EndpointID, last.Lane))
+	m := nats.NewMsg(Subject(names, l, last.EndpointID, last.Lane))
 	p, rerr := render(e)
 	SetPayload(m, e, p, rerr, s)
 	SetHeaders(m.Header, e, last.EndpointID)
@@ -110,7 +116,11 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, render 
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
 	}
 	// Wake the workers: they may not be pulling from an idle endpoint.
-	_ = js.Conn().Publish(names.WakeSubject(last.EndpointID), nil)
+	var lane []byte
+	if last.Lane > 0 {
+		lane = strconv.AppendInt(nil, int64(last.Lane), 10)
+	}
+	_ = js.Conn().Publish(names.WakeSubject(last.EndpointID), lane)
 	return pending, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"encoding/base32"
 	"encoding/binary"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -13,13 +14,37 @@ var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadd
 
 // NewID returns a new random, time-ordered identifier with the given prefix,
 // e.g. NewID("evt") = "evt_01j9...". The first 48 bits are the millisecond
-// time, so ids sort roughly by creation.
+// time, so ids sort by creation; ids made by one process in the same
+// millisecond (a bulk creation makes thousands) still sort in the order
+// they were made: the random part of the later one is the earlier's plus
+// one, as monotonic ULIDs do.
 func NewID(prefix string) string {
 	var b [16]byte
 	ms := uint64(time.Now().UnixMilli())
+	lastID.Lock()
+	if ms <= lastID.ms {
+		ms = lastID.ms // never back: the clock may step
+		b = lastID.b
+		for i := 15; i >= 6; i-- {
+			b[i]++
+			if b[i] != 0 {
+				break
+			}
+		}
+	} else {
+		_, _ = rand.Read(b[6:])
+	}
 	b[0], b[1], b[2], b[3], b[4], b[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-	_, _ = rand.Read(b[6:])
+	lastID.ms, lastID.b = ms, b
+	lastID.Unlock()
 	return prefix + "_" + idEncoding.EncodeToString(b[:])
+}
+
+// lastID is the newest id NewID made.
+var lastID struct {
+	sync.Mutex
+	ms uint64
+	b  [16]byte
 }
 
 // SequenceID derives the id of an event published without a Nats-Msg-Id:

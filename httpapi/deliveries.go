@@ -310,7 +310,7 @@ func (a *API) requeue(r *http.Request, last delivery.Attempt) (delivery.Attempt,
 	if err != nil {
 		return delivery.Attempt{}, notFound("endpoint", last.EndpointID)
 	}
-	pending, err := delivery.Requeue(r.Context(), a.topo, last, renderFor(ep), a.store.Sealer())
+	pending, err := delivery.Requeue(r.Context(), a.topo, last, ep.Layout(), renderFor(ep), a.store.Sealer())
 	if errors.Is(err, delivery.ErrEventExpired) {
 		return delivery.Attempt{}, &apiError{Status: http.StatusConflict, Code: "event_expired", Message: err.Error() + ": events are kept 7 days"}
 	}

@@ -258,23 +258,18 @@ func (a *API) buildEndpoint(acc access, in *endpointInput) (*endpoint.Endpoint, 
 	return e, nil
 }
 
-// storeNewEndpoint creates a built endpoint (buildEndpoint): its delivery
-// stream and consumers first, then the stored endpoint, which routers
-// watch. A failure leaves nothing behind (the stream is removed again)
-// and is an *apiError: 503 unavailable for what a retry can fix.
+// storeNewEndpoint creates a built endpoint (buildEndpoint): a key in the
+// endpoints bucket, which routers and workers watch. Its deliveries wait
+// on subjects of the shared delivery streams, so nothing else is made
+// (topology.HeldStream). A failure is an *apiError: 503 unavailable for
+// what a retry can fix.
 func (a *API) storeNewEndpoint(ctx context.Context, e *endpoint.Endpoint) error {
 	if e.Ordered() {
 		if err := a.topo.EnsureOrderedRouting(ctx); err != nil {
 			return natsError("ordered routing not set up", err)
 		}
 	}
-	// The stream exists before the endpoint is visible to routers, so the
-	// first match always has somewhere to go.
-	if err := a.topo.EnsureEndpoint(ctx, e.ID, e.Layout()); err != nil {
-		return natsError("endpoint stream not created", err)
-	}
 	if err := a.store.Create(ctx, e); err != nil {
-		_ = a.topo.DeleteEndpoint(ctx, e.ID)
 		return natsError("endpoint not stored", err)
 	}
 	a.log.Info("endpoint created", "endpoint", e.ID, "url", endpoint.RedactedURL(e.URL))
@@ -363,15 +358,8 @@ func (a *API) updateEndpoint(w http.ResponseWriter, r *http.Request) {
 				return err
 			}
 		}
-		if in.MaxInFlight != nil && !e.Ordered() || in.Batch != nil {
-			// The cap lives in the endpoint's consumers, and batches need
-			// their stream: set them up before the change is stored, so a
-			// stored value is always in force. (Batch limits need nothing:
-			// collectors read them as they go.)
-			if err := a.topo.EnsureEndpoint(r.Context(), e.ID, e.Layout()); err != nil {
-				return natsError("max_in_flight or batch not applied", err)
-			}
-		}
+		// A new max_in_flight or batching is applied by the workers, which
+		// follow the endpoints bucket and update the endpoint's consumers.
 		return nil
 	}, func(e *endpoint.Endpoint) any { return view(e, false) })
 }

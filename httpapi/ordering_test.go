@@ -5,8 +5,8 @@ import (
 	"testing"
 
 	"github.com/hookd/hookd/app"
+	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/hookdtest"
-	"github.com/hookd/hookd/topology"
 )
 
 // Ordering is chosen at creation, checked, laid out in JetStream, and
@@ -28,23 +28,10 @@ func TestOrderingSettings(t *testing.T) {
 	}
 
 	keyed := h.CreateEndpoint(t, map[string]any{"url": "https://x.example/", "ordering": "ordered", "ordering_key": "data.order_id"})
-	ctx := t.Context()
-	js := h.App.JetStream()
-	info, err := js.Stream(ctx, h.App.Names().EndpointStream(keyed.ID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got := info.CachedInfo().Config.Subjects; len(got) != 2 {
-		t.Fatalf("keyed endpoint stream subjects %v, want the endpoint's and its lanes'", got)
-	}
-	for lane := 1; lane <= 16; lane++ {
-		c, err := js.Consumer(ctx, h.App.Names().EndpointStream(keyed.ID), topology.LaneConsumer(lane))
-		if err != nil {
-			t.Fatalf("lane %d: %v", lane, err)
-		}
-		if c.CachedInfo().Config.MaxAckPending != 1 {
-			t.Fatalf("lane %d lets %d deliveries out at once, want 1", lane, c.CachedInfo().Config.MaxAckPending)
-		}
+	// Its lanes are consumed one delivery at a time each: see
+	// topology.TestSharedDeliveryStreams and app.TestOrderingKeyKeepsEachKeyInOrder.
+	if l := (&endpoint.Endpoint{Ordering: "ordered", OrderingKey: "data.order_id"}).Layout(); l.Lanes != endpoint.KeyLanes || !l.Ordered {
+		t.Fatalf("keyed layout %+v", l)
 	}
 
 	for _, patch := range []struct{ body, field string }{

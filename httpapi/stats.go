@@ -1,13 +1,11 @@
 package httpapi
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
-	"github.com/hookd/hookd/topology"
 )
 
 // Endpoint states as stats show them.
@@ -138,34 +136,14 @@ func (a *API) stats(r *http.Request, endpointID string, since time.Time) (delive
 	return st, counting, nil
 }
 
-// backlog reads the endpoint's stream and worker consumers (one per lane
-// of an ordered endpoint with an ordering key).
+// backlog reads what waits for the endpoint in the delivery streams, and
+// what of it workers hold.
 func (a *API) backlog(r *http.Request, ep *endpoint.Endpoint) (backlogView, error) {
-	var b backlogView
-	s, err := a.js.Stream(r.Context(), a.topo.Names().EndpointStream(ep.ID))
+	b, err := a.topo.Backlog(r.Context(), ep.ID)
 	if err != nil {
-		return b, natsError("endpoint stream not read", err)
+		return backlogView{}, natsError("endpoint backlog not read", err)
 	}
-	b.Messages = s.CachedInfo().State.Msgs
-	consumers, err := a.topo.EndpointConsumers(r.Context(), ep.ID, ep.Layout())
-	if err != nil {
-		return b, natsError("endpoint consumers not read", err)
-	}
-	for _, c := range consumers {
-		info := c.CachedInfo() // fresh: looked up just now
-		b.Pending += info.NumPending
-		b.InFlight += uint64(info.NumAckPending)
-	}
-	// A batched endpoint's collected batches wait in a stream of their
-	// own (kept after batching is turned off until it drains): each is one
-	// delivery.
-	if c, err := a.topo.BatchConsumer(r.Context(), ep.ID); err == nil {
-		info := c.CachedInfo()
-		b.Messages += info.NumPending + uint64(info.NumAckPending)
-		b.Pending += info.NumPending
-		b.InFlight += uint64(info.NumAckPending)
-	} else if !errors.Is(err, topology.ErrEndpointMissing) {
-		return b, natsError("batch consumer not read", err)
-	}
-	return b, nil
+	v := backlogView{Messages: b.Messages, InFlight: b.InFlight}
+	v.Pending = v.Messages - min(v.InFlight, v.Messages)
+	return v, nil
 }

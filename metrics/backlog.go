@@ -8,8 +8,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// BacklogFunc returns the deliveries waiting in each endpoint's stream, by
-// endpoint id.
+// BacklogFunc returns the deliveries waiting for each endpoint, by endpoint
+// id (0 for an endpoint with none).
 type BacklogFunc func(ctx context.Context) (map[string]uint64, error)
 
 // backlogTimeout bounds reading the backlog during a scrape, below
@@ -22,12 +22,12 @@ const backlogReuse = time.Second
 
 var (
 	backlogDesc = prometheus.NewDesc("hookd_endpoint_backlog_deliveries",
-		"Deliveries waiting in an endpoint's stream (not yet acknowledged by a worker), per endpoint while there are at most --metrics-endpoint-labels endpoints.",
+		"Deliveries waiting for an endpoint (not yet acknowledged by a worker), per endpoint while there are at most --metrics-endpoint-labels endpoints.",
 		[]string{"endpoint"}, nil)
 	backlogTotalDesc = prometheus.NewDesc("hookd_backlog_deliveries",
-		"Deliveries waiting in all endpoint streams together.", nil, nil)
-	endpointsDesc = prometheus.NewDesc("hookd_endpoint_streams",
-		"Endpoint streams: the number of endpoints with a delivery stream.", nil, nil)
+		"Deliveries waiting for all endpoints together.", nil, nil)
+	endpointsDesc = prometheus.NewDesc("hookd_endpoints",
+		"Endpoints, with or without deliveries waiting.", nil, nil)
 )
 
 // WatchBacklog exports the backlog that read returns, read when scraped.

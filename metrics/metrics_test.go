@@ -71,7 +71,7 @@ func TestBacklogCap(t *testing.T) {
 		if got := testutil.CollectAndCount(m.Registry(), "hookd_endpoint_backlog_deliveries"); (got == 2) != c.perEndpt {
 			t.Errorf("cap %d: %d per-endpoint series", c.cap, got)
 		}
-		want := "# HELP hookd_backlog_deliveries Deliveries waiting in all endpoint streams together.\n# TYPE hookd_backlog_deliveries gauge\nhookd_backlog_deliveries 7\n"
+		want := "# HELP hookd_backlog_deliveries Deliveries waiting for all endpoints together.\n# TYPE hookd_backlog_deliveries gauge\nhookd_backlog_deliveries 7\n"
 		if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "hookd_backlog_deliveries"); err != nil {
 			t.Errorf("cap %d: %v", c.cap, err)
 		}

@@ -185,7 +185,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		if targets[i].err == nil {
-			r.ring(targets[i].ep.ID)
+			r.ring(targets[i].ep.ID, targets[i].lane)
 		}
 	}
 	if !ordered || len(targets) > 0 {
@@ -356,7 +356,7 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 // It carries the route span's trace context (trace), so the worker's
 // deliver span joins the trace.
 func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
-	m := nats.NewMsg(delivery.Subject(r.names, t.ep.ID, t.lane))
+	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane))
 	for k, v := range trace {
 		m.Header[k] = v // shared, never modified: each message only encodes it
 	}

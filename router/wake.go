@@ -1,6 +1,7 @@
 package router
 
 import (
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,21 +13,38 @@ import (
 // delivery.
 const wakeEvery = 250 * time.Millisecond
 
-// doorbell rings endpoints' wake subjects, at most once per wakeEvery each.
+// doorbell rings endpoints' wake subjects, at most once per wakeEvery for
+// each endpoint and lane.
 type doorbell struct {
-	last sync.Map // endpoint id -> *atomic.Int64, unix ns of the last ring
+	last sync.Map // bell -> *atomic.Int64, unix ns of the last ring
 }
 
-// ring tells the workers that endpoint id has deliveries queued.
-func (r *Router) ring(id string) {
-	v, _ := r.bell.last.LoadOrStore(id, new(atomic.Int64))
+// bell is one endpoint lane's doorbell.
+type bell struct {
+	id   string
+	lane int
+}
+
+// ring tells the workers that endpoint id has deliveries queued on lane
+// (0 for an endpoint without lanes). The lane is the ring's body: workers
+// consume an ordered endpoint's lanes only while they hold deliveries.
+func (r *Router) ring(id string, lane int) {
+	v, _ := r.bell.last.LoadOrStore(bell{id, lane}, new(atomic.Int64))
 	last := v.(*atomic.Int64)
 	now := time.Now().UnixNano()
 	prev := last.Load()
 	if now-prev < int64(wakeEvery) || !last.CompareAndSwap(prev, now) {
 		return
 	}
-	if err := r.js.Conn().Publish(r.names.WakeSubject(id), nil); err != nil {
+	if err := r.js.Conn().Publish(r.names.WakeSubject(id), WakeBody(lane)); err != nil {
 		r.log.Debug("doorbell not rung", "endpoint", id, "err", err)
 	}
+}
+
+// WakeBody is a doorbell's body for a lane: empty for lane 0.
+func WakeBody(lane int) []byte {
+	if lane <= 0 {
+		return nil
+	}
+	return strconv.AppendInt(nil, int64(lane), 10)
 }

@@ -70,7 +70,8 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		limit(int64(have.MaxMsgSize)) == limit(int64(want.MaxMsgSize)) &&
 		limit(have.MaxMsgsPerSubject) == limit(want.MaxMsgsPerSubject) &&
 		limit(have.MaxMsgs) == limit(want.MaxMsgs) && limit(have.MaxBytes) == limit(want.MaxBytes) &&
-		have.Discard == want.Discard &&
+		have.Discard == want.Discard && have.DiscardNewPerSubject == want.DiscardNewPerSubject &&
+		(want.MaxConsumers == 0 || have.MaxConsumers == want.MaxConsumers) &&
 		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
 		have.Retention == want.Retention
 }

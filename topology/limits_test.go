@@ -68,18 +68,14 @@ func TestStreamLimits(t *testing.T) {
 		if err := topo.EnsureCore(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := topo.EnsureEndpoint(ctx, "ep1", EndpointLayout{}); err != nil {
-			t.Fatal(err)
-		}
 		events := streamConfig(t, js, unprefixed.EventsStream())
 		wantLimits(t, events, DefaultEventsMaxMsgs, -1)
 		if events.MaxAge != topo.Config().EventsMaxAge || events.MaxAge == 0 {
 			t.Errorf("events max age %v, want %v", events.MaxAge, topo.Config().EventsMaxAge)
 		}
-		ep := streamConfig(t, js, unprefixed.EndpointStream("ep1"))
-		wantLimits(t, ep, DefaultEndpointMaxMsgs, -1)
-		if ep.Retention != jetstream.WorkQueuePolicy {
-			t.Errorf("endpoint stream retention %v, want work queue", ep.Retention)
+		held := streamConfig(t, js, unprefixed.HeldStream())
+		if held.MaxMsgsPerSubject != DefaultEndpointMaxMsgs || held.MaxBytes != -1 || held.Retention != jetstream.WorkQueuePolicy {
+			t.Errorf("held stream %+v", held)
 		}
 	})
 
@@ -90,10 +86,7 @@ func TestStreamLimits(t *testing.T) {
 		if err := old.EnsureCore(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := old.EnsureEndpoint(ctx, "ep1", EndpointLayout{Lanes: 2, Ordered: true}); err != nil {
-			t.Fatal(err)
-		}
-		for _, name := range []string{unprefixed.EventsStream(), unprefixed.EndpointStream("ep1")} {
+		for _, name := range []string{unprefixed.EventsStream()} {
 			cfg := streamConfig(t, js, name)
 			cfg.MaxMsgs, cfg.MaxBytes, cfg.Discard = -1, -1, jetstream.DiscardOld
 			if _, err := js.UpdateStream(ctx, cfg); err != nil {
@@ -104,19 +97,16 @@ func TestStreamLimits(t *testing.T) {
 			t.Fatalf("events stream not reset: %+v", cfg)
 		}
 
-		topo, _ := New(js, Config{EventsMaxMsgs: 20, EventsMaxBytes: 1 << 20, EndpointMaxMsgs: 10, EndpointMaxBytes: 64 << 10})
+		topo, _ := New(js, Config{EventsMaxMsgs: 20, EventsMaxBytes: 1 << 20, EndpointMaxMsgs: 10, DeliveriesMaxBytes: 64 << 10})
 		if err := topo.EnsureCore(ctx); err != nil {
 			t.Fatal(err)
 		}
-		if err := topo.EnsureEndpoint(ctx, "ep1", EndpointLayout{Lanes: 2, Ordered: true}); err != nil {
-			t.Fatal(err)
-		}
-		if err := topo.EnsureEndpoint(ctx, "ep2", EndpointLayout{}); err != nil {
-			t.Fatal(err)
-		}
 		wantLimits(t, streamConfig(t, js, unprefixed.EventsStream()), 20, 1<<20)
-		wantLimits(t, streamConfig(t, js, unprefixed.EndpointStream("ep1")), 10, 64<<10)
-		wantLimits(t, streamConfig(t, js, unprefixed.EndpointStream("ep2")), 10, 64<<10)
+		for _, name := range []string{unprefixed.HeldStream(), unprefixed.BatchesStream()} {
+			if c := streamConfig(t, js, name); c.MaxMsgsPerSubject != 10 || c.MaxBytes != 64<<10 || !c.DiscardNewPerSubject {
+				t.Errorf("stream %s: %+v", name, c)
+			}
+		}
 
 		// Stored as asked: a second start updates nothing.
 		for _, want := range topo.coreStreams() {

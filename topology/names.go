@@ -146,6 +146,18 @@ func (n Names) EndpointOfBatchStream(stream string) (string, bool) {
 	return id, ok && id != ""
 }
 
+// HeldStream holds the deliveries of endpoints served by a consumer of
+// their own (see EndpointConsumerSpecs): on HeldSubject and OrderedSubject,
+// one subject per endpoint (and lane), never a stream per endpoint, so an
+// endpoint costs the server nothing while it has nothing queued.
+func (n Names) HeldStream() string { return n.name("HOOKD_HELD") }
+
+// BatchesStream holds composed batches of every batched endpoint, on
+// BatchesSubject. Separate from HeldStream so that a batch always has room
+// while its members still hold theirs, and so batch ids have a duplicate
+// window of their own.
+func (n Names) BatchesStream() string { return n.name("HOOKD_BATCHES") }
+
 // BenchStream is the scratch stream of `hookd bench`'s raw JetStream
 // baseline, on BenchSubject; deleted after the run.
 func (n Names) BenchStream() string { return n.name("HOOKD_BENCH_RAW") }
@@ -254,6 +266,64 @@ func (n Names) LaneSubject(endpointID, lane string) string {
 	return n.DeliverySubject(endpointID) + "." + lane
 }
 
+// HeldSubject is the subject of an unordered endpoint's deliveries in
+// HeldStream; "*" gives every endpoint's.
+func (n Names) HeldSubject(endpointID string) string { return n.subject("hookd.held." + endpointID) }
+
+// EndpointOfHeld returns the endpoint id of a HeldSubject, and false for
+// any other subject.
+func (n Names) EndpointOfHeld(subject string) (string, bool) {
+	id, ok := strings.CutPrefix(subject, n.HeldSubject(""))
+	return id, ok && id != "" && !strings.Contains(id, ".")
+}
+
+// OrderedSubject is the subject of an ordered endpoint's deliveries in
+// HeldStream: lane 0 is the endpoint's one lane when it has no ordering
+// key, lanes 1..n those of its key. OrderedSubjects(endpointID) covers
+// them all.
+func (n Names) OrderedSubject(endpointID string, lane int) string {
+	s := n.subject("hookd.ord." + endpointID)
+	if lane > 0 {
+		s += "." + strconv.Itoa(lane)
+	}
+	return s
+}
+
+// OrderedSubjects are the subjects of every ordered endpoint's lanes in
+// HeldStream, for a subject filter: "hookd.ord.>".
+func (n Names) OrderedSubjects() string { return n.subject("hookd.ord.>") }
+
+// EndpointOfOrdered returns the endpoint id and lane of an
+// OrderedSubject, and false for any other subject.
+func (n Names) EndpointOfOrdered(subject string) (string, int, bool) {
+	rest, ok := strings.CutPrefix(subject, n.subject("hookd.ord."))
+	if !ok || rest == "" {
+		return "", 0, false
+	}
+	id, laneStr, hasLane := strings.Cut(rest, ".")
+	if !hasLane {
+		return id, 0, id != ""
+	}
+	lane, err := strconv.Atoi(laneStr)
+	if err != nil || lane <= 0 || id == "" {
+		return "", 0, false
+	}
+	return id, lane, true
+}
+
+// BatchesSubject is the subject an endpoint's composed batches are
+// published to, in BatchesStream; "*" gives every endpoint's.
+func (n Names) BatchesSubject(endpointID string) string {
+	return n.subject("hookd.batches." + endpointID)
+}
+
+// EndpointOfBatches returns the endpoint id of a BatchesSubject, and false
+// for any other subject.
+func (n Names) EndpointOfBatches(subject string) (string, bool) {
+	id, ok := strings.CutPrefix(subject, n.BatchesSubject(""))
+	return id, ok && id != "" && !strings.Contains(id, ".")
+}
+
 // WakeSubject is the core NATS subject routers ring when they queue
 // deliveries for an endpoint, so that workers pull from it only while it
 // has work. "*" gives every endpoint's.
@@ -334,6 +404,25 @@ const (
 	// which the processes that count split the records.
 	StatsConsumer = "hookd-stats"
 )
+
+// HeldConsumer is the durable consumer, on HeldStream, of an unordered
+// endpoint's HeldSubject, shared by all workers.
+func HeldConsumer(endpointID string) string { return "held-" + endpointID }
+
+// OrderedConsumer is the durable consumer, on HeldStream, of one lane of an
+// ordered endpoint (lane 0: its only lane when it has no ordering key).
+func OrderedConsumer(endpointID string, lane int) string {
+	// Distinct prefixes, lane number first: ids may hold '-', so no two
+	// (endpoint, lane) pairs share a name.
+	if lane > 0 {
+		return "lane" + strconv.Itoa(lane) + "-" + endpointID
+	}
+	return "ord-" + endpointID
+}
+
+// BatchesConsumer is the durable consumer, on BatchesStream, of an
+// endpoint's composed batches.
+func BatchesConsumer(endpointID string) string { return "batches-" + endpointID }
 
 // LaneConsumer is the durable consumer of one lane of an ordered endpoint
 // with an ordering key.

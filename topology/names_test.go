@@ -17,7 +17,7 @@ var unprefixed Names
 // allNames lists every name n gives, by kind, for one endpoint id.
 func allNames(n Names, endpointID string) (streams, buckets, subjects []string) {
 	streams = []string{n.EventsStream(), n.DeadStream(), n.AttemptsStream(), n.IndexStream(),
-		n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
+		n.HeldStream(), n.BatchesStream(), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
 	buckets = []string{n.EndpointsBucket(), n.HealthBucket(), n.RateBucket(), n.RoutingBucket(),
 		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.StatsBucket()}
 	for _, b := range buckets {
@@ -27,6 +27,8 @@ func allNames(n Names, endpointID string) (streams, buckets, subjects []string) 
 		n.TenantEventSubject("acme", "order.paid"), n.HookdSubjects(), n.DeliverySubject(endpointID),
 		n.LaneSubject(endpointID, "3"), n.WakeSubject(endpointID), n.BatchSubject(endpointID),
 		n.DeadSubject(endpointID), n.AttemptSubject(endpointID, "dlv_1"), n.IndexSubjects(),
+		n.HeldSubject(endpointID), n.OrderedSubject(endpointID, 0), n.OrderedSubject(endpointID, 3),
+		n.OrderedSubjects(), n.BatchesSubject(endpointID),
 		n.IndexSubject("acme", "evt_1"), n.OrderedIndexSubject("acme", "evt_1"), n.OpsSubject("endpoint.disabled"),
 		n.BenchSubject()}
 	return streams, buckets, subjects
@@ -47,6 +49,13 @@ func TestUnprefixedNamesUnchanged(t *testing.T) {
 		n.EndpointStream("ep_1"):            "HOOKD_EP_ep_1",
 		n.BatchStream("ep_1"):               "HOOKD_BATCH_ep_1",
 		n.BenchStream():                     "HOOKD_BENCH_RAW",
+		n.HeldStream():                      "HOOKD_HELD",
+		n.BatchesStream():                   "HOOKD_BATCHES",
+		n.HeldSubject("ep_1"):               "hookd.held.ep_1",
+		n.OrderedSubject("ep_1", 0):         "hookd.ord.ep_1",
+		n.OrderedSubject("ep_1", 16):        "hookd.ord.ep_1.16",
+		n.OrderedSubjects():                 "hookd.ord.>",
+		n.BatchesSubject("ep_1"):            "hookd.batches.ep_1",
 		n.EndpointsBucket():                 "hookd_endpoints",
 		n.HealthBucket():                    "hookd_endpoint_health",
 		n.RateBucket():                      "hookd_rate",
@@ -135,6 +144,25 @@ func TestPrefixedNames(t *testing.T) {
 	}
 	if id, ok := n.EndpointOfWake(n.WakeSubject("ep_1")); !ok || id != "ep_1" {
 		t.Errorf("EndpointOfWake: %q %v", id, ok)
+	}
+	if id, ok := n.EndpointOfHeld(n.HeldSubject("ep_1")); !ok || id != "ep_1" {
+		t.Errorf("EndpointOfHeld: %q %v", id, ok)
+	}
+	if id, ok := n.EndpointOfBatches(n.BatchesSubject("ep_1")); !ok || id != "ep_1" {
+		t.Errorf("EndpointOfBatches: %q %v", id, ok)
+	}
+	for lane := range 3 {
+		if id, got, ok := n.EndpointOfOrdered(n.OrderedSubject("ep_1", lane)); !ok || id != "ep_1" || got != lane {
+			t.Errorf("EndpointOfOrdered lane %d: %q %d %v", lane, id, got, ok)
+		}
+	}
+	for _, s := range []string{unprefixed.HeldSubject("ep_1"), n.HeldSubject("ep_1") + ".x", n.OrderedSubject("ep_1", 0) + ".x", n.OrderedSubject("ep_1", 0) + ".0"} {
+		if id, ok := n.EndpointOfHeld(s); ok {
+			t.Errorf("EndpointOfHeld(%q) = %q", s, id)
+		}
+		if id, _, ok := n.EndpointOfOrdered(s); ok {
+			t.Errorf("EndpointOfOrdered(%q) = %q", s, id)
+		}
 	}
 	// Another deployment's endpoint streams are not this one's.
 	other, _ := NewNames("acme")
@@ -270,9 +298,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 		if err := topo.EnsureCore(ctx); err != nil {
 			t.Fatalf("EnsureCore (prefix %q): %v", topo.Names().Prefix(), err)
 		}
-		if err := topo.EnsureEndpoint(ctx, "ep_1", EndpointLayout{Batched: true, Lanes: 2, Ordered: true}); err != nil {
-			t.Fatalf("EnsureEndpoint (prefix %q): %v", topo.Names().Prefix(), err)
-		}
+	}
+	if _, err := js.Publish(ctx, prefixed.Names().HeldSubject("ep_1"), nil); err != nil {
+		t.Fatal(err)
 	}
 	for _, want := range prefixed.coreStreams() {
 		s, err := js.Stream(ctx, want.Name)
@@ -304,9 +332,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 			t.Errorf("stream %s missing; have %v", want, names)
 		}
 	}
-	// 4 core streams, 8 buckets, and an endpoint and a batch stream, each.
-	if len(names) != 2*(4+8+2) {
-		t.Errorf("%d streams, want %d: %v", len(names), 2*(4+8+2), names)
+	// 6 core streams and 8 buckets each: none per endpoint.
+	if len(names) != 2*(6+8) {
+		t.Errorf("%d streams, want %d: %v", len(names), 2*(6+8), names)
 	}
 	backlogs, err := prefixed.Backlogs(ctx)
 	if err != nil || len(backlogs) != 1 {

@@ -58,13 +58,20 @@ type Config struct {
 	// EventsMaxBytes bounds the events stream's size in bytes. Optional:
 	// default none.
 	EventsMaxBytes int64
-	// EndpointMaxMsgs bounds the deliveries waiting in one endpoint's stream
-	// (a disabled, failing or slow endpoint's backlog). Optional: default
-	// 1,000,000.
+	// EndpointMaxMsgs bounds the deliveries waiting for one endpoint (a
+	// disabled, failing or slow endpoint's backlog), per subject: its held
+	// subject, each lane of an ordered endpoint, its batches. Optional:
+	// default 1,000,000.
 	EndpointMaxMsgs int64
-	// EndpointMaxBytes bounds one endpoint stream's size in bytes.
-	// Optional: default none.
-	EndpointMaxBytes int64
+	// DeliveriesMaxBytes bounds the size in bytes of each stream shared by
+	// every endpoint's deliveries (HeldStream, BatchesStream). Optional:
+	// default none.
+	DeliveriesMaxBytes int64
+	// HeldMaxConsumers bounds the endpoint consumers on HeldStream: the
+	// endpoints (and lanes) with deliveries being worked on at once. An
+	// endpoint beyond it waits until one goes idle. Optional: default
+	// DefaultHeldMaxConsumers.
+	HeldMaxConsumers int
 }
 
 // Default stream limits (see Config).
@@ -95,7 +102,10 @@ func (c *Config) setDefaults() {
 	if c.EndpointMaxMsgs == 0 {
 		c.EndpointMaxMsgs = DefaultEndpointMaxMsgs
 	}
-	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.EndpointMaxBytes} {
+	if c.HeldMaxConsumers <= 0 {
+		c.HeldMaxConsumers = DefaultHeldMaxConsumers
+	}
+	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.DeliveriesMaxBytes} {
 		*n = noLimit(*n)
 	}
 }
@@ -215,7 +225,7 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 // coreStreams are the streams every hookd deployment has.
 func (t *Topology) coreStreams() []jetstream.StreamConfig {
 	n := t.names
-	return []jetstream.StreamConfig{{
+	core := []jetstream.StreamConfig{{
 		Name:       n.EventsStream(),
 		Subjects:   []string{n.EventsSubjects(), n.TenantEventsSubjects(), n.OpsSubjects()},
 		Retention:  jetstream.LimitsPolicy,
@@ -248,6 +258,7 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Storage:  jetstream.FileStorage,
 		Replicas: t.cfg.Replicas,
 	}}
+	return append(core, t.deliveryStreams()...)
 }
 
 func (t *Topology) ensureBuckets(ctx context.Context) error {

@@ -17,7 +17,7 @@ import (
 // An endpoint id that a request made up, however long, never reaches the
 // server: a JetStream API subject longer than the control line (4 KiB)
 // makes the server close the connection, which every part of a process
-// shares. Each call fails with natsname.ErrInvalidName (or ErrEndpointMissing) and
+// shares. Each call fails with natsname.ErrInvalidName and
 // the connection stays open.
 func TestEndpointNamesNeverCloseTheConnection(t *testing.T) {
 	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
@@ -37,17 +37,17 @@ func TestEndpointNamesNeverCloseTheConnection(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, id := range []string{strings.Repeat("a", 5000), "a.b", "a*", ">", ""} {
-		if err := topo.EnsureEndpoint(ctx, id, EndpointLayout{}); !errors.Is(err, natsname.ErrInvalidName) {
-			t.Errorf("EnsureEndpoint(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
-		}
 		if err := topo.DeleteEndpoint(ctx, id); !errors.Is(err, natsname.ErrInvalidName) {
 			t.Errorf("DeleteEndpoint(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
 		}
-		if _, err := topo.EndpointConsumers(ctx, id, EndpointLayout{}); !errors.Is(err, ErrEndpointMissing) || !errors.Is(err, natsname.ErrInvalidName) {
-			t.Errorf("EndpointConsumers(%s): %v, want ErrEndpointMissing and natsname.ErrInvalidName", natsname.Truncate(id), err)
+		for _, spec := range append(topo.EndpointConsumerSpecs(id, EndpointLayout{Ordered: true, Lanes: 16}, []int{0, 16}),
+			topo.EndpointConsumerSpecs(id, EndpointLayout{}, nil)[0], topo.BatchesConsumerSpec(id, EndpointLayout{})) {
+			if _, err := topo.Consumer(ctx, spec); !errors.Is(err, natsname.ErrInvalidName) {
+				t.Errorf("Consumer(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(spec.Config.Durable), err)
+			}
 		}
-		if _, err := topo.BatchConsumer(ctx, id); !errors.Is(err, ErrEndpointMissing) || !errors.Is(err, natsname.ErrInvalidName) {
-			t.Errorf("BatchConsumer(%s): %v, want ErrEndpointMissing and natsname.ErrInvalidName", natsname.Truncate(id), err)
+		if _, err := topo.Backlog(ctx, id); !errors.Is(err, natsname.ErrInvalidName) {
+			t.Errorf("Backlog(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
 		}
 		if nc.IsClosed() {
 			t.Fatalf("the connection was closed after %s: %v", natsname.Truncate(id), nc.LastError())

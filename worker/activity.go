@@ -2,11 +2,14 @@ package worker
 
 import (
 	"context"
+	"errors"
+	"strconv"
 	"sync/atomic"
 	"time"
 
+	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/topology"
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 )
 
 // A worker pulls only from endpoints with work: thousands of mostly idle
@@ -15,7 +18,7 @@ import (
 // sweep of the endpoint streams catches what a doorbell missed (a worker
 // restarting, an endpoint enabled again with held deliveries).
 //
-// sweepInterval is how often every endpoint stream is looked at.
+// sweepInterval is how often the delivery streams' backlogs are read.
 const sweepInterval = 30 * time.Second
 
 // activity is an endpoint consumer's last sign of work and idle check.
@@ -31,29 +34,49 @@ func (a *activity) idleFor(d time.Duration, now time.Time) bool {
 	return now.Sub(time.Unix(0, a.last.Load())) >= d
 }
 
+// wakeUp is a doorbell rung for an endpoint's lane (0: the endpoint, or
+// its lanes unknown).
+type wakeUp struct {
+	id   string
+	lane int
+}
+
 // subscribeWakes listens to every endpoint's doorbell; a ring is queued
 // for the Run loop. A full queue is not lost: the next sweep finds the work.
 func (w *Worker) subscribeWakes() (*nats.Subscription, error) {
 	return w.js.Conn().Subscribe(w.names.WakeSubject("*"), func(m *nats.Msg) {
 		id, _ := w.names.EndpointOfWake(m.Subject)
+		lane, _ := strconv.Atoi(string(m.Data))
 		select {
-		case w.wakes <- id:
+		case w.wakes <- wakeUp{id, lane}:
 		default:
 			w.sweepSoon.Store(true)
 		}
 	})
 }
 
-// wake starts consuming an enabled endpoint this worker is not consuming.
-func (w *Worker) wake(ctx context.Context, id string) {
-	if w.consumers[id] != nil {
-		return
-	}
+// wake starts consuming an enabled endpoint this worker is not consuming,
+// or the lane of an ordered endpoint it does not consume yet.
+func (w *Worker) wake(ctx context.Context, id string, lane int) {
 	ep := w.reg.Snapshot().Get(id)
 	if ep == nil || ep.Disabled {
 		return
 	}
-	ec, err := w.start(ctx, id, ep.Layout())
+	l := ep.Layout()
+	ec := w.consumers[id]
+	if ec != nil && (!l.Ordered || l.Lanes == 0) {
+		return
+	}
+	lanes, err := w.lanesFor(ctx, id, l, lane)
+	if err != nil {
+		w.log.Debug("lanes of endpoint not read", "endpoint", id, "err", err)
+		return
+	}
+	if ec != nil {
+		w.addLanes(ctx, ec, lanes)
+		return
+	}
+	ec, err = w.start(ctx, id, l, lanes)
 	if err != nil {
 		w.log.Debug("cannot consume endpoint yet", "endpoint", id, "err", err)
 		return
@@ -61,55 +84,105 @@ func (w *Worker) wake(ctx context.Context, id string) {
 	w.consumers[id] = ec
 }
 
-// sweep wakes every enabled endpoint whose stream holds deliveries.
+// lanesFor returns the lanes of an ordered endpoint to consume on a ring
+// for lane: that lane, or when the ring did not say (a backfill, a
+// sweep, a restart), every lane holding deliveries.
+func (w *Worker) lanesFor(ctx context.Context, id string, l topology.EndpointLayout, lane int) ([]int, error) {
+	switch {
+	case !l.Ordered:
+		return nil, nil
+	case l.Lanes == 0:
+		return []int{0}, nil
+	case lane > 0 && lane <= l.Lanes:
+		return []int{lane}, nil
+	}
+	b, err := w.topo.Backlog(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	var lanes []int
+	for _, n := range b.Lanes {
+		if n > 0 && n <= l.Lanes {
+			lanes = append(lanes, n)
+		}
+	}
+	return lanes, nil
+}
+
+// sweep wakes every enabled endpoint, and lane, that holds deliveries; it
+// reads the delivery streams' per-subject counts, so it costs in
+// proportion to the endpoints with a backlog, not to all endpoints.
 func (w *Worker) sweep(ctx context.Context) {
 	ctx, cancel := context.WithTimeout(ctx, time.Minute)
 	defer cancel()
-	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(w.names.DeliverySubject(">")))
-	for info := range streams.Info() {
-		if id, ok := w.names.EndpointOfStream(info.Config.Name); ok && info.State.Msgs > 0 {
-			w.wake(ctx, id)
+	n := w.names
+	held, err := w.topo.SubjectCounts(ctx, n.HeldStream(), n.HeldSubject("*"))
+	if err != nil {
+		w.log.Warn("delivery backlogs not read", "err", err)
+		return
+	}
+	for subject := range held {
+		if id, ok := n.EndpointOfHeld(subject); ok {
+			w.wake(ctx, id, 0)
+			w.dropOrphans(ctx, id)
 		}
 	}
-	if err := streams.Err(); err != nil {
-		w.log.Warn("endpoint streams not listed", "err", err)
+	ordered, err := w.topo.SubjectCounts(ctx, n.HeldStream(), n.OrderedSubjects())
+	if err != nil {
+		w.log.Warn("ordered backlogs not read", "err", err)
+		return
+	}
+	for subject := range ordered {
+		if id, lane, ok := n.EndpointOfOrdered(subject); ok {
+			w.wake(ctx, id, lane)
+			w.dropOrphans(ctx, id)
+		}
 	}
 	w.sweepBatches(ctx)
 }
 
-// sweepBatches wakes every enabled endpoint whose batch stream holds
-// batches, and remembers it, so that batches left when batching was turned
-// off are still delivered (EnsureEndpoint keeps their stream).
+// dropOrphans removes what waits for an endpoint that no longer exists: a
+// router that matched it just before its deletion may have queued a
+// delivery after DeleteEndpoint purged its subjects. The endpoints bucket,
+// not this worker's view of it (which may lag behind a creation), decides.
+func (w *Worker) dropOrphans(ctx context.Context, id string) {
+	if w.reg.Snapshot().Get(id) != nil {
+		return
+	}
+	if _, err := w.endpoints.Get(ctx, id); !errors.Is(err, endpoint.ErrNotFound) {
+		return
+	}
+	if err := w.topo.DeleteEndpoint(ctx, id); err != nil {
+		w.log.Warn("deliveries of a deleted endpoint not removed", "endpoint", id, "err", err)
+		return
+	}
+	w.log.Info("removed deliveries queued for a deleted endpoint", "endpoint", id)
+}
+
+// sweepBatches wakes every enabled endpoint for which batches wait, and
+// remembers it, so that batches left when batching was turned off are
+// still delivered.
 func (w *Worker) sweepBatches(ctx context.Context) {
-	streams := w.js.ListStreams(ctx, jetstream.WithStreamListSubject(w.names.BatchSubject(">")))
-	listed := map[string]bool{}
-	for info := range streams.Info() {
-		id, ok := w.names.EndpointOfBatchStream(info.Config.Name)
+	n := w.names
+	counts, err := w.topo.SubjectCounts(ctx, n.BatchesStream(), n.BatchesSubject("*"))
+	if err != nil {
+		w.log.Warn("batch backlogs not read", "err", err)
+		return
+	}
+	clear(w.batchBacklog)
+	for subject := range counts {
+		id, ok := n.EndpointOfBatches(subject)
 		if !ok {
 			continue
 		}
-		listed[id] = true
-		if info.State.Msgs == 0 {
-			delete(w.batchBacklog, id)
-			continue
-		}
 		w.batchBacklog[id] = true
+		w.dropOrphans(ctx, id)
 		if ec := w.consumers[id]; ec != nil && !ec.batches {
 			// Consumed without its batches: start anew with them.
 			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 		}
-		w.wake(ctx, id)
-	}
-	if err := streams.Err(); err != nil {
-		w.log.Warn("batch streams not listed", "err", err)
-		return
-	}
-	// A deleted endpoint's batch stream is gone: forget it.
-	for id := range w.batchBacklog {
-		if !listed[id] {
-			delete(w.batchBacklog, id)
-		}
+		w.wake(ctx, id, 0)
 	}
 }
 

@@ -24,14 +24,14 @@ import (
 // maxStoreBackoff bounds the wait between attempts to store a batch.
 const maxStoreBackoff = 30 * time.Second
 
-// storeBatch stores a closed batch in the endpoint's batch stream, where it
+// storeBatch stores a closed batch in the batches stream (topology.BatchesStream), where it
 // is delivered like any delivery, then logs each member as batched and
 // acknowledges it.
 //
 // The order is what keeps an event out of two delivered batches: the
 // members stay unacknowledged until the batch is stored, and the batch id
 // hashes the member set, so storing the same members again (a retry here,
-// or a collection after a crash) is dropped by the batch stream as a
+// or a collection after a crash) is dropped by the batches stream as a
 // duplicate. A redelivered member whose log says "batched" is never
 // collected again (see admit). One window remains: a crash after the batch
 // is stored and before a member's "batched" record is, with that member
@@ -43,7 +43,7 @@ func (w *Worker) storeBatch(endpointID string, members []member) {
 	// for a heartbeat as the batch closes, and the sort below reorders.
 	members = slices.Clone(members)
 	// Acceptance order (the events stream's): routers queue in parallel,
-	// so the endpoint stream's order can differ.
+	// so the order of the endpoint's subject can differ.
 	slices.SortFunc(members, func(a, b member) int {
 		return cmp.Or(cmp.Compare(a.rec.EventSeq, b.rec.EventSeq), cmp.Compare(a.seq, b.seq))
 	})
@@ -98,7 +98,7 @@ func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member)
 	}
 	batchID := delivery.BatchID(ep.ID, parts)
 	body, _, end := delivery.BatchBody(ep.ID, cfg.Field, parts)
-	msg := nats.NewMsg(names.BatchSubject(ep.ID))
+	msg := nats.NewMsg(names.BatchesSubject(ep.ID))
 	msg.Data = body
 	// A batch is a delivery of its own: its id is the webhook-id, and its
 	// time is its newest member's.

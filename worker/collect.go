@@ -18,8 +18,8 @@ import (
 // gathers them into a batch until the batch holds max_events, would grow
 // past what one message can carry, or max_wait has passed since its first
 // delivery arrived here; then it stores the batch as one delivery in the
-// endpoint's batch stream (see batch.go) and only then acknowledges the
-// members. Until then the members stay in the endpoint stream,
+// batches stream (see batch.go) and only then acknowledges the
+// members. Until then the members stay in the held stream,
 // unacknowledged and kept alive with InProgress, so a batch being
 // collected survives a crash or a restart: its members come back and are
 // collected again.
@@ -59,7 +59,7 @@ type openBatch struct {
 // member is a delivery collected into a batch.
 type member struct {
 	msg  jetstream.Msg
-	seq  uint64 // in the endpoint stream: with the delivery id, the batch id's input
+	seq  uint64 // in the held stream: with the delivery id, the batch id's input
 	body []byte // as a JSON value
 	rec  delivery.Attempt
 }
@@ -74,7 +74,7 @@ func (c *collector) add(msg jetstream.Msg) {
 	c.ec.activity.touch()
 	ep := w.reg.Snapshot().Get(id)
 	if ep == nil {
-		w.settle(msg.Term, "term", id, "") // deleted: its stream goes with it
+		w.settle(msg.Term, "term", id, "") // deleted: its deliveries go with it
 		return
 	}
 	if ep.Batch == nil {

@@ -14,6 +14,7 @@ import (
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/sender"
+	"github.com/hookd/hookd/topology"
 )
 
 // deliver makes one attempt of msg and settles it: ack on success,
@@ -131,9 +132,10 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 	a.base, _ = strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	a.rec.Number, a.rec.Queue = a.base+1, a.base
 	a.logSeq, _ = strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
-	if meta.NumDelivered > 1 {
-		// A redelivery: the log, not NumDelivered (which also counts
-		// hand-backs and held rounds), says which attempt this is.
+	if meta.NumDelivered > 1 || msg.Headers().Get(topology.MigratedHeader) != "" {
+		// A redelivery, or a delivery moved by an upgrade: the log, not
+		// NumDelivered (which also counts hand-backs and held rounds),
+		// says which attempt this is.
 		last, seq, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID)
 		if err != nil {
 			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", a.rec.DeliveryID, "err", err)
@@ -148,6 +150,11 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 			a.rec.Number = last.Number + 1
 		}
 		a.logSeq = seq
+		if wait := retryWait(last, time.Now()); wait > 0 {
+			// Moved by an upgrade while it waited for a retry: it still
+			// waits, and the wait counts no attempt.
+			return hold(nakAfter(wait))
+		}
 	}
 	// A delivery that was not rendered is not sent, so no pause holds it:
 	// it goes on to be dead-lettered.
@@ -293,4 +300,14 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, rec delivery
 	// duplicate, while a later retry's dead letter is kept.
 	_, err := w.js.PublishMsg(ctx, dead, jetstream.WithMsgID(rec.DeliveryID+".dead."+strconv.Itoa(rec.Number)))
 	return err
+}
+
+// retryWait is how long a delivery whose newest log record is last still
+// waits for its next attempt (0: none).
+func retryWait(last *delivery.Attempt, now time.Time) time.Duration {
+	if last == nil || last.Outcome != delivery.OutcomeRetrying || last.NextAttemptInSeconds <= 0 {
+		return 0
+	}
+	due := last.Time.Add(time.Duration(last.DurationSeconds*float64(time.Second)) + time.Duration(last.NextAttemptInSeconds*float64(time.Second)))
+	return max(due.Sub(now), 0)
 }

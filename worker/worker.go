@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -66,7 +65,7 @@ type Worker struct {
 	// consumers are the endpoints this worker pulls from: only those with
 	// work (see activity.go). Run's goroutine owns the map.
 	consumers map[string]*endpointConsumer
-	wakes     chan string
+	wakes     chan wakeUp
 	sweepSoon atomic.Bool
 	// batchBacklog holds endpoints whose batch stream the last sweep found
 	// holding batches: they are consumed even if batching was turned off
@@ -116,9 +115,15 @@ type endpointConsumer struct {
 	ccs       []jetstream.ConsumeContext
 	sem       chan struct{}
 	activity  activity
+	// lanes are the lanes of an ordered endpoint consumed (0: the one lane
+	// of an endpoint without an ordering key).
+	lanes map[int]bool
+	// handle takes the endpoint's deliveries, prefetch of them at a time.
+	handle   func(jetstream.Msg)
+	prefetch int
 	// collector is set for a batched endpoint.
 	collector *collector
-	// batches says the batch stream is consumed.
+	// batches says the endpoint's batches are consumed.
 	batches bool
 }
 
@@ -178,7 +183,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		changed:   reg.Changed(),
 		global:    make(chan struct{}, cfg.Concurrency),
 		consumers: map[string]*endpointConsumer{},
-		wakes:     make(chan string, 4096),
+		wakes:     make(chan wakeUp, 4096),
 		quit:      make(chan struct{}),
 
 		batchBacklog: map[string]bool{},
@@ -240,8 +245,8 @@ func (w *Worker) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			w.stopAll()
 			return nil
-		case id := <-w.wakes:
-			w.wake(ctx, id)
+		case r := <-w.wakes:
+			w.wake(ctx, r.id, r.lane)
 		case <-w.changed:
 			// An endpoint enabled again may hold deliveries.
 			w.sweepSoon.Store(true)
@@ -255,7 +260,7 @@ func (w *Worker) Run(ctx context.Context) error {
 func (w *Worker) Ready() bool { return w.ready.Load() }
 
 // reconcile stops consuming endpoints that were disabled or deleted, or
-// changed their ordering, and those idle with nothing left to deliver; it
+// changed their layout, and those idle with nothing left to deliver; it
 // restarts consumers that stopped on their own (say, deleted under them).
 func (w *Worker) reconcile(ctx context.Context) {
 	snap := w.reg.Snapshot()
@@ -267,12 +272,12 @@ func (w *Worker) reconcile(ctx context.Context) {
 			w.log.Warn("consumer stopped, restarting", "endpoint", id)
 			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
-			w.wake(ctx, id)
+			w.wake(ctx, id, 0)
 		case ep == nil || ep.Disabled || !sameShape(ep.Layout(), ec.layout):
 			ec.drain(closedAfter(drainTimeout))
 			delete(w.consumers, id)
 			w.log.Info("stopped consuming", "endpoint", id)
-			w.wake(ctx, id) // a new ordering: consume it anew
+			w.wake(ctx, id, 0) // a new layout: consume it anew
 		case ec.activity.idleFor(w.cfg.IdleAfter, now) && now.Sub(ec.activity.checked) >= w.cfg.IdleAfter:
 			ec.activity.checked = now
 			if w.settled(ctx, ec) {
@@ -284,47 +289,65 @@ func (w *Worker) reconcile(ctx context.Context) {
 	}
 }
 
-func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointLayout) (*endpointConsumer, error) {
-	consumers, err := w.topo.EndpointConsumers(ctx, id, layout)
-	if err != nil {
-		return nil, err
-	}
-	batches, err := w.batchConsumer(ctx, id, layout)
-	if err != nil {
-		return nil, err
-	}
-	ec := &endpointConsumer{id: id, layout: layout, consumers: consumers, sem: make(chan struct{}, w.cfg.EndpointConcurrency)}
+// start consumes an endpoint: its held subject, or the given lanes of an
+// ordered endpoint, and its batches when it is batched or batches wait for
+// it. Its consumers are created (or updated to its layout) as it starts.
+func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointLayout, lanes []int) (*endpointConsumer, error) {
+	ec := &endpointConsumer{id: id, layout: layout, sem: make(chan struct{}, w.cfg.EndpointConcurrency), lanes: map[int]bool{}}
 	ec.activity.touch()
+	ec.handle = func(msg jetstream.Msg) { w.dispatch(ec, msg) }
 	// Prefetching more than can be in flight would hold deliveries that
 	// another worker could be sending; an ordered consumer hands out one.
-	prefetch := w.cfg.EndpointConcurrency
+	ec.prefetch = w.cfg.EndpointConcurrency
 	if layout.Ordered {
-		prefetch = 1
+		ec.prefetch = 1
 	}
-	deliver := func(msg jetstream.Msg) { w.dispatch(ec, msg) }
-	handle := deliver
+	deliver := ec.handle
 	if layout.Batched {
 		ec.collector = &collector{w: w, ec: ec}
-		handle, prefetch = ec.collector.add, collectPrefetch
+		ec.handle, ec.prefetch = ec.collector.add, collectPrefetch
 	}
-	for _, cons := range consumers {
-		if err := w.consume(ec, cons, handle, prefetch); err != nil {
+	for _, spec := range w.topo.EndpointConsumerSpecs(id, layout, lanes) {
+		if err := w.consume(ctx, ec, spec, ec.handle, ec.prefetch); err != nil {
 			return nil, err
 		}
+		ec.lanes[spec.Lane()] = true
 	}
-	if batches != nil {
-		if err := w.consume(ec, batches, deliver, w.cfg.EndpointConcurrency); err != nil {
+	if layout.Batched || w.batchBacklog[id] {
+		if err := w.consume(ctx, ec, w.topo.BatchesConsumerSpec(id, layout), deliver, w.cfg.EndpointConcurrency); err != nil {
 			return nil, err
 		}
-		ec.consumers, ec.batches = append(ec.consumers, batches), true
+		ec.batches = true
 	}
-	w.log.Debug("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", layout.Lanes, "batched", layout.Batched, "batches", ec.batches)
+	w.log.Debug("consuming", "endpoint", id, "ordered", layout.Ordered, "lanes", lanes, "batched", layout.Batched, "batches", ec.batches)
 	return ec, nil
 }
 
-// consume starts handing cons's messages to handle; on failure it stops
-// what ec consumed already.
-func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle func(jetstream.Msg), prefetch int) error {
+// addLanes starts consuming lanes of an ordered endpoint not consumed yet.
+func (w *Worker) addLanes(ctx context.Context, ec *endpointConsumer, lanes []int) {
+	var more []int
+	for _, lane := range lanes {
+		if !ec.lanes[lane] {
+			more = append(more, lane)
+		}
+	}
+	for _, spec := range w.topo.EndpointConsumerSpecs(ec.id, ec.layout, more) {
+		if err := w.consume(ctx, ec, spec, ec.handle, ec.prefetch); err != nil {
+			w.log.Debug("cannot consume lane yet", "endpoint", ec.id, "lane", spec.Lane(), "err", err)
+			continue
+		}
+		ec.lanes[spec.Lane()] = true
+	}
+}
+
+// consume creates (or updates) the consumer of spec and starts handing its
+// messages to handle; on failure it stops what ec consumed already.
+func (w *Worker) consume(ctx context.Context, ec *endpointConsumer, spec topology.ConsumerSpec, handle func(jetstream.Msg), prefetch int) error {
+	cons, err := w.topo.Consumer(ctx, spec)
+	if err != nil {
+		ec.drain(closedAfter(drainTimeout))
+		return err
+	}
 	cc, err := cons.Consume(handle,
 		jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
@@ -334,23 +357,8 @@ func (w *Worker) consume(ec *endpointConsumer, cons jetstream.Consumer, handle f
 		ec.drain(closedAfter(drainTimeout))
 		return fmt.Errorf("consume endpoint %s: %w", ec.id, err)
 	}
-	ec.ccs = append(ec.ccs, cc)
+	ec.consumers, ec.ccs = append(ec.consumers, cons), append(ec.ccs, cc)
 	return nil
-}
-
-// batchConsumer returns the consumer of an endpoint's batch stream when
-// the endpoint is batched, or batches were left in it when batching was
-// turned off; nil otherwise.
-func (w *Worker) batchConsumer(ctx context.Context, id string, layout topology.EndpointLayout) (jetstream.Consumer, error) {
-	if !layout.Batched && !w.batchBacklog[id] {
-		return nil, nil
-	}
-	c, err := w.topo.BatchConsumer(ctx, id)
-	if !layout.Batched && errors.Is(err, topology.ErrEndpointMissing) {
-		delete(w.batchBacklog, id)
-		return nil, nil
-	}
-	return c, err
 }
 
 // dispatch runs in the consumer's callback: blocking here is the
@@ -435,9 +443,9 @@ func (w *Worker) stopAll() {
 	w.inflight.Wait()
 }
 
-// sameShape reports whether two layouts are consumed the same way; a new
-// max_in_flight is applied by the server and needs no restart, nor do new
-// batch limits (collectors read them as they go).
+// sameShape reports whether two layouts are consumed the same way: a new
+// max_in_flight restarts the endpoint's consumers, which updates them; new
+// batch limits do not (collectors read them as they go).
 func sameShape(a, b topology.EndpointLayout) bool {
-	return a.Ordered == b.Ordered && a.Lanes == b.Lanes && a.Batched == b.Batched
+	return a == b
 }

@@ -40,12 +40,16 @@ func PublishAsync(tb testing.TB, js jetstream.JetStream, subject string, body []
 	}
 }
 
-// WaitStored waits until an endpoint's stream (of the deployment with
-// names) holds n deliveries.
+// WaitStored waits until n deliveries wait for an endpoint (of the
+// deployment with names) on its held subject.
 func WaitStored(tb testing.TB, js jetstream.JetStream, names topology.Names, endpointID string, n uint64) {
 	tb.Helper()
 	WaitFor(tb, 5*time.Minute, fmt.Sprintf("%d deliveries in %s's stream", n, endpointID), func() bool {
-		s, err := js.Stream(context.Background(), names.EndpointStream(endpointID))
-		return err == nil && s.CachedInfo().State.Msgs >= n
+		s, err := js.Stream(context.Background(), names.HeldStream())
+		if err != nil {
+			return false
+		}
+		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(names.HeldSubject(endpointID)))
+		return err == nil && info.State.Subjects[names.HeldSubject(endpointID)] >= n
 	})
 }

@@ -93,11 +93,13 @@ func (h *Hookd) DeadLetters(t testing.TB, endpointID string) []*jetstream.RawStr
 }
 
 // WaitIdle waits until the router has settled every stored event and the
-// workers every delivery (and batch) of the given endpoints: each consumer's ack floor
-// has reached its stream's last message and nothing is pending. After it,
-// what receivers got is final, so a test can assert that something was
-// never delivered. (Pending counts alone are updated asynchronously and can
-// read zero before a just-stored message is counted.)
+// workers every delivery (and batch) of the given endpoints: the router
+// consumer's ack floor has reached the events stream's last message, and
+// nothing waits for the endpoints in the delivery streams (work queues: a
+// delivery leaves when a worker acknowledges it). After it, what receivers
+// got is final, so a test can assert that something was never delivered.
+// (Pending counts alone are updated asynchronously and can read zero
+// before a just-stored message is counted.)
 func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 	t.Helper()
 	js := h.App.JetStream()
@@ -120,9 +122,6 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 		if err != nil {
 			return false
 		}
-		if sinfo.State.Msgs == 0 && info.NumAckPending == 0 {
-			return true // a work queue emptied by acks
-		}
 		return info.AckFloor.Stream >= sinfo.State.LastSeq && info.NumPending == 0 && info.NumAckPending == 0
 	}
 	WaitFor(t, 20*time.Second, "router and workers idle", func() bool {
@@ -130,18 +129,34 @@ func (h *Hookd) WaitIdle(t testing.TB, endpointIDs ...string) {
 			return false
 		}
 		for _, id := range endpointIDs {
-			if !idle(h.App.Names().EndpointStream(id), topology.WorkerConsumer) {
-				return false
-			}
-			// A batched endpoint's batches are stored before their members
-			// are acknowledged: its batch stream is looked at after.
-			if _, err := js.Stream(context.Background(), h.App.Names().BatchStream(id)); err == nil &&
-				!idle(h.App.Names().BatchStream(id), topology.WorkerConsumer) {
+			if h.Backlog(t, id).Messages > 0 {
 				return false
 			}
 		}
 		return true
 	})
+}
+
+// Backlog returns what waits for an endpoint in the delivery streams.
+func (h *Hookd) Backlog(t testing.TB, endpointID string) topology.EndpointBacklog {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	b, err := h.App.Topology().Backlog(ctx, endpointID)
+	if err != nil {
+		t.Fatalf("backlog of %s: %v", endpointID, err)
+	}
+	return b
+}
+
+// Queued returns the deliveries waiting for an endpoint (on its held
+// subject, or its ordered lanes), oldest first.
+func (h *Hookd) Queued(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	n := h.App.Names()
+	out := Messages(t, h.App.JetStream(), n.HeldStream(), n.HeldSubject(endpointID))
+	out = append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0))...)
+	return append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0)+".*")...)
 }
 
 // WaitEventsStored waits until the events stream holds at least n events:
