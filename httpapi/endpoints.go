@@ -213,7 +213,9 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := a.storeNewEndpoint(r.Context(), e); err != nil {
+	// A creation begun is finished even if the client goes away: it
+	// leaves either the endpoint or nothing.
+	if err := a.storeNewEndpoint(context.WithoutCancel(r.Context()), e); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -260,25 +262,36 @@ func (a *API) buildEndpoint(acc access, in *endpointInput) (*endpoint.Endpoint, 
 
 // storeNewEndpoint creates a built endpoint (buildEndpoint): its delivery
 // stream and consumers first, then the stored endpoint, which routers
-// watch. A failure leaves nothing behind (the stream is removed again)
-// and is an *apiError: 503 unavailable for what a retry can fix.
+// watch, then where its events begin (routeFrom). A failure leaves
+// nothing behind (the stream is removed again) and is an *apiError: 503
+// unavailable for what a retry can fix.
 func (a *API) storeNewEndpoint(ctx context.Context, e *endpoint.Endpoint) error {
+	rev, err := a.putNewEndpoint(ctx, e)
+	if err != nil {
+		return err
+	}
+	return a.routeFrom(ctx, []newEndpoint{{e: e, rev: rev}})[0]
+}
+
+// putNewEndpoint is storeNewEndpoint up to the stored endpoint, which
+// routers know but route nothing to yet; it returns its revision.
+func (a *API) putNewEndpoint(ctx context.Context, e *endpoint.Endpoint) (uint64, error) {
 	if e.Ordered() {
 		if err := a.topo.EnsureOrderedRouting(ctx); err != nil {
-			return natsError("ordered routing not set up", err)
+			return 0, natsError("ordered routing not set up", err)
 		}
 	}
 	// The stream exists before the endpoint is visible to routers, so the
 	// first match always has somewhere to go.
 	if err := a.topo.EnsureEndpoint(ctx, e.ID, e.Layout()); err != nil {
-		return natsError("endpoint stream not created", err)
+		return 0, natsError("endpoint stream not created", err)
 	}
-	if err := a.store.Create(ctx, e); err != nil {
+	rev, err := a.store.Create(ctx, e)
+	if err != nil {
 		_ = a.topo.DeleteEndpoint(ctx, e.ID)
-		return natsError("endpoint not stored", err)
+		return 0, natsError("endpoint not stored", err)
 	}
-	a.log.Info("endpoint created", "endpoint", e.ID, "url", endpoint.RedactedURL(e.URL))
-	return nil
+	return rev, nil
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {
