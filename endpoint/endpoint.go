@@ -3,6 +3,7 @@ package endpoint
 import (
 	"crypto/rand"
 	"encoding/base64"
+	"math"
 	"time"
 
 	"github.com/hookd/hookd/signing"
@@ -76,6 +77,26 @@ type Endpoint struct {
 	// CreatedAt and UpdatedAt are set by the store.
 	CreatedAt time.Time `json:"created_at"`
 	UpdatedAt time.Time `json:"updated_at"`
+	// RoutedFromSeq is the events stream sequence from which routers route
+	// events to the endpoint: the first event accepted after its creation
+	// (earlier ones reach it by backfill). It is a stream position, not a
+	// time: acceptance times come from the stream leader's clock,
+	// CreatedAt from the API process's. RoutedFromPending while the
+	// creation has not read it yet; 0 (endpoints stored by versions
+	// before it) is every event. Set by Store.Create and Store.RouteFrom.
+	RoutedFromSeq uint64 `json:"routed_from_seq,omitempty"`
+}
+
+// RoutedFromPending is RoutedFromSeq while an endpoint's creation has not
+// read the events stream's position yet: routers hold the events it might
+// receive until it is known (see package router).
+const RoutedFromPending = math.MaxUint64
+
+// Routes reports whether the event at events stream sequence seq is the
+// endpoint's to be routed: accepted after the endpoint's creation. It is
+// false for every event while RoutedFromSeq is RoutedFromPending.
+func (e *Endpoint) Routes(seq uint64) bool {
+	return seq >= e.RoutedFromSeq && e.RoutedFromSeq != RoutedFromPending
 }
 
 // PreviousSecret is a rotated-out secret and when it stops signing.

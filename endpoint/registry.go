@@ -137,6 +137,7 @@ type Registry struct {
 	mu          sync.Mutex
 	subscribers []chan struct{}
 	sealer      Sealer
+	rev         revisions // what Snapshot has applied, for WaitRevision
 }
 
 // NewRegistry returns a Registry over kv.
@@ -245,6 +246,7 @@ func (r *Registry) applyAll(entries []jetstream.KeyValueEntry) {
 	}
 	next.reindex(old, touched)
 	r.snap.Store(next)
+	r.rev.advance(entries)
 	r.mu.Lock()
 	for _, ch := range r.subscribers {
 		select {

@@ -58,11 +58,31 @@ func domainErr(id string, err error) error {
 func (s *Store) Sealer() Sealer { return orPlain(s.sealer) }
 
 // Create stores a new endpoint; timestamps are assigned. The endpoint must
-// be valid (see Validate).
-func (s *Store) Create(ctx context.Context, e *Endpoint) error {
+// be valid (see Validate). It is stored with RoutedFromSeq
+// RoutedFromPending: routers know it but route nothing to it until
+// RouteFrom, given the returned revision, says where its events begin.
+// The creator reads that position (the events stream's last sequence)
+// after Create returns, so that every event stored after the position was
+// stored after routers could see the endpoint.
+func (s *Store) Create(ctx context.Context, e *Endpoint) (rev uint64, err error) {
 	now := s.now().UTC()
 	e.CreatedAt, e.UpdatedAt = now, now
-	return s.b.Put(ctx, e.ID, e.sealedCopy(s.sealer), 0)
+	e.RoutedFromSeq = RoutedFromPending
+	return s.b.PutRevision(ctx, e.ID, e.sealedCopy(s.sealer), 0)
+}
+
+// RouteFrom completes the creation of e, stored by Create at revision rev:
+// routers route to it the events from events stream sequence seq on (the
+// stream's last sequence read after Create, plus one). It fails with
+// ErrConflict if the endpoint changed or went meanwhile.
+func (s *Store) RouteFrom(ctx context.Context, e *Endpoint, rev, seq uint64) error {
+	done := *e
+	done.RoutedFromSeq = seq
+	if _, err := s.b.PutRevision(ctx, e.ID, done.sealedCopy(s.sealer), rev); err != nil {
+		return domainErr(e.ID, err)
+	}
+	e.RoutedFromSeq = seq
+	return nil
 }
 
 // Get returns the endpoint with id, or ErrNotFound.

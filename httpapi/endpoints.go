@@ -213,7 +213,9 @@ func (a *API) createEndpoint(w http.ResponseWriter, r *http.Request) {
 		writeError(w, err)
 		return
 	}
-	if err := a.storeNewEndpoint(r.Context(), e); err != nil {
+	// A creation begun is finished even if the client goes away: it
+	// leaves either the endpoint or nothing.
+	if err := a.storeNewEndpoint(context.WithoutCancel(r.Context()), e); err != nil {
 		writeError(w, err)
 		return
 	}
@@ -259,21 +261,31 @@ func (a *API) buildEndpoint(acc access, in *endpointInput) (*endpoint.Endpoint, 
 }
 
 // storeNewEndpoint creates a built endpoint (buildEndpoint): a key in the
-// endpoints bucket, which routers and workers watch. Its deliveries wait
-// on subjects of the shared delivery streams, so nothing else is made
-// (topology.HeldStream). A failure is an *apiError: 503 unavailable for
-// what a retry can fix.
+// endpoints bucket, which routers and workers watch, then where its events
+// begin (routeFrom). Its deliveries wait on subjects of the shared
+// delivery streams, so nothing else is made (topology.HeldStream). A
+// failure is an *apiError: 503 unavailable for what a retry can fix.
 func (a *API) storeNewEndpoint(ctx context.Context, e *endpoint.Endpoint) error {
+	rev, err := a.putNewEndpoint(ctx, e)
+	if err != nil {
+		return err
+	}
+	return a.routeFrom(ctx, []newEndpoint{{e: e, rev: rev}})[0]
+}
+
+// putNewEndpoint is storeNewEndpoint up to the stored endpoint, which
+// routers know but route nothing to yet; it returns its revision.
+func (a *API) putNewEndpoint(ctx context.Context, e *endpoint.Endpoint) (uint64, error) {
 	if e.Ordered() {
 		if err := a.topo.EnsureOrderedRouting(ctx); err != nil {
-			return natsError("ordered routing not set up", err)
+			return 0, natsError("ordered routing not set up", err)
 		}
 	}
-	if err := a.store.Create(ctx, e); err != nil {
-		return natsError("endpoint not stored", err)
+	rev, err := a.store.Create(ctx, e)
+	if err != nil {
+		return 0, natsError("endpoint not stored", err)
 	}
-	a.log.Info("endpoint created", "endpoint", e.ID, "url", endpoint.RedactedURL(e.URL))
-	return nil
+	return rev, nil
 }
 
 func (a *API) getEndpoint(w http.ResponseWriter, r *http.Request) {

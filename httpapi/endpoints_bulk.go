@@ -140,6 +140,10 @@ func (a *API) createEndpointsBulk(w http.ResponseWriter, r *http.Request) {
 	}
 
 	deadline := started.Add(time.Duration(bulkBudget.Load()))
+	// An item begun is finished even if the client goes away: it leaves
+	// either the endpoint or nothing.
+	ctx := context.WithoutCancel(r.Context())
+	stored := make([]uint64, len(built)) // revisions of the stored items
 	var wg sync.WaitGroup
 	for i, e := range built {
 		if e == nil {
@@ -153,17 +157,33 @@ func (a *API) createEndpointsBulk(w http.ResponseWriter, r *http.Request) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-a.bulkSlots }()
-			// An item begun is finished even if the client goes away:
-			// storeNewEndpoint leaves either the endpoint or nothing.
-			if err := a.storeNewEndpoint(context.WithoutCancel(r.Context()), e); err != nil {
+			rev, err := a.putNewEndpoint(ctx, e)
+			if err != nil {
 				fail(i, err)
 				return
 			}
-			v := view(e, true)
-			results[i] = bulkItemResult{Index: i, Status: http.StatusCreated, Endpoint: &v}
+			stored[i] = rev
 		}()
 	}
 	wg.Wait()
+	// Every stored item's events begin at one position, read once.
+	var pos []int
+	var list []newEndpoint
+	for i, rev := range stored {
+		if rev != 0 {
+			pos = append(pos, i)
+			list = append(list, newEndpoint{e: built[i], rev: rev})
+		}
+	}
+	for j, err := range a.routeFrom(ctx, list) {
+		i := pos[j]
+		if err != nil {
+			fail(i, err)
+			continue
+		}
+		v := view(built[i], true)
+		results[i] = bulkItemResult{Index: i, Status: http.StatusCreated, Endpoint: &v}
+	}
 
 	out := bulkCreateResult{Items: results}
 	for _, res := range results {

@@ -84,8 +84,9 @@ func (h *HistoryResult) add(e *event.Event, size int) {
 type BackfillResult struct {
 	HistoryResult
 	// AlreadyQueued counts matches the endpoint already has a delivery
-	// for (routed when they were accepted, or by an earlier backfill):
-	// they are not queued again.
+	// for (routed when they were accepted, or by an earlier backfill), and
+	// those accepted after its creation that routing has yet to route
+	// (routing queues them): they are not queued again.
 	AlreadyQueued int `json:"already_queued"`
 	// Queued counts deliveries queued now (0 for a dry run).
 	Queued int `json:"queued"`
@@ -117,14 +118,21 @@ func RuleHistory(ctx context.Context, topo *topology.Topology, tenantID string, 
 // Backfill re-evaluates ep's current rule against the stored events of
 // its tenant accepted within w, and queues a delivery to ep for every
 // match it has none for yet, exactly as routing would have (same
-// delivery id, body, lane and pending record). A dry run only counts. An
-// error (a full endpoint stream, say) ends the backfill; the result
-// counts what was queued before it.
+// delivery id, body, lane and pending record). Events accepted after ep's
+// creation (ep.Routes) that routing has yet to route (past its
+// consumer's ack floor) are routing's: counted as already queued, never
+// queued by both. A dry run only counts. An error (a full endpoint
+// stream, say) ends the backfill; the result counts what was queued
+// before it.
 func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compiled, w Window, opt BackfillOptions) (BackfillResult, error) {
 	opt.setDefaults()
 	js, names := topo.JetStream(), topo.Names()
 	if ep.Broken != nil {
 		return BackfillResult{}, fmt.Errorf("endpoint rule does not compile: %w", ep.Broken)
+	}
+	routed, err := routedThrough(ctx, js, names, ep, !opt.DryRun)
+	if err != nil {
+		return BackfillResult{}, err
 	}
 	attempts, err := js.Stream(ctx, names.AttemptsStream())
 	if err != nil {
@@ -148,6 +156,10 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 			return nil
 		}
 		out.add(e, opt.SampleSize)
+		if ep.Routes(e.Seq) && e.Seq > routed {
+			out.AlreadyQueued++ // routing's
+			return nil
+		}
 		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
 		switch {
 		case err == nil:
@@ -182,6 +194,61 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 		out.Sample = []SampledEvent{}
 	}
 	return out, err
+}
+
+// routedWait bounds how long a backfill waits for routing to finish with
+// the events it may queue (routedThrough).
+const routedWait = 10 * time.Second
+
+// routedThrough is the events stream sequence up to which routing has
+// finished with every event for ep's lane (its consumer's ack floor; 0
+// when no router ever ran): a match there without a delivery did not
+// match when routed (the rule changed since), and is backfill's to queue.
+// With wait, it first waits, for routedWait at most, until routing has
+// finished with every stored event accepted before ep's creation: a
+// lagging router would otherwise write such an event's index record
+// after the backfill added its delivery there, and GET /v1/events/{id}
+// would not list it.
+func routedThrough(ctx context.Context, js jetstream.JetStream, names topology.Names, ep *endpoint.Compiled, wait bool) (uint64, error) {
+	name := topology.RouterConsumer
+	if ep.Ordered() {
+		name = topology.OrderedRouterConsumer
+	}
+	c, err := js.Consumer(ctx, names.EventsStream(), name)
+	if errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("routing progress: %w", err)
+	}
+	floor := c.CachedInfo().AckFloor.Stream
+	if !wait {
+		return floor, nil
+	}
+	s, err := js.Stream(ctx, names.EventsStream())
+	if err != nil {
+		return 0, fmt.Errorf("events stream: %w", err)
+	}
+	upTo := s.CachedInfo().State.LastSeq
+	if ep.RoutedFromSeq > 0 {
+		upTo = min(upTo, ep.RoutedFromSeq-1)
+	}
+	tick := time.NewTicker(25 * time.Millisecond)
+	defer tick.Stop()
+	deadline := time.Now().Add(routedWait)
+	for floor < upTo && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-tick.C:
+		}
+		info, err := c.Info(ctx)
+		if err != nil {
+			return 0, fmt.Errorf("routing progress: %w", err)
+		}
+		floor = info.AckFloor.Stream
+	}
+	return floor, nil
 }
 
 // eventTrace is the producer's trace context of a stored event, which its

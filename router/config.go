@@ -34,6 +34,12 @@ type Config struct {
 	// so a full endpoint slows routing for all; the bound keeps that
 	// short. Optional: default 15 (about two minutes of backoff).
 	MaxHoldAttempts int
+	// PendingHold is how long a router holds the events an endpoint may
+	// receive while that endpoint's creation has not completed (it is
+	// stored, but not yet where its events begin: milliseconds, normally).
+	// Past it, the creation failed half-way: events are routed on without
+	// the endpoint, which receives none. Optional: default 10s.
+	PendingHold time.Duration
 	// Metrics counts events, rule evaluations and dead letters. Optional:
 	// default instruments of a registry of their own, which nothing serves.
 	Metrics *metrics.Routing
@@ -65,6 +71,9 @@ func (c *Config) setDefaults() {
 	if c.MaxHoldAttempts == 0 {
 		c.MaxHoldAttempts = 15
 	}
+	if c.PendingHold == 0 {
+		c.PendingHold = 10 * time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -80,6 +89,9 @@ func (c *Config) setDefaults() {
 func (c Config) Validate() error {
 	if c.Concurrency < 0 {
 		return errors.New("router: concurrency must be positive")
+	}
+	if c.PendingHold < 0 {
+		return errors.New("router: pending hold must not be negative")
 	}
 	if c.PublishTimeout >= c.AckWait {
 		return errors.New("router: publish timeout must be shorter than the ack wait")

@@ -41,7 +41,7 @@ func BenchmarkMatchTenants(b *testing.B) {
 		b.Run(fmt.Sprintf("tenants=%d", n), func(b *testing.B) {
 			r, ev := quietRouter(), &rules.Evaluator{}
 			for b.Loop() {
-				if len(r.match(snap, env, ev, false)) != 1 {
+				if len(matched(r.match(snap, env, ev, false, 1))) != 1 {
 					b.Fatal("want one match")
 				}
 			}
@@ -60,7 +60,7 @@ func BenchmarkMatchFilterPerTenant(b *testing.B) {
 		b.Run(fmt.Sprintf("endpoints=%d", n), func(b *testing.B) {
 			r, ev := quietRouter(), &rules.Evaluator{}
 			for b.Loop() {
-				if len(r.match(snap, env, ev, false)) != 1 {
+				if len(matched(r.match(snap, env, ev, false, 1))) != 1 {
 					b.Fatal("want one match")
 				}
 			}
@@ -74,12 +74,12 @@ func TestMatchOnlyAddressedTenant(t *testing.T) {
 	})
 	r, ev := quietRouter(), &rules.Evaluator{}
 	for tenantID, want := range map[string]string{"acme": "ep_a", "globex": "ep_b", "default": "ep_d", "": "ep_d"} {
-		got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: tenantID}, ev, false)
+		got := matched(r.match(snap, &rules.Env{Type: "order.paid", Tenant: tenantID}, ev, false, 1))
 		if len(got) != 1 || got[0].ep.ID != want {
 			t.Errorf("tenant %q: got %v, want %s", tenantID, got, want)
 		}
 	}
-	if got := r.match(snap, &rules.Env{Type: "order.paid", Tenant: "nobody"}, ev, false); len(got) != 0 {
+	if got := matched(r.match(snap, &rules.Env{Type: "order.paid", Tenant: "nobody"}, ev, false, 1)); len(got) != 0 {
 		t.Errorf("unknown tenant matched %v", got)
 	}
 }
@@ -101,7 +101,7 @@ func BenchmarkMatchManyEndpoints(b *testing.B) {
 			b.ReportAllocs()
 			r, ev := quietRouter(), &rules.Evaluator{}
 			for b.Loop() {
-				if got := r.match(snap, env, ev, false); len(got) != 1 || got[0].ep.ID != list[n/2].ID {
+				if got := matched(r.match(snap, env, ev, false, 1)); len(got) != 1 || got[0].ep.ID != list[n/2].ID {
 					b.Fatalf("got %v, want %s", got, list[n/2].ID)
 				}
 			}
@@ -123,3 +123,6 @@ func BenchmarkMatchManyEndpoints(b *testing.B) {
 		})
 	}
 }
+
+// matched is match's targets.
+func matched(targets []target, _ *endpoint.Compiled) []target { return targets }

@@ -164,7 +164,10 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	defer func() { endRoute(span, targets, err) }()
 	var env rules.Env
 	filterEnv(e, r.log, &env)
-	targets = r.match(snap, &env, ev, ordered)
+	targets, pending := r.match(snap, &env, ev, ordered, e.Seq)
+	if pending != nil {
+		return fmt.Errorf("%w: %s", ErrEndpointCreating, pending.ID)
+	}
 	done := r.reached(ctx, m, e, ordered)
 	if len(done) > 0 {
 		kept := targets[:0]
@@ -194,16 +197,28 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	return r.failures(e, targets)
 }
 
-// match returns the endpoints an event goes to. Only the addressed
-// tenant's endpoints are considered (for a tenant-less event, the default
-// tenant's), found by lookup: the cost does not grow with the number of
-// tenants.
-func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool) []target {
+// match returns the endpoints the event at events stream sequence seq
+// goes to. Only the addressed tenant's endpoints are considered (for a
+// tenant-less event, the default tenant's), found by lookup: the cost does
+// not grow with the number of tenants. An endpoint gets the events stored
+// after its creation only (endpoint.Endpoint.Routes); while one whose
+// rule matches is still being created, match returns it instead, and no
+// target: the event waits until it is known whether it is the endpoint's
+// (membership.go).
+func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evaluator, ordered bool, seq uint64) ([]target, *endpoint.Compiled) {
 	var targets []target
 	evaluated, failed := 0, 0
-	for _, ep := range snap.Candidates(env, make([]*endpoint.Compiled, 0, 16)) {
-		if ep.Ordered() != ordered {
-			continue
+	candidates := snap.Candidates(env, make([]*endpoint.Compiled, 0, 16))
+	for _, ep := range candidates {
+		if ep.RoutedFromSeq == endpoint.RoutedFromPending && ep.Ordered() == ordered && ep.Broken == nil && r.creating.holds(ep, snap) {
+			if ok, err := ep.Rule.Match(ev, env); ok && err == nil {
+				return nil, ep
+			}
+		}
+	}
+	for _, ep := range candidates {
+		if ep.Ordered() != ordered || !ep.Routes(seq) {
+			continue // not this lane's, or stored before the endpoint was created: backfill's
 		}
 		if ep.Broken != nil {
 			r.errs.record(ep.ID, env.ID, RuleErrorFilter, ep.Broken)
@@ -224,7 +239,7 @@ func (r *Router) match(snap *endpoint.Snapshot, env *rules.Env, ev *rules.Evalua
 	}
 	// Counted once per event, not per evaluation: a few atomic adds.
 	r.m.Evaluated(evaluated, len(targets), failed)
-	return targets
+	return targets, nil
 }
 
 // target is one matching endpoint and how publishing to it went.

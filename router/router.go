@@ -35,6 +35,10 @@ type Router struct {
 	consuming atomic.Int32
 	// errs records rule errors.
 	errs *ruleErrors
+	// fence and creating keep membership in time (membership.go); fence
+	// is nil until Run has found the streams it reads.
+	fence    *fence
+	creating *creating
 }
 
 // numLanes is how many lanes Run consumes: parallel and ordered.
@@ -56,7 +60,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	log := cfg.Logger.With("component", "router")
 	return &Router{cfg: cfg, js: topo.JetStream(), names: topo.Names(), reg: reg, log: log, mw: mw,
 		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router"),
-		errs: newRuleErrors(cfg.RuleErrors, log)}, nil
+		errs: newRuleErrors(cfg.RuleErrors, log), creating: newCreating(cfg.PendingHold, log)}, nil
 }
 
 // Run routes events until ctx is done. It starts only once the registry has
@@ -70,13 +74,15 @@ func (r *Router) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
-	var stream jetstream.Stream
+	var stream, bucket jetstream.Stream
 	for {
 		var err error
 		if stream, err = r.js.Stream(ctx, r.names.EventsStream()); err == nil {
-			break
+			if bucket, err = r.js.Stream(ctx, topology.KVStream(r.names.EndpointsBucket())); err == nil {
+				break
+			}
 		}
-		r.log.Warn("events stream not found, retrying", "err", err)
+		r.log.Warn("events stream or endpoints bucket not found, retrying", "err", err)
 		select {
 		case <-ctx.Done():
 			return nil
@@ -84,6 +90,7 @@ func (r *Router) Run(ctx context.Context) error {
 		}
 	}
 	r.seed = stream.CachedInfo().Created
+	r.fence = newFence(stream, bucket, r.reg, min(10*time.Second, r.cfg.AckWait/3), r.log)
 	if kv, err := r.js.KeyValue(ctx, r.names.RoutingBucket()); err == nil {
 		r.routing = kv
 	} else {
@@ -121,11 +128,17 @@ func (r *Router) handler(ordered bool) Handler {
 	for i := len(r.mw) - 1; i >= 0; i-- {
 		handle = r.mw[i](handle)
 	}
-	if !ordered {
-		return handle
-	}
 	return func(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator) error {
-		if !r.reg.Snapshot().HasOrdered() {
+		// Routed against a view holding every endpoint stored before the
+		// event (membership.go); any later view holds them too.
+		meta, err := m.Metadata()
+		if err != nil {
+			return fmt.Errorf("metadata: %w", err)
+		}
+		if err := r.fence.await(ctx, meta.Sequence.Stream); err != nil {
+			return err
+		}
+		if ordered && !r.reg.Snapshot().HasOrdered() {
 			return nil // nothing to route in this lane: no decoding, no middleware
 		}
 		return handle(ctx, m, ev)

@@ -26,6 +26,13 @@ func (r *Router) settle(ctx context.Context, m jetstream.Msg, err error) {
 		}
 		return
 	}
+	if errors.Is(err, ErrEndpointCreating) {
+		// Not a failure: it ends within milliseconds, or after
+		// Config.PendingHold (creating.holds).
+		r.log.Debug("event held: an endpoint it may go to is being created", "subject", m.Subject(), "err", err)
+		_ = m.NakWithDelay(creatingRetry)
+		return
+	}
 	attempts := uint64(1)
 	if meta, merr := m.Metadata(); merr == nil {
 		attempts = meta.NumDelivered

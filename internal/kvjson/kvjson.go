@@ -56,28 +56,35 @@ func (b Bucket[T]) Get(ctx context.Context, key string) (*T, uint64, error) {
 // with ErrConflict unless the key is still at rev. A key that cannot be one
 // is natsname.ErrInvalidName.
 func (b Bucket[T]) Put(ctx context.Context, key string, v *T, rev uint64) error {
+	_, err := b.PutRevision(ctx, key, v, rev)
+	return err
+}
+
+// PutRevision is Put, returning the revision written.
+func (b Bucket[T]) PutRevision(ctx context.Context, key string, v *T, rev uint64) (uint64, error) {
 	if err := natsname.ValidKey(key); err != nil {
-		return fmt.Errorf("%s: %w", b.Kind, err)
+		return 0, fmt.Errorf("%s: %w", b.Kind, err)
 	}
 	raw, err := json.Marshal(v)
 	if err != nil {
-		return fmt.Errorf("%s %s: encode: %w", b.Kind, key, err)
+		return 0, fmt.Errorf("%s %s: encode: %w", b.Kind, key, err)
 	}
+	var written uint64
 	if rev == 0 {
-		_, err = b.KV.Create(ctx, key, raw)
+		written, err = b.KV.Create(ctx, key, raw)
 		if errors.Is(err, jetstream.ErrKeyExists) {
-			return fmt.Errorf("%s %s: %w", b.Kind, key, ErrExists)
+			return 0, fmt.Errorf("%s %s: %w", b.Kind, key, ErrExists)
 		}
 	} else {
-		_, err = b.KV.Update(ctx, key, raw, rev)
+		written, err = b.KV.Update(ctx, key, raw, rev)
 		if errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) {
-			return fmt.Errorf("%s %s: %w", b.Kind, key, ErrConflict)
+			return 0, fmt.Errorf("%s %s: %w", b.Kind, key, ErrConflict)
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("%s %s: store: %w", b.Kind, key, err)
+		return 0, fmt.Errorf("%s %s: store: %w", b.Kind, key, err)
 	}
-	return nil
+	return written, nil
 }
 
 // Delete removes key; a missing key is ErrNotFound.
