@@ -116,11 +116,11 @@ func runDoomedRouter(t *testing.T, nc *nats.Conn, kill router.Middleware, killed
 	wg.Wait()
 }
 
-// streamLastSeq is how many deliveries were ever stored in the held stream:
-// the test's one endpoint's.
+// streamLastSeq is how many deliveries were ever stored in the queue
+// stream: the test's one endpoint's.
 func streamLastSeq(t *testing.T, js jetstream.JetStream, _ string) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), topology.Names{}.HeldStream())
+	s, err := js.Stream(context.Background(), topology.Names{}.QueueStream())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +192,7 @@ func TestRestartDeliversPending(t *testing.T) {
 	}
 }
 
-// An event that cannot reach one endpoint's subject (taken out of the held
+// An event that cannot reach one endpoint's subject (taken out of the queue
 // stream by hand here) is dead-lettered for that endpoint after the
 // routing attempts run out, and reaches the healthy endpoint exactly once
 // meanwhile.
@@ -204,12 +204,12 @@ func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	good := h.CreateEndpoint(t, map[string]any{"url": healthy.URL})
 	broken := h.CreateEndpoint(t, map[string]any{"url": healthy.URL + "/broken"})
 	js, names := h.App.JetStream(), h.App.Names()
-	held, err := js.Stream(t.Context(), names.HeldStream())
+	queue, err := js.Stream(t.Context(), names.QueueStream())
 	if err != nil {
 		t.Fatal(err)
 	}
-	narrowed := held.CachedInfo().Config
-	narrowed.Subjects = []string{names.HeldSubject(good.ID)}
+	narrowed := queue.CachedInfo().Config
+	narrowed.Subjects = []string{names.QueueSubject(good.ID)}
 	if _, err := js.UpdateStream(t.Context(), narrowed); err != nil {
 		t.Fatal(err)
 	}

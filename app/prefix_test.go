@@ -228,7 +228,7 @@ func TestPrefixSharesAccountWithForeignEventsStream(t *testing.T) {
 			t.Errorf("%d messages on %q: an unprefixed name", n, subject)
 		}
 	}
-	for _, want := range []string{"hk.hookd.held." + ep.ID, "hk.hookd.wake." + ep.ID, "hk.hookd.ops.delivery.succeeded",
+	for _, want := range []string{h.App.Names().QueueSubject(ep.ID), "hk.hookd.ops.delivery.succeeded",
 		"$KV.hk_hookd_endpoints." + ep.ID} {
 		if seen[want] == 0 {
 			t.Errorf("nothing seen on %s (seen: %d subjects)", want, len(seen))

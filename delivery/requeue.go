@@ -91,7 +91,8 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, l topol
 	if err != nil {
 		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
 	}
-	m := nats.NewMsg(Subject(names, l, last.EndpointID, last.Lane))
+	// A disabled endpoint's goes to the queue too: a worker moves it.
+	m := nats.NewMsg(Subject(names, l, last.EndpointID, last.Lane, false))
 	p, rerr := render(e)
 	SetPayload(m, e, p, rerr, s)
 	SetHeaders(m.Header, e, last.EndpointID)

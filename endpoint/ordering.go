@@ -27,7 +27,7 @@ func (e *Endpoint) Ordered() bool { return e.Ordering == OrderingOrdered }
 
 // Layout is how the endpoint's deliveries are stored and consumed.
 func (e *Endpoint) Layout() topology.EndpointLayout {
-	l := topology.EndpointLayout{MaxInFlight: e.MaxInFlight, Ordered: e.Ordered(), Batched: e.Batched()}
+	l := topology.EndpointLayout{MaxInFlight: e.MaxInFlight, Ordered: e.Ordered(), Batched: e.Batched(), RateLimited: e.RateLimit > 0}
 	if l.Ordered && e.OrderingKey != "" {
 		l.Lanes = KeyLanes
 	}

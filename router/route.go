@@ -187,8 +187,10 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	r.publishAll(ctx, e, targets, &rd, traceHeaders(ctx))
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
-		if targets[i].err == nil {
-			r.ring(targets[i].ep.ID, targets[i].lane)
+		// Shard consumers are always consumed: only an endpoint served by
+		// a consumer of its own needs waking.
+		if t := &targets[i]; t.err == nil && (!t.ep.Layout().Plain() || t.ep.Disabled) {
+			r.ring(t.ep.ID, t.lane)
 		}
 	}
 	if !ordered || len(targets) > 0 {
@@ -371,7 +373,7 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 // It carries the route span's trace context (trace), so the worker's
 // deliver span joins the trace.
 func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
-	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane))
+	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane, t.ep.Disabled))
 	for k, v := range trace {
 		m.Header[k] = v // shared, never modified: each message only encodes it
 	}

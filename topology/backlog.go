@@ -20,6 +20,7 @@ func (t *Topology) Backlogs(ctx context.Context) (map[string]uint64, error) {
 		stream, filter string
 		owner          func(string) (string, bool)
 	}{
+		{n.QueueStream(), n.ShardSubjects(-1), n.EndpointOfQueue},
 		{n.HeldStream(), n.HeldSubject("*"), n.EndpointOfHeld},
 		{n.HeldStream(), n.OrderedSubjects(), func(s string) (string, bool) {
 			id, _, ok := n.EndpointOfOrdered(s)
@@ -56,7 +57,8 @@ func (t *Topology) SubjectCounts(ctx context.Context, stream, filter string) (ma
 
 // EndpointBacklog is what waits for one endpoint: Messages in the delivery
 // streams (including those a worker holds), InFlight those handed to a
-// worker and not yet acknowledged.
+// worker through the endpoint's own consumers and not yet acknowledged
+// (the shard consumers' are not told apart by endpoint).
 type EndpointBacklog struct {
 	Messages, InFlight uint64
 	// Lanes holds, for an ordered endpoint, the lanes with deliveries.

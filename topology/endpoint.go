@@ -18,7 +18,9 @@ const defaultMaxAckPending = 20000
 // (endpoint.MaxBatchEvents).
 const collectMaxAckPending = 5000
 
-// EndpointLayout is how an endpoint's deliveries are stored and consumed.
+// EndpointLayout is how an endpoint's deliveries are stored and consumed:
+// a plain one (Plain) on QueueStream, through the shard consumers every
+// worker shares; any other on HeldStream, through consumers of its own.
 type EndpointLayout struct {
 	// MaxInFlight, when positive, caps an unordered endpoint's deliveries
 	// out at once across all workers (its consumer's MaxAckPending).
@@ -32,6 +34,8 @@ type EndpointLayout struct {
 	// many lane subjects, each with its own consumer: lanes are delivered
 	// in parallel, each in order.
 	Lanes int
+	// RateLimited endpoints have a cap on deliveries per second.
+	RateLimited bool
 	// Batched endpoints have their deliveries collected into batches, which
 	// are stored in BatchesStream and delivered from there. MaxInFlight then caps the batches out at once.
 	Batched bool
@@ -70,4 +74,11 @@ func (t *Topology) EnsureOrderedRouting(ctx context.Context) error {
 		return fmt.Errorf("topology: ordered routing consumer: %w", err)
 	}
 	return nil
+}
+
+// Plain reports whether deliveries of an endpoint with layout l go through
+// the shard consumers: nothing in l needs a consumer of its own (a cap on
+// its deliveries in flight or per second, order, batches).
+func (l EndpointLayout) Plain() bool {
+	return !l.Ordered && !l.Batched && !l.RateLimited && l.MaxInFlight <= 0
 }

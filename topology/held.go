@@ -14,9 +14,14 @@ import (
 // Deliveries wait in streams shared by every endpoint, one subject per
 // endpoint (and per lane of an ordered endpoint): an endpoint is a key in
 // the endpoints bucket and nothing in the server until deliveries are
-// queued for it. Workers create an endpoint's consumers when it has work
-// (on a doorbell or a sweep) and stop pulling when it is idle; the server
-// then removes the consumers after ConsumerInactiveThreshold. Deleting a
+// queued for it. A plain endpoint's (EndpointLayout.Plain) wait in
+// QueueStream, handed out by Shards shard consumers that every worker
+// consumes, so any number of busy endpoints costs a fixed number of
+// consumers. The others', and the deliveries workers move out of the queue
+// (a retry, a throttled, disabled or busy endpoint), wait in HeldStream:
+// workers create an endpoint's consumer there when it has work (on a
+// doorbell or a sweep) and stop pulling when it is idle; the server then
+// removes the consumer after ConsumerInactiveThreshold. Deleting a
 // work-queue consumer keeps its messages (pinned in internal/serverpins),
 // so a consumer may come and go at any time without losing a delivery.
 
@@ -53,13 +58,45 @@ func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 	}
 	// The server refuses DiscardNewPerSubject without a per-subject limit.
 	held.DiscardNewPerSubject = held.MaxMsgsPerSubject > 0
+	queue := held
+	queue.Name = n.QueueStream()
+	queue.Subjects = []string{n.ShardSubjects(-1)}
+	queue.MaxConsumers = 0 // the shard consumers only
 	batches := held
 	batches.Name = n.BatchesStream()
 	batches.Subjects = []string{n.BatchesSubject("*")}
 	// Members re-collected after a crash into the same batch are dropped as
 	// a duplicate however long the batch was open.
 	batches.Duplicates = max(t.cfg.DuplicateWindow, BatchDuplicateWindow(t.cfg.DeliveryAckWait))
-	return []jetstream.StreamConfig{held, batches}
+	return []jetstream.StreamConfig{queue, held, batches}
+}
+
+// shardMaxAckPending bounds the deliveries of one shard out at once across
+// all workers: far above what workers hold (Config.Concurrency each), so it
+// never throttles them, and a bound on what a stalled worker strands until
+// its ack wait.
+const shardMaxAckPending = 8192
+
+// ShardConsumerConfig is the consumer of one shard of QueueStream.
+func (t *Topology) ShardConsumerConfig(shard int) jetstream.ConsumerConfig {
+	return jetstream.ConsumerConfig{
+		Durable:       ShardConsumer(shard),
+		FilterSubject: t.names.ShardSubjects(shard),
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       t.cfg.DeliveryAckWait,
+		MaxDeliver:    -1,
+		MaxAckPending: shardMaxAckPending,
+	}
+}
+
+// ensureShards creates or updates the shard consumers.
+func (t *Topology) ensureShards(ctx context.Context) error {
+	for shard := range Shards {
+		if _, err := t.js.CreateOrUpdateConsumer(ctx, t.names.QueueStream(), t.ShardConsumerConfig(shard)); err != nil {
+			return fmt.Errorf("topology: shard consumer %d: %w", shard, err)
+		}
+	}
+	return nil
 }
 
 // ConsumerSpec is one consumer of an endpoint's deliveries: which stream,
@@ -162,6 +199,7 @@ func (t *Topology) Consumer(ctx context.Context, spec ConsumerSpec) (jetstream.C
 func (t *Topology) endpointSubjects(endpointID string) []struct{ stream, subject string } {
 	n := t.names
 	return []struct{ stream, subject string }{
+		{n.QueueStream(), n.QueueSubject(endpointID)},
 		{n.HeldStream(), n.HeldSubject(endpointID)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0) + ".*"},

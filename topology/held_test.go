@@ -3,6 +3,7 @@ package topology
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"testing"
 
@@ -31,6 +32,32 @@ func TestSharedDeliveryStreams(t *testing.T) {
 		held.Discard != jetstream.DiscardNew || held.MaxConsumers != DefaultHeldMaxConsumers {
 		t.Fatalf("held stream %+v", held)
 	}
+	queue := streamConfig(t, js, n.QueueStream())
+	if queue.Retention != jetstream.WorkQueuePolicy || queue.MaxMsgsPerSubject != limit || !queue.DiscardNewPerSubject ||
+		len(queue.Subjects) != 1 || queue.Subjects[0] != n.ShardSubjects(-1) {
+		t.Fatalf("queue stream %+v", queue)
+	}
+	for shard := range Shards {
+		c, err := js.Consumer(ctx, n.QueueStream(), ShardConsumer(shard))
+		if err != nil {
+			t.Fatalf("shard %d: %v", shard, err)
+		}
+		if cfg := c.CachedInfo().Config; cfg.FilterSubject != n.ShardSubjects(shard) || cfg.MaxAckPending != shardMaxAckPending {
+			t.Fatalf("shard %d consumer %+v", shard, cfg)
+		}
+	}
+	// Endpoints spread over the shards.
+	seen := map[int]bool{}
+	for i := range 64 {
+		seen[Shard(fmt.Sprintf("ep_%d", i))] = true
+	}
+	if len(seen) != Shards {
+		t.Fatalf("64 endpoints hashed to shards %v", seen)
+	}
+	if !(EndpointLayout{}).Plain() || (EndpointLayout{MaxInFlight: 1}).Plain() || (EndpointLayout{RateLimited: true}).Plain() ||
+		(EndpointLayout{Ordered: true}).Plain() || (EndpointLayout{Batched: true}).Plain() {
+		t.Fatal("Plain")
+	}
 	batches := streamConfig(t, js, n.BatchesStream())
 	if batches.Duplicates != BatchDuplicateWindow(topo.Config().DeliveryAckWait) || batches.MaxMsgsPerSubject != limit {
 		t.Fatalf("batches stream %+v", batches)
@@ -50,6 +77,9 @@ func TestSharedDeliveryStreams(t *testing.T) {
 	if _, err := js.Publish(ctx, n.HeldSubject("other"), []byte("{}")); err != nil {
 		t.Fatalf("another endpoint refused: %v", err)
 	}
+	if _, err := js.Publish(ctx, n.QueueSubject("full"), []byte("{}")); err != nil {
+		t.Fatalf("the queue subject of an endpoint with a full held subject refused: %v", err)
+	}
 	for _, lane := range []int{0, 3} {
 		if _, err := js.Publish(ctx, n.OrderedSubject("ord", lane), []byte("{}")); err != nil {
 			t.Fatal(err)
@@ -63,7 +93,7 @@ func TestSharedDeliveryStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got["full"] != limit+1 || got["other"] != 1 || got["ord"] != 2 || len(got) != 3 {
+	if got["full"] != limit+2 || got["other"] != 1 || got["ord"] != 2 || len(got) != 3 {
 		t.Fatalf("backlogs %v", got)
 	}
 	b, err := topo.Backlog(ctx, "ord")

@@ -152,6 +152,11 @@ func (n Names) EndpointOfBatchStream(stream string) (string, bool) {
 // endpoint costs the server nothing while it has nothing queued.
 func (n Names) HeldStream() string { return n.name("HOOKD_HELD") }
 
+// QueueStream holds the deliveries of endpoints served by the shard
+// consumers every worker shares (EndpointLayout.Plain), on QueueSubject:
+// one subject per endpoint under one of Shards shard subjects.
+func (n Names) QueueStream() string { return n.name("HOOKD_QUEUE") }
+
 // BatchesStream holds composed batches of every batched endpoint, on
 // BatchesSubject. Separate from HeldStream so that a batch always has room
 // while its members still hold theirs, and so batch ids have a duplicate
@@ -264,6 +269,46 @@ func (n Names) DeliverySubject(endpointID string) string {
 // lane "*" gives them all.
 func (n Names) LaneSubject(endpointID, lane string) string {
 	return n.DeliverySubject(endpointID) + "." + lane
+}
+
+// Shards is how many shard consumers split QueueStream. Fixed: every
+// process of a deployment must hash endpoints to the same shards.
+const Shards = 4
+
+// Shard is the shard of an endpoint (FNV-1a of its id, modulo Shards).
+func Shard(endpointID string) int {
+	h := uint32(2166136261)
+	for i := 0; i < len(endpointID); i++ {
+		h ^= uint32(endpointID[i])
+		h *= 16777619
+	}
+	return int(h % Shards)
+}
+
+// QueueSubject is the subject of a plain endpoint's deliveries in
+// QueueStream: "hookd.q.<shard>.<endpoint>".
+func (n Names) QueueSubject(endpointID string) string {
+	return n.subject("hookd.q." + strconv.Itoa(Shard(endpointID)) + "." + endpointID)
+}
+
+// ShardSubjects are the subjects of one shard of QueueStream; shard -1
+// gives them all.
+func (n Names) ShardSubjects(shard int) string {
+	if shard < 0 {
+		return n.subject("hookd.q.*.*")
+	}
+	return n.subject("hookd.q." + strconv.Itoa(shard) + ".*")
+}
+
+// EndpointOfQueue returns the endpoint id of a QueueSubject, and false for
+// any other subject.
+func (n Names) EndpointOfQueue(subject string) (string, bool) {
+	rest, ok := strings.CutPrefix(subject, n.subject("hookd.q."))
+	if !ok {
+		return "", false
+	}
+	_, id, ok := strings.Cut(rest, ".")
+	return id, ok && id != "" && !strings.Contains(id, ".")
 }
 
 // HeldSubject is the subject of an unordered endpoint's deliveries in
@@ -404,6 +449,10 @@ const (
 	// which the processes that count split the records.
 	StatsConsumer = "hookd-stats"
 )
+
+// ShardConsumer is the durable consumer of one shard of QueueStream, shared
+// by all workers.
+func ShardConsumer(shard int) string { return "hookd-shard-" + strconv.Itoa(shard) }
 
 // HeldConsumer is the durable consumer, on HeldStream, of an unordered
 // endpoint's HeldSubject, shared by all workers.

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -17,7 +18,7 @@ var unprefixed Names
 // allNames lists every name n gives, by kind, for one endpoint id.
 func allNames(n Names, endpointID string) (streams, buckets, subjects []string) {
 	streams = []string{n.EventsStream(), n.DeadStream(), n.AttemptsStream(), n.IndexStream(),
-		n.HeldStream(), n.BatchesStream(), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
+		n.HeldStream(), n.BatchesStream(), n.QueueStream(), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
 	buckets = []string{n.EndpointsBucket(), n.HealthBucket(), n.RateBucket(), n.RoutingBucket(),
 		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.StatsBucket()}
 	for _, b := range buckets {
@@ -27,7 +28,7 @@ func allNames(n Names, endpointID string) (streams, buckets, subjects []string) 
 		n.TenantEventSubject("acme", "order.paid"), n.HookdSubjects(), n.DeliverySubject(endpointID),
 		n.LaneSubject(endpointID, "3"), n.WakeSubject(endpointID), n.BatchSubject(endpointID),
 		n.DeadSubject(endpointID), n.AttemptSubject(endpointID, "dlv_1"), n.IndexSubjects(),
-		n.HeldSubject(endpointID), n.OrderedSubject(endpointID, 0), n.OrderedSubject(endpointID, 3),
+		n.HeldSubject(endpointID), n.QueueSubject(endpointID), n.ShardSubjects(2), n.ShardSubjects(-1), n.OrderedSubject(endpointID, 0), n.OrderedSubject(endpointID, 3),
 		n.OrderedSubjects(), n.BatchesSubject(endpointID),
 		n.IndexSubject("acme", "evt_1"), n.OrderedIndexSubject("acme", "evt_1"), n.OpsSubject("endpoint.disabled"),
 		n.BenchSubject()}
@@ -50,6 +51,10 @@ func TestUnprefixedNamesUnchanged(t *testing.T) {
 		n.BatchStream("ep_1"):               "HOOKD_BATCH_ep_1",
 		n.BenchStream():                     "HOOKD_BENCH_RAW",
 		n.HeldStream():                      "HOOKD_HELD",
+		n.QueueStream():                     "HOOKD_QUEUE",
+		n.QueueSubject("ep_1"):              "hookd.q." + strconv.Itoa(Shard("ep_1")) + ".ep_1",
+		n.ShardSubjects(3):                  "hookd.q.3.*",
+		n.ShardSubjects(-1):                 "hookd.q.*.*",
 		n.BatchesStream():                   "HOOKD_BATCHES",
 		n.HeldSubject("ep_1"):               "hookd.held.ep_1",
 		n.OrderedSubject("ep_1", 0):         "hookd.ord.ep_1",
@@ -147,6 +152,12 @@ func TestPrefixedNames(t *testing.T) {
 	}
 	if id, ok := n.EndpointOfHeld(n.HeldSubject("ep_1")); !ok || id != "ep_1" {
 		t.Errorf("EndpointOfHeld: %q %v", id, ok)
+	}
+	if id, ok := n.EndpointOfQueue(n.QueueSubject("ep_1")); !ok || id != "ep_1" {
+		t.Errorf("EndpointOfQueue: %q %v", id, ok)
+	}
+	if id, ok := n.EndpointOfQueue(unprefixed.QueueSubject("ep_1")); ok {
+		t.Errorf("EndpointOfQueue of another deployment's subject: %q", id)
 	}
 	if id, ok := n.EndpointOfBatches(n.BatchesSubject("ep_1")); !ok || id != "ep_1" {
 		t.Errorf("EndpointOfBatches: %q %v", id, ok)
@@ -332,9 +343,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 			t.Errorf("stream %s missing; have %v", want, names)
 		}
 	}
-	// 6 core streams and 8 buckets each: none per endpoint.
-	if len(names) != 2*(6+8) {
-		t.Errorf("%d streams, want %d: %v", len(names), 2*(6+8), names)
+	// 7 core streams and 8 buckets each: none per endpoint.
+	if len(names) != 2*(7+8) {
+		t.Errorf("%d streams, want %d: %v", len(names), 2*(7+8), names)
 	}
 	backlogs, err := prefixed.Backlogs(ctx)
 	if err != nil || len(backlogs) != 1 {

@@ -219,6 +219,9 @@ func (t *Topology) EnsureCore(ctx context.Context) error {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
+	if err := t.ensureShards(ctx); err != nil {
+		return err
+	}
 	return t.ensureBuckets(ctx)
 }
 

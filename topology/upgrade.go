@@ -154,10 +154,13 @@ func (t *Topology) moveLegacy(ctx context.Context, stream, endpointID string, l 
 
 // legacyTarget is the subject a message of a legacy stream moves to: a
 // batch to BatchesSubject; a delivery to the endpoint's ordered lane (the
-// lane its legacy subject named) or its held subject.
+// lane its legacy subject named), its queue subject or its held subject.
 func (t *Topology) legacyTarget(subject, endpointID string, l EndpointLayout, batches bool) string {
 	if batches {
 		return t.names.BatchesSubject(endpointID)
+	}
+	if l.Plain() {
+		return t.names.QueueSubject(endpointID)
 	}
 	if !l.Ordered {
 		return t.names.HeldSubject(endpointID)

@@ -85,6 +85,11 @@ var (
 )
 
 func (w *Worker) settleAs(msg jetstream.Msg, s settlement, endpointID, deliveryID string) {
+	if s.op == "nak" && w.fromQueue(msg) {
+		// A delivery that waits leaves the shard (see shards.go).
+		w.moveToHeld(msg, endpointID)
+		return
+	}
 	op := msg.Ack
 	switch s.op {
 	case "term":
@@ -132,8 +137,9 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 	a.base, _ = strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	a.rec.Number, a.rec.Queue = a.base+1, a.base
 	a.logSeq, _ = strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
-	if meta.NumDelivered > 1 || msg.Headers().Get(topology.MigratedHeader) != "" {
-		// A redelivery, or a delivery moved by an upgrade: the log, not
+	if meta.NumDelivered > 1 || msg.Headers().Get(delivery.HeaderMoved) != "" || msg.Headers().Get(topology.MigratedHeader) != "" {
+		// A redelivery, or a delivery moved out of the queue or by an
+		// upgrade: the log, not
 		// NumDelivered (which also counts hand-backs and held rounds),
 		// says which attempt this is.
 		last, seq, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID)

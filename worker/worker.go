@@ -19,6 +19,9 @@ import (
 	"github.com/hookd/hookd/tracing"
 )
 
+// maxMovers bounds the deliveries a worker moves out of the queue at once.
+const maxMovers = 256
+
 // reconcileInterval is how often a worker looks for idle, disabled or
 // stopped consumers, even without an endpoint change.
 const reconcileInterval = 2 * time.Second
@@ -62,6 +65,13 @@ type Worker struct {
 	healthy sync.Map
 	changed <-chan struct{}
 	global  chan struct{}
+	// sems holds each endpoint's semaphore of deliveries in flight from
+	// this worker (endpoint id -> chan struct{}; see endpointSem).
+	sems sync.Map
+	// shards are the shard consumers' consumptions (Run's goroutine).
+	shards [topology.Shards]jetstream.ConsumeContext
+	// movers bounds the deliveries being moved out of the queue at once.
+	movers chan struct{}
 	// consumers are the endpoints this worker pulls from: only those with
 	// work (see activity.go). Run's goroutine owns the map.
 	consumers map[string]*endpointConsumer
@@ -182,6 +192,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		tracer:    tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/worker"),
 		changed:   reg.Changed(),
 		global:    make(chan struct{}, cfg.Concurrency),
+		movers:    make(chan struct{}, maxMovers),
 		consumers: map[string]*endpointConsumer{},
 		wakes:     make(chan wakeUp, 4096),
 		quit:      make(chan struct{}),
@@ -229,6 +240,10 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: doorbell: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	if err := w.consumeShards(ctx); err != nil {
+		w.stopAll()
+		return fmt.Errorf("worker: %w", err)
+	}
 	w.ready.Store(true)
 	defer w.ready.Store(false)
 	ticker := time.NewTicker(reconcileInterval)
@@ -237,6 +252,7 @@ func (w *Worker) Run(ctx context.Context) error {
 	w.sweepSoon.Store(true)
 	for {
 		w.reconcile(ctx)
+		w.reconcileShards(ctx)
 		if w.sweepSoon.Swap(false) || time.Since(lastSweep) >= sweepInterval {
 			w.sweep(ctx)
 			lastSweep = time.Now()
@@ -293,7 +309,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 // ordered endpoint, and its batches when it is batched or batches wait for
 // it. Its consumers are created (or updated to its layout) as it starts.
 func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointLayout, lanes []int) (*endpointConsumer, error) {
-	ec := &endpointConsumer{id: id, layout: layout, sem: make(chan struct{}, w.cfg.EndpointConcurrency), lanes: map[int]bool{}}
+	ec := &endpointConsumer{id: id, layout: layout, sem: w.endpointSem(id), lanes: map[int]bool{}}
 	ec.activity.touch()
 	ec.handle = func(msg jetstream.Msg) { w.dispatch(ec, msg) }
 	// Prefetching more than can be in flight would hold deliveries that
@@ -431,9 +447,23 @@ func (w *Worker) stopAll() {
 	// wait on it, and the next consumer that does not close would hold
 	// shutdown for good.
 	deadline := closedAfter(drainTimeout)
+	for _, cc := range w.shards {
+		if cc != nil {
+			cc.Drain()
+		}
+	}
 	for _, ec := range w.consumers {
 		for _, cc := range ec.ccs {
 			cc.Drain()
+		}
+	}
+	for _, cc := range w.shards {
+		if cc == nil {
+			continue
+		}
+		select {
+		case <-cc.Closed():
+		case <-deadline:
 		}
 	}
 	for id, ec := range w.consumers {

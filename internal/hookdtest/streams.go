@@ -149,12 +149,13 @@ func (h *Hookd) Backlog(t testing.TB, endpointID string) topology.EndpointBacklo
 	return b
 }
 
-// Queued returns the deliveries waiting for an endpoint (on its held
-// subject, or its ordered lanes), oldest first.
+// Queued returns the deliveries waiting for an endpoint (on its queue or
+// held subject, or its ordered lanes), oldest first in each.
 func (h *Hookd) Queued(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
 	t.Helper()
 	n := h.App.Names()
-	out := Messages(t, h.App.JetStream(), n.HeldStream(), n.HeldSubject(endpointID))
+	out := Messages(t, h.App.JetStream(), n.QueueStream(), n.QueueSubject(endpointID))
+	out = append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.HeldSubject(endpointID))...)
 	out = append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0))...)
 	return append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0)+".*")...)
 }

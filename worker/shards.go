@@ -1,0 +1,173 @@
+package worker
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/topology"
+)
+
+// Plain endpoints' deliveries (topology.EndpointLayout.Plain) come through
+// the shard consumers of the queue stream, which every worker consumes
+// all the time: however many endpoints are busy, the server keeps a fixed
+// number of consumers, and an idle worker holds one long-poll pull per
+// shard. A shard's callback never waits for one endpoint: a delivery that
+// cannot be attempted at once (this worker has EndpointConcurrency out to
+// its endpoint; the endpoint is disabled, throttled or unopenable) and a
+// retry waiting for its time are moved to the endpoint's held subject,
+// where a consumer of the endpoint's own serves them (activity.go), and
+// only then acknowledged in the queue. Waiting there, not in the shard,
+// matters: a delayed nak keeps its place in the consumer's MaxAckPending,
+// so retries left in a shard would stall every endpoint of the shard.
+
+// moveTimeout bounds storing a moved delivery.
+const moveTimeout = 10 * time.Second
+
+// moveRetry is how long a delivery whose move failed (its held subject is
+// full) waits in the queue before it is tried again.
+const moveRetry = 5 * time.Second
+
+// consumeShards starts consuming every shard consumer.
+func (w *Worker) consumeShards(ctx context.Context) error {
+	for shard := range topology.Shards {
+		if err := w.consumeShard(ctx, shard); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *Worker) consumeShard(ctx context.Context, shard int) error {
+	cons, err := w.js.Consumer(ctx, w.names.QueueStream(), topology.ShardConsumer(shard))
+	if err != nil {
+		return fmt.Errorf("shard consumer %d: %w", shard, err)
+	}
+	cc, err := cons.Consume(w.dispatchShard,
+		jetstream.PullMaxMessages(max(w.cfg.Concurrency/topology.Shards, 1)), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
+		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+			w.log.Debug("consume shard", "shard", shard, "err", err)
+		}))
+	if err != nil {
+		return fmt.Errorf("consume shard %d: %w", shard, err)
+	}
+	w.shards[shard] = cc
+	return nil
+}
+
+// reconcileShards restarts a shard's consumption that stopped on its own
+// (its consumer deleted by hand, say: EnsureCore made it).
+func (w *Worker) reconcileShards(ctx context.Context) {
+	for shard, cc := range w.shards {
+		if cc == nil {
+			continue
+		}
+		select {
+		case <-cc.Closed():
+		default:
+			continue
+		}
+		w.log.Warn("shard consumption stopped, restarting", "shard", shard)
+		if _, err := w.js.CreateOrUpdateConsumer(ctx, w.names.QueueStream(), w.topo.ShardConsumerConfig(shard)); err != nil {
+			w.log.Warn("shard consumer not restored", "shard", shard, "err", err)
+			continue
+		}
+		if err := w.consumeShard(ctx, shard); err != nil {
+			w.log.Warn("shard not consumed", "shard", shard, "err", err)
+		}
+	}
+}
+
+// dispatchShard runs in a shard consumer's callback: it blocks only for a
+// free slot of the worker's Concurrency (backpressure for the whole
+// worker), never for one endpoint.
+func (w *Worker) dispatchShard(msg jetstream.Msg) {
+	if !w.begin() {
+		_ = msg.Nak() // another worker takes it now
+		return
+	}
+	id, ok := w.names.EndpointOfQueue(msg.Subject())
+	if !ok {
+		w.settle(msg.Term, "term", msg.Subject(), "")
+		w.inflight.Done()
+		return
+	}
+	sem := w.endpointSem(id)
+	select {
+	case sem <- struct{}{}:
+	default:
+		// Busy: this worker has EndpointConcurrency out to the endpoint.
+		w.movers <- struct{}{}
+		go func() {
+			defer func() { <-w.movers; w.inflight.Done() }()
+			w.moveToHeld(msg, id)
+		}()
+		return
+	}
+	w.acquire(w.global, msg)
+	go func() {
+		defer func() {
+			<-w.global
+			<-sem
+			w.inflight.Done()
+		}()
+		w.deliver(id, msg)
+	}()
+}
+
+// endpointSem is the semaphore of deliveries in flight to an endpoint from
+// this worker, shared by its shard and held deliveries.
+func (w *Worker) endpointSem(id string) chan struct{} {
+	if sem, ok := w.sems.Load(id); ok {
+		return sem.(chan struct{})
+	}
+	sem, _ := w.sems.LoadOrStore(id, make(chan struct{}, w.cfg.EndpointConcurrency))
+	return sem.(chan struct{})
+}
+
+// fromQueue reports whether msg came through a shard consumer.
+func (w *Worker) fromQueue(msg jetstream.Msg) bool {
+	_, ok := w.names.EndpointOfQueue(msg.Subject())
+	return ok
+}
+
+// moveToHeld copies a delivery out of the queue stream to its endpoint's
+// held subject, then acknowledges it in the queue: the original stays
+// until the copy is stored, so a crash in between sends it again through
+// the queue, and the copy's Nats-Msg-Id (the original's queue sequence)
+// drops the second copy within the duplicate window. The copy is marked
+// (delivery.HeaderMoved) so the worker taking it reads its attempts from
+// the delivery log. A copy that cannot be stored (the held subject is
+// full) leaves the original in the queue for moveRetry.
+func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
+	meta, err := msg.Metadata()
+	if err != nil {
+		w.settle(msg.Term, "term", endpointID, "")
+		return
+	}
+	cp := nats.NewMsg(w.names.HeldSubject(endpointID))
+	cp.Data = msg.Data()
+	for k, v := range msg.Headers() {
+		cp.Header[k] = v
+	}
+	cp.Header.Set(jetstream.MsgIDHeader, "q."+strconv.FormatUint(meta.Sequence.Stream, 10))
+	cp.Header.Set(delivery.HeaderMoved, "1")
+	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
+	defer cancel()
+	if _, err := w.js.PublishMsg(ctx, cp); err != nil {
+		w.log.Warn("delivery not moved to its endpoint's held subject, retrying", "endpoint", endpointID,
+			"delivery", msg.Headers().Get(delivery.HeaderDeliveryID), "err", err)
+		w.settle(func() error { return msg.NakWithDelay(moveRetry) }, "nak", endpointID, "")
+		return
+	}
+	w.settle(msg.Ack, "ack", endpointID, msg.Headers().Get(delivery.HeaderDeliveryID))
+	// Every worker may serve it: ring the endpoint's doorbell.
+	if err := w.js.Conn().Publish(w.names.WakeSubject(endpointID), nil); err != nil {
+		w.log.Debug("doorbell not rung", "endpoint", endpointID, "err", err)
+	}
+}
