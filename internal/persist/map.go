@@ -3,6 +3,7 @@ package persist
 import (
 	"hash/maphash"
 	"math/bits"
+	"slices"
 )
 
 // Map is an immutable hash map. The zero Map is empty but has no hash
@@ -33,6 +34,7 @@ type hnode[K comparable, V any] struct {
 	dataMap, nodeMap uint32
 	entries          []hentry[K, V]
 	kids             []*hnode[K, V]
+	owner            *Edit // the batch that made it, which may change it in place
 }
 
 type hentry[K comparable, V any] struct {
@@ -85,12 +87,15 @@ func (m Map[K, V]) Get(key K) (V, bool) {
 }
 
 // Set returns m with key set to val.
-func (m Map[K, V]) Set(key K, val V) Map[K, V] {
+func (m Map[K, V]) Set(key K, val V) Map[K, V] { return m.SetIn(nil, key, val) }
+
+// SetIn is Set as part of the batch e (see Edit); a nil e is Set.
+func (m Map[K, V]) SetIn(e *Edit, key K, val V) Map[K, V] {
 	root := m.root
 	if root == nil {
-		root = &hnode[K, V]{}
+		root = &hnode[K, V]{owner: e}
 	}
-	next, added := m.set(root, 0, m.hash(key), hentry[K, V]{key, val})
+	next, added := m.set(e, root, 0, m.hash(key), hentry[K, V]{key, val})
 	m.root = next
 	if added {
 		m.n++
@@ -98,70 +103,94 @@ func (m Map[K, V]) Set(key K, val V) Map[K, V] {
 	return m
 }
 
-func (m Map[K, V]) set(n *hnode[K, V], shift uint, h uint64, e hentry[K, V]) (*hnode[K, V], bool) {
+// own returns n itself when the batch e made it, else a copy that e owns.
+// An owned node's slices are its own (a copy clones them), so changes of
+// the same batch write them in place.
+func (n *hnode[K, V]) own(e *Edit) *hnode[K, V] {
+	if e != nil && n.owner == e {
+		return n
+	}
+	c := *n
+	c.owner = e
+	if e != nil {
+		c.entries, c.kids = clone(n.entries), clone(n.kids)
+	}
+	return &c
+}
+
+func (m Map[K, V]) set(ed *Edit, n *hnode[K, V], shift uint, h uint64, e hentry[K, V]) (*hnode[K, V], bool) {
+	mine := ed != nil // c's slices may be written in place
 	if shift > maxShift {
 		for i, old := range n.entries {
 			if old.key == e.key {
-				c := &hnode[K, V]{entries: clone(n.entries)}
-				c.entries[i] = e
+				c := n.own(ed)
+				c.entries = setAt(c.entries, i, e, mine)
 				return c, false
 			}
 		}
-		return &hnode[K, V]{entries: insertAt(n.entries, len(n.entries), e)}, true
+		c := n.own(ed)
+		c.entries = insertAt(c.entries, len(c.entries), e, mine)
+		return c, true
 	}
 	bit := frag(h, shift)
-	c := *n
 	switch {
 	case n.dataMap&bit != 0:
 		i := index(n.dataMap, bit)
 		old := n.entries[i]
+		c := n.own(ed)
 		if old.key == e.key {
-			c.entries = clone(n.entries)
-			c.entries[i] = e
-			return &c, false
+			c.entries = setAt(c.entries, i, e, mine)
+			return c, false
 		}
 		// Two keys share this slot: push both one level down.
-		kid := m.pair(shift+fanBits, old, m.hash(old.key), e, h)
+		kid := m.pair(ed, shift+fanBits, old, m.hash(old.key), e, h)
+		c.kids = insertAt(c.kids, index(c.nodeMap, bit), kid, mine)
 		c.dataMap &^= bit
-		c.entries = removeAt(n.entries, i)
+		c.entries = removeAt(c.entries, i, mine)
 		c.nodeMap |= bit
-		c.kids = insertAt(n.kids, index(n.nodeMap, bit), kid)
-		return &c, true
+		return c, true
 	case n.nodeMap&bit != 0:
 		i := index(n.nodeMap, bit)
-		kid, added := m.set(n.kids[i], shift+fanBits, h, e)
-		c.kids = clone(n.kids)
-		c.kids[i] = kid
-		return &c, added
+		kid, added := m.set(ed, n.kids[i], shift+fanBits, h, e)
+		c := n
+		if kid != n.kids[i] { // else kid was changed in place, and so is n
+			c = n.own(ed)
+			c.kids = setAt(c.kids, i, kid, mine)
+		}
+		return c, added
 	default:
+		c := n.own(ed)
+		c.entries = insertAt(c.entries, index(c.dataMap, bit), e, mine)
 		c.dataMap |= bit
-		c.entries = insertAt(n.entries, index(n.dataMap, bit), e)
-		return &c, true
+		return c, true
 	}
 }
 
 // pair returns a node at shift holding two entries of different keys.
-func (m Map[K, V]) pair(shift uint, a hentry[K, V], ha uint64, b hentry[K, V], hb uint64) *hnode[K, V] {
+func (m Map[K, V]) pair(ed *Edit, shift uint, a hentry[K, V], ha uint64, b hentry[K, V], hb uint64) *hnode[K, V] {
 	if shift > maxShift {
-		return &hnode[K, V]{entries: []hentry[K, V]{a, b}}
+		return &hnode[K, V]{entries: []hentry[K, V]{a, b}, owner: ed}
 	}
 	fa, fb := frag(ha, shift), frag(hb, shift)
 	switch {
 	case fa == fb:
-		return &hnode[K, V]{nodeMap: fa, kids: []*hnode[K, V]{m.pair(shift+fanBits, a, ha, b, hb)}}
+		return &hnode[K, V]{nodeMap: fa, kids: []*hnode[K, V]{m.pair(ed, shift+fanBits, a, ha, b, hb)}, owner: ed}
 	case fa < fb:
-		return &hnode[K, V]{dataMap: fa | fb, entries: []hentry[K, V]{a, b}}
+		return &hnode[K, V]{dataMap: fa | fb, entries: []hentry[K, V]{a, b}, owner: ed}
 	default:
-		return &hnode[K, V]{dataMap: fa | fb, entries: []hentry[K, V]{b, a}}
+		return &hnode[K, V]{dataMap: fa | fb, entries: []hentry[K, V]{b, a}, owner: ed}
 	}
 }
 
 // Delete returns m without key (m itself when key is absent).
-func (m Map[K, V]) Delete(key K) Map[K, V] {
+func (m Map[K, V]) Delete(key K) Map[K, V] { return m.DeleteIn(nil, key) }
+
+// DeleteIn is Delete as part of the batch e (see Edit); a nil e is Delete.
+func (m Map[K, V]) DeleteIn(e *Edit, key K) Map[K, V] {
 	if m.root == nil {
 		return m
 	}
-	next, removed := m.del(m.root, 0, m.hash(key), key)
+	next, removed := m.del(e, m.root, 0, m.hash(key), key)
 	if !removed {
 		return m
 	}
@@ -172,44 +201,51 @@ func (m Map[K, V]) Delete(key K) Map[K, V] {
 	return m
 }
 
-func (m Map[K, V]) del(n *hnode[K, V], shift uint, h uint64, key K) (*hnode[K, V], bool) {
+func (m Map[K, V]) del(ed *Edit, n *hnode[K, V], shift uint, h uint64, key K) (*hnode[K, V], bool) {
+	mine := ed != nil
 	if shift > maxShift {
 		for i, e := range n.entries {
 			if e.key == key {
-				return &hnode[K, V]{entries: removeAt(n.entries, i)}, true
+				c := n.own(ed)
+				c.entries = removeAt(c.entries, i, mine)
+				return c, true
 			}
 		}
 		return n, false
 	}
 	bit := frag(h, shift)
-	c := *n
 	switch {
 	case n.dataMap&bit != 0:
 		i := index(n.dataMap, bit)
 		if n.entries[i].key != key {
 			return n, false
 		}
+		c := n.own(ed)
 		c.dataMap &^= bit
-		c.entries = removeAt(n.entries, i)
-		return &c, true
+		c.entries = removeAt(c.entries, i, mine)
+		return c, true
 	case n.nodeMap&bit != 0:
 		i := index(n.nodeMap, bit)
-		kid, removed := m.del(n.kids[i], shift+fanBits, h, key)
+		kid, removed := m.del(ed, n.kids[i], shift+fanBits, h, key)
 		if !removed {
 			return n, false
 		}
 		if len(kid.kids) == 0 && len(kid.entries) == 1 {
 			// A child left with one entry folds into this node, so that
 			// deleting undoes what inserting did and the trie stays shallow.
-			c.nodeMap &^= bit
-			c.kids = removeAt(n.kids, i)
+			c := n.own(ed)
+			c.entries = insertAt(c.entries, index(c.dataMap, bit), kid.entries[0], mine)
 			c.dataMap |= bit
-			c.entries = insertAt(n.entries, index(n.dataMap, bit), kid.entries[0])
-			return &c, true
+			c.kids = removeAt(c.kids, i, mine)
+			c.nodeMap &^= bit
+			return c, true
 		}
-		c.kids = clone(n.kids)
-		c.kids[i] = kid
-		return &c, true
+		c := n
+		if kid != n.kids[i] {
+			c = n.own(ed)
+			c.kids = setAt(c.kids, i, kid, mine)
+		}
+		return c, true
 	}
 	return n, false
 }
@@ -236,12 +272,31 @@ func (n *hnode[K, V]) each(yield func(K, V) bool) bool {
 	return true
 }
 
-// clone, insertAt and removeAt return new slices: a node's slices are shared
-// with every version that holds the node, so they are never written.
+// setAt, insertAt and removeAt write s in place when mine (s belongs to a
+// node the current batch owns), and otherwise return a new slice: a node's
+// slices are shared with every version that holds the node.
 
-func clone[T any](s []T) []T { return append([]T(nil), s...) }
+func clone[T any](s []T) []T {
+	if len(s) == 0 {
+		return nil
+	}
+	return append([]T(nil), s...)
+}
 
-func insertAt[T any](s []T, i int, v T) []T {
+func setAt[T any](s []T, i int, v T, mine bool) []T {
+	if !mine {
+		s = clone(s)
+	}
+	s[i] = v
+	return s
+}
+
+func insertAt[T any](s []T, i int, v T, mine bool) []T {
+	if mine && len(s) < cap(s) {
+		return slices.Insert(s, i, v)
+	}
+	// Grown by one, not doubled: a node's spare room would stay unused
+	// in every version that keeps it.
 	out := make([]T, len(s)+1)
 	copy(out, s[:i])
 	out[i] = v
@@ -249,7 +304,10 @@ func insertAt[T any](s []T, i int, v T) []T {
 	return out
 }
 
-func removeAt[T any](s []T, i int) []T {
+func removeAt[T any](s []T, i int, mine bool) []T {
+	if mine {
+		return slices.Delete(s, i, i+1)
+	}
 	if len(s) == 1 {
 		return nil
 	}

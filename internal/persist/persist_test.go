@@ -145,7 +145,23 @@ func TestSortedAgainstBuiltin(t *testing.T) {
 		if want := slices.DeleteFunc(wantVals, func(x int) bool { return x%2 == 0 }); !slices.Equal(odd, want) {
 			t.Fatalf("version %d: AppendFunc gave %v, want %v", i, odd, want)
 		}
+		var keys []string
+		v.s.All(func(k string, val int) bool {
+			if val != v.want[k] {
+				t.Fatalf("version %d: All gave %s=%d, want %d", i, k, val, v.want[k])
+			}
+			keys = append(keys, k)
+			return true
+		})
+		if !slices.Equal(keys, slices.Sorted(maps.Keys(v.want))) {
+			t.Fatalf("version %d: All gave keys %v", i, keys)
+		}
 		checkTreap(t, v.s.root)
+	}
+	calls := 0
+	s.All(func(string, int) bool { calls++; return calls < 3 })
+	if calls != 3 {
+		t.Errorf("yield called %d times after returning false, want 3", calls)
 	}
 	if _, ok := s.Get("absent"); ok || s.Delete("absent").Len() != s.Len() {
 		t.Error("an absent key was found or deleted")
@@ -203,5 +219,98 @@ func TestSortedShapeIndependentOfOrder(t *testing.T) {
 	}
 	if shape(a.root) != shape(b.root) {
 		t.Error("the same keys made different trees")
+	}
+}
+
+// TestEditBatches makes random batches of changes under an Edit each, to a
+// Map (with colliding hashes) and a Sorted, and checks every version kept
+// between batches at the end: the batches' in-place writes never reach a
+// version from before them.
+func TestEditBatches(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(11, 12))
+	m := NewMap[int, int](func(k int) uint64 { return StringHash(fmt.Sprint(k)) & 0xff << 55 })
+	var s Sorted[int]
+	want := map[int]int{}
+	type version struct {
+		m    Map[int, int]
+		s    Sorted[int]
+		want map[int]int
+	}
+	var versions []version
+	for batch := range 200 {
+		e := NewEdit()
+		for step := range rnd.IntN(40) {
+			k := rnd.IntN(500)
+			if rnd.IntN(3) == 0 {
+				m, s = m.DeleteIn(e, k), s.DeleteIn(e, fmt.Sprintf("k%03d", k))
+				delete(want, k)
+			} else {
+				v := batch*100 + step
+				m, s = m.SetIn(e, k, v), s.SetIn(e, fmt.Sprintf("k%03d", k), v)
+				want[k] = v
+			}
+		}
+		versions = append(versions, version{m, s, maps.Clone(want)})
+		if batch%10 == 0 { // persistent changes between batches too
+			m, s = m.Set(-batch-1, batch), s.Set("z", batch)
+			want[-batch-1] = batch
+			versions = append(versions, version{m, s.Delete("z"), maps.Clone(want)})
+			m, s = m.Delete(-batch-1), s.Delete("z")
+			delete(want, -batch-1)
+		}
+	}
+	for i, v := range versions {
+		got := map[int]int{}
+		v.m.All(func(k, val int) bool { got[k] = val; return true })
+		if !maps.Equal(got, v.want) || v.m.Len() != len(v.want) {
+			t.Fatalf("version %d: map holds %v (Len %d), want %v", i, got, v.m.Len(), v.want)
+		}
+		for k, val := range v.want {
+			if g, ok := v.m.Get(k); !ok || g != val {
+				t.Fatalf("version %d: Get(%d) = %d %v, want %d", i, k, g, ok, val)
+			}
+		}
+		var keys []string
+		v.s.All(func(k string, val int) bool {
+			keys = append(keys, k)
+			var n int
+			fmt.Sscanf(k, "k%d", &n)
+			if v.want[n] != val {
+				t.Fatalf("version %d: sorted %s=%d, want %d", i, k, val, v.want[n])
+			}
+			return true
+		})
+		if len(keys) != v.s.Len() || !slices.IsSorted(keys) {
+			t.Fatalf("version %d: %d keys (Len %d), sorted %v", i, len(keys), v.s.Len(), slices.IsSorted(keys))
+		}
+		for k := range v.want {
+			if k >= 0 && !slices.Contains(keys, fmt.Sprintf("k%03d", k)) {
+				t.Fatalf("version %d: sorted lacks k%03d", i, k)
+			}
+		}
+		checkTreap(t, v.s.root)
+	}
+}
+
+// TestEditAllocations checks what an Edit is for: loading many entries in
+// one batch allocates a few times per entry, not per level per entry.
+func TestEditAllocations(t *testing.T) {
+	const n = 20000
+	keys := make([]string, n)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("key-%06d", i)
+	}
+	load := func(e *Edit) {
+		m := NewMap[string, int](StringHash)
+		var s Sorted[int]
+		for i, k := range keys {
+			m, s = m.SetIn(e, k, i), s.SetIn(e, k, i)
+		}
+	}
+	persistent := testing.AllocsPerRun(1, func() { load(nil) }) / n
+	batched := testing.AllocsPerRun(1, func() { load(NewEdit()) }) / n
+	t.Logf("allocations per entry: %.1f one by one, %.1f in a batch", persistent, batched)
+	if batched > 4 || batched > persistent/4 {
+		t.Errorf("a batch allocates %.1f times per entry, one by one %.1f", batched, persistent)
 	}
 }
