@@ -114,7 +114,7 @@ func (p *pipeline) createEndpoints(ctx context.Context, n int, receiverURL strin
 	// Waiting while the router makes progress, for as long as that takes.
 	seen, progress := 0, time.Now()
 	for seen < n {
-		if now := len(p.app.Registry().Snapshot().All()); now > seen {
+		if now := p.app.Registry().Snapshot().Len(); now > seen {
 			seen, progress = now, time.Now()
 		}
 		if time.Since(progress) > time.Minute {

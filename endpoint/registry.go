@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"sort"
 	"sync"
 	"sync/atomic"
 
@@ -13,7 +12,6 @@ import (
 
 	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
-	"github.com/hookd/hookd/tenant"
 )
 
 // Compiled is an endpoint with its rule compiled, ready for routing.
@@ -35,96 +33,6 @@ type Compiled struct {
 	Broken error
 }
 
-// Snapshot is an immutable view of every endpoint at one moment.
-type Snapshot struct {
-	byID     map[string]*Compiled
-	list     []*Compiled
-	byTenant map[string][]*Compiled
-	// indexes holds a rules.Index per tenant over byTenant's list: position
-	// i in the index is byTenant[tenant][i]. Nil in a snapshot built
-	// without index(), where Candidates returns every endpoint.
-	indexes map[string]*rules.Index
-	ordered bool
-}
-
-// HasOrdered reports whether any endpoint is ordered: if none is, the
-// ordered routing lane has nothing to do.
-func (s *Snapshot) HasOrdered() bool { return s.ordered }
-
-// ForTenant returns the endpoints of a tenant ("" is the default tenant),
-// ordered by id: routing an addressed event is a lookup, whatever the
-// number of tenants. The slice must not be changed.
-func (s *Snapshot) ForTenant(tenantID string) []*Compiled {
-	return s.byTenant[tenant.Normalize(tenantID)]
-}
-
-// NewSnapshot builds a snapshot of the given endpoints, for tests and
-// benchmarks of routing.
-func NewSnapshot(list []*Compiled) *Snapshot {
-	s := &Snapshot{byID: make(map[string]*Compiled, len(list)), byTenant: map[string][]*Compiled{}}
-	for _, c := range list {
-		s.byID[c.ID] = c
-	}
-	s.index()
-	return s
-}
-
-func (s *Snapshot) index() { s.reindex(nil, nil) }
-
-// reindex builds the lists and per-tenant indexes; a tenant not in touched
-// keeps prev's index, which is still right for its unchanged endpoints.
-func (s *Snapshot) reindex(prev *Snapshot, touched map[string]bool) {
-	s.list = make([]*Compiled, 0, len(s.byID))
-	for _, c := range s.byID {
-		s.list = append(s.list, c)
-	}
-	sort.Slice(s.list, func(i, j int) bool { return s.list[i].ID < s.list[j].ID })
-	s.byTenant = make(map[string][]*Compiled)
-	for _, c := range s.list {
-		t := tenant.Normalize(c.Tenant)
-		s.byTenant[t] = append(s.byTenant[t], c)
-		s.ordered = s.ordered || c.Ordered()
-	}
-	s.indexes = make(map[string]*rules.Index, len(s.byTenant))
-	for t, list := range s.byTenant {
-		if prev != nil && !touched[t] && prev.indexes[t] != nil {
-			s.indexes[t] = prev.indexes[t]
-			continue
-		}
-		rs := make([]*rules.Rule, len(list))
-		for i, c := range list {
-			rs[i] = c.Rule // nil when Broken: always a candidate, so routers log it
-		}
-		s.indexes[t] = rules.NewIndex(rs)
-	}
-}
-
-// Candidates appends to dst[:0] the endpoints of env's tenant ("" is the
-// default tenant) that may match env, ordered by id: every endpoint whose
-// rule matches is among them, as is every Broken endpoint, but so may be
-// others. The caller still runs each rule; the index only spares it most of
-// them (see rules.Index). It allocates only when dst lacks room.
-func (s *Snapshot) Candidates(env *rules.Env, dst []*Compiled) []*Compiled {
-	t := tenant.Normalize(env.Tenant)
-	list := s.byTenant[t]
-	dst = dst[:0]
-	x := s.indexes[t]
-	if x == nil {
-		return append(dst, list...)
-	}
-	var buf [64]int // positions; on the stack unless there are more
-	for _, i := range x.Candidates(env, buf[:0]) {
-		dst = append(dst, list[i])
-	}
-	return dst
-}
-
-// Get returns the endpoint with id, or nil.
-func (s *Snapshot) Get(id string) *Compiled { return s.byID[id] }
-
-// All returns every endpoint, ordered by id. The slice must not be changed.
-func (s *Snapshot) All() []*Compiled { return s.list }
-
 // Registry follows the endpoints bucket and keeps a compiled snapshot of it,
 // so routers and workers apply every create, update, disable and delete to
 // the next event without a restart.
@@ -143,7 +51,7 @@ type Registry struct {
 // NewRegistry returns a Registry over kv.
 func NewRegistry(kv jetstream.KeyValue, log *slog.Logger, opts ...Option) *Registry {
 	r := &Registry{kv: kv, log: log, ready: make(chan struct{}), sealer: apply(opts).sealer}
-	r.snap.Store(&Snapshot{byID: map[string]*Compiled{}, byTenant: map[string][]*Compiled{}})
+	r.snap.Store(emptySnapshot())
 	return r
 }
 
@@ -196,7 +104,8 @@ func (r *Registry) Run(ctx context.Context) error {
 				continue
 			}
 			// Apply every change already waiting in one new snapshot: a
-			// bulk of creates rebuilds the indexes once, not once each.
+			// batch updates in place the nodes it made itself (see
+			// persist.Edit), and subscribers hear of it once.
 			batch := []jetstream.KeyValueEntry{entry}
 		more:
 			for len(batch) < 10000 {
@@ -221,32 +130,29 @@ func (r *Registry) Run(ctx context.Context) error {
 	}
 }
 
-// applyAll makes a new snapshot with the entries' changes.
+// applyAll makes a new snapshot with the entries' changes, at a cost of
+// O(log n) per entry (see Snapshot).
 func (r *Registry) applyAll(entries []jetstream.KeyValueEntry) {
 	if len(entries) == 0 {
 		return
 	}
-	old := r.snap.Load()
-	next := &Snapshot{byID: make(map[string]*Compiled, len(old.byID)+len(entries))}
-	for id, c := range old.byID {
-		next.byID[id] = c
-	}
-	touched := map[string]bool{}
-	for _, entry := range entries {
-		id := entry.Key()
-		if prev := next.byID[id]; prev != nil {
-			touched[tenant.Normalize(prev.Tenant)] = true
-		}
-		if c := r.compileEntry(entry); c != nil {
-			next.byID[id] = c
-			touched[tenant.Normalize(c.Tenant)] = true
-		} else {
-			delete(next.byID, id)
-		}
-	}
-	next.reindex(old, touched)
-	r.snap.Store(next)
+	r.apply(r.changesOf(entries))
+	// After the snapshot holding them is visible (see WaitRevision).
 	r.rev.advance(entries)
+}
+
+// changesOf decodes and compiles the entries, O(1) each.
+func (r *Registry) changesOf(entries []jetstream.KeyValueEntry) []change {
+	changes := make([]change, len(entries))
+	for i, entry := range entries {
+		changes[i] = change{id: entry.Key(), c: r.compileEntry(entry)}
+	}
+	return changes
+}
+
+// apply publishes a snapshot with changes made and tells the subscribers.
+func (r *Registry) apply(changes []change) {
+	r.snap.Store(r.snap.Load().with(changes))
 	r.mu.Lock()
 	for _, ch := range r.subscribers {
 		select {

@@ -65,11 +65,15 @@ func TestSnapshotCandidates(t *testing.T) {
 	}
 }
 
-// TestSnapshotCandidatesUnindexed checks the registry's first, empty
-// snapshot, built without index().
-func TestSnapshotCandidatesUnindexed(t *testing.T) {
-	s := &Snapshot{byID: map[string]*Compiled{}, byTenant: map[string][]*Compiled{}}
-	if got := s.Candidates(&rules.Env{Type: "order.paid"}, nil); len(got) != 0 {
-		t.Errorf("got %v", ids(got))
+// TestSnapshotEmpty checks the registry's first, empty snapshot (and a
+// zero Snapshot): nothing found, nothing ordered.
+func TestSnapshotEmpty(t *testing.T) {
+	for _, s := range []*Snapshot{emptySnapshot(), {}} {
+		if got := s.Candidates(&rules.Env{Type: "order.paid"}, nil); len(got) != 0 {
+			t.Errorf("got %v", ids(got))
+		}
+		if s.Get("ep_1") != nil || len(s.All()) != 0 || len(s.ForTenant("")) != 0 || s.Len() != 0 || s.HasOrdered() {
+			t.Error("an empty snapshot has something")
+		}
 	}
 }

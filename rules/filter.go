@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
 	"time"
 
@@ -60,6 +61,9 @@ type Env struct {
 type Filter struct {
 	src     string
 	program *vm.Program
+	// conds are the equalities the filter needs to be true (see analyze),
+	// found once here rather than each time an Index files the rule.
+	conds []cond
 }
 
 // CompileFilter compiles src, which must yield a boolean. An empty src
@@ -83,7 +87,29 @@ func CompileFilter(src string) (*Filter, error) {
 	if t := program.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
 		return nil, fmt.Errorf("%w: expected bool, but got %s", ErrInvalidFilter, t)
 	}
-	return &Filter{src: src, program: program}, nil
+	return &Filter{src: src, program: slim(program), conds: analyze(src)}, nil
+}
+
+// slim returns p without its syntax tree, which expr keeps only for
+// Program.Node and which is half of a small filter's memory (about 500 of
+// 1,100 bytes for `data.tenant == "t-1"`): a node with 100,000 endpoints
+// keeps 100,000 filters. vm.NewProgram cannot be given back a program's
+// variable count or functions (they are unexported), so only a program
+// whose bytecode uses neither is rebuilt; any other is kept whole. The VM
+// reads nothing else that is left out (the debug names serve Disassemble
+// only, the span expr's profiling, which is off).
+func slim(p *vm.Program) *vm.Program {
+	for _, op := range p.Bytecode {
+		switch op {
+		case vm.OpStore, vm.OpLoadVar, vm.OpLoadFunc, vm.OpCall0, vm.OpCall1, vm.OpCall2, vm.OpCall3,
+			vm.OpProfileStart, vm.OpProfileEnd:
+			return p
+		}
+	}
+	// The compiler grows these slices by appending: copies without the
+	// spare capacity save another 60 bytes or so.
+	return vm.NewProgram(p.Source(), nil, slices.Clone(p.Locations()), 0,
+		slices.Clone(p.Constants), slices.Clone(p.Bytecode), slices.Clone(p.Arguments), nil, nil, nil)
 }
 
 // String returns the filter's source.

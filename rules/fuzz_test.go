@@ -31,7 +31,7 @@ func FuzzCompileAndRun(f *testing.F) {
 		start := time.Now()
 		if filter, err := CompileFilter(src); err == nil {
 			_, _ = ev.Match(filter, env)
-			idx := NewIndex([]*Rule{{Filter: filter}})
+			idx := indexOf([]*Rule{{Filter: filter}})
 			_ = idx.Candidates(env, nil)
 		}
 		if key, err := CompileKey(src); err == nil {

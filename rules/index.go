@@ -1,112 +1,218 @@
 package rules
 
 import (
-	"runtime"
 	"slices"
-	"sync"
-	"weak"
+	"strings"
 
-	"github.com/expr-lang/expr/vm"
+	"github.com/hookd/hookd/internal/persist"
 )
 
-// Index narrows, for one event, a list of rules down to those that may match
+// Index narrows, for one event, a set of rules down to those that may match
 // it, without evaluating filters: routing thousands of endpoints that filter
-// on the same field (`data.customer == "c-42" && ...`) costs a few map
-// lookups instead of thousands of expr evaluations.
+// on the same field (`data.customer == "c-42" && ...`) costs a few lookups
+// instead of thousands of expr evaluations.
 //
-// Each rule is filed under its event type patterns (literal ones in a map,
-// wildcards and the empty set in a list checked with PatternSet.Match) and
-// under one equality its filter needs to be true (see analyze), or in a
-// fallback list when its filter has none. The candidates are a superset of
-// the matching rules: the caller still runs Rule.Match on each.
+// Each rule is named by a key (an endpoint id) and carries a value (the
+// endpoint). It is filed under its event type patterns (literal ones by
+// type, wildcards and the empty set in a group checked with
+// PatternSet.Match) and under one equality its filter needs to be true (see
+// analyze), or in a fallback list when its filter has none. The candidates
+// are a superset of the matching rules: the caller still runs Rule.Match on
+// each.
 //
-// An Index is immutable and safe for concurrent use.
-type Index struct {
-	rules  []*Rule
-	byType map[string]*group // rules with only literal patterns, by pattern
-	wild   group             // rules with a wildcard pattern or none
-	always []int32           // nil rules
+// An Index is immutable and safe for concurrent use. With derives the next
+// one, sharing everything a change does not touch: a change costs O(log n),
+// however many rules the index holds. The nil *Index is empty.
+type Index[V any] struct {
+	all    persist.Map[string, *entry[V]] // every rule, by key
+	byType persist.Map[string, *group[V]] // rules with only literal patterns, by pattern
+	wild   *group[V]                      // rules with a wildcard pattern or none; nil when none
+	always persist.Sorted[*entry[V]]      // nil rules
+	// freq counts, over the rules with two conditions or more, the rules
+	// naming each condition, for pick.
+	freq persist.Map[condKey, int]
 }
 
-// group is the rules filed under one literal event type, or the wildcard
-// ones, indexed by condition. Positions in every list are ascending.
-type group struct {
-	check    bool // run PatternSet.Match: the wildcard group
-	paths    []pathIndex
-	fallback []int32        // rules without an indexed condition
-	byPath   map[string]int // path key -> paths position, while building
+// entry is one rule of an Index. It is not changed once filed.
+type entry[V any] struct {
+	key  string
+	rule *Rule
+	val  V
+	cond *cond // the condition it is filed under, nil for none
 }
 
-type pathIndex struct {
-	path   path
-	values map[value][]int32 // literal -> rules whose condition is path == literal
+// Change is one change to an Index: Key now names Rule and Value (a nil
+// Rule, an endpoint whose rule no longer compiles, is always a candidate so
+// that the router still sees it), or, with Delete, nothing.
+type Change[V any] struct {
+	Key    string
+	Rule   *Rule
+	Value  V
+	Delete bool
 }
 
-// NewIndex indexes rs; a rule's position in rs is how Candidates names it.
-// A nil rule is always a candidate (an endpoint whose rule no longer
-// compiles: the router still sees it, to log it). rs is not retained.
-func NewIndex(rs []*Rule) *Index {
-	x := &Index{rules: slices.Clone(rs), byType: map[string]*group{}, wild: group{check: true}}
-	conds := make([][]cond, len(rs))
-	freq := make(map[condKey]int, len(rs))
-	for i, r := range rs {
-		if r == nil {
+// Len returns the number of rules.
+func (x *Index[V]) Len() int {
+	if x == nil {
+		return 0
+	}
+	return x.all.Len()
+}
+
+// Append appends every rule's value to dst in key order. It costs
+// O(n log n): routing has no use for it.
+func (x *Index[V]) Append(dst []V) []V {
+	if x == nil {
+		return dst
+	}
+	es := make([]*entry[V], 0, x.all.Len())
+	x.all.All(func(_ string, e *entry[V]) bool {
+		es = append(es, e)
+		return true
+	})
+	slices.SortFunc(es, byKey[V])
+	for _, e := range es {
+		dst = append(dst, e.val)
+	}
+	return dst
+}
+
+// With returns x with changes made; x is unchanged. Of several changes to a
+// key, the last counts. The cost is O(log n) per change.
+func (x *Index[V]) With(changes []Change[V]) *Index[V] {
+	next := &Index[V]{
+		all:    persist.NewMap[string, *entry[V]](persist.StringHash),
+		byType: persist.NewMap[string, *group[V]](persist.StringHash),
+		freq:   persist.NewMap[condKey, int](condKey.hash),
+	}
+	if x != nil {
+		*next = *x
+	}
+	last := make(map[string]int, len(changes))
+	for i, c := range changes {
+		last[c.Key] = i
+	}
+	// One batch: the nodes it makes are changed in place by its later
+	// changes (see persist.Edit); x's are never written.
+	ed := persist.NewEdit()
+	var added []*entry[V]
+	for i, c := range changes {
+		if last[c.Key] != i {
 			continue
 		}
-		conds[i] = conditionsOf(r.Filter)
-		for _, c := range conds[i] {
-			freq[condKey{c.pathKey, c.lit}]++
+		if old, ok := next.all.Get(c.Key); ok {
+			next.unfile(ed, old)
+			next.count(ed, old.rule, -1)
+			next.all = next.all.DeleteIn(ed, c.Key)
 		}
-	}
-	for i, r := range rs {
-		if r == nil {
-			x.always = append(x.always, int32(i))
+		if c.Delete {
 			continue
 		}
-		c := pick(conds[i], freq)
-		types, literal := literalTypes(r.Patterns)
-		if !literal {
-			x.wild.add(int32(i), c)
-			continue
-		}
-		for _, t := range types {
-			g := x.byType[t]
-			if g == nil {
-				g = &group{}
-				x.byType[t] = g
-			}
-			g.add(int32(i), c)
-		}
+		e := &entry[V]{key: c.Key, rule: c.Rule, val: c.Value}
+		next.count(ed, e.rule, 1)
+		next.all = next.all.SetIn(ed, c.Key, e)
+		added = append(added, e)
 	}
-	x.wild.byPath = nil
-	for _, g := range x.byType {
-		g.byPath = nil
+	// Filed once every count is in: a batch (the whole bucket at start)
+	// files each rule under its rarest condition among all of them.
+	for _, e := range added {
+		next.file(ed, e)
 	}
-	return x
+	return next
 }
 
-type condKey struct {
-	path string
-	lit  value
-}
-
-// pick chooses the condition to index a rule on, nil for none: the one whose
-// path and literal the fewest rules share, so that `data.status == "paid" &&
-// data.customer == "c-1"` is filed under its customer whatever the order;
-// on a tie the likeliest selective kind (a string, then a number, then a
-// bool), then the first.
-func pick(cs []cond, freq map[condKey]int) *cond {
-	var best *cond
-	bestN := 0
+// count adds delta to the frequency of r's conditions. A rule with one
+// condition or none is not counted: pick has no choice to make for it, and
+// not counting the most common kind of rule (`data.tenant == "t-1"`) saves
+// a map entry per rule.
+func (x *Index[V]) count(ed *persist.Edit, r *Rule, delta int) {
+	cs := r.conditions()
+	if len(cs) < 2 {
+		return
+	}
 	for i := range cs {
-		c := &cs[i]
-		n := freq[condKey{c.pathKey, c.lit}]
-		if best == nil || n < bestN || (n == bestN && c.lit.kind < best.lit.kind) {
-			best, bestN = c, n
+		k := cs[i].key()
+		n, _ := x.freq.Get(k)
+		if n += delta; n == 0 {
+			x.freq = x.freq.DeleteIn(ed, k)
+		} else {
+			x.freq = x.freq.SetIn(ed, k, n)
 		}
 	}
-	return best
 }
+
+func (x *Index[V]) freqOf(k condKey) int {
+	n, _ := x.freq.Get(k)
+	return n
+}
+
+// file adds e under its patterns and the condition pick chooses.
+func (x *Index[V]) file(ed *persist.Edit, e *entry[V]) {
+	if e.rule == nil {
+		x.always = x.always.SetIn(ed, e.key, e)
+		return
+	}
+	e.cond = pick(e.rule.conditions(), x.freqOf)
+	types, literal := literalTypes(e.rule.Patterns)
+	if !literal {
+		x.wild = x.wild.add(ed, e, true)
+		return
+	}
+	for _, t := range types {
+		g, _ := x.byType.Get(t)
+		x.byType = x.byType.SetIn(ed, t, g.add(ed, e, false))
+	}
+}
+
+// unfile removes e from where file put it.
+func (x *Index[V]) unfile(ed *persist.Edit, e *entry[V]) {
+	if e.rule == nil {
+		x.always = x.always.DeleteIn(ed, e.key)
+		return
+	}
+	types, literal := literalTypes(e.rule.Patterns)
+	if !literal {
+		x.wild = x.wild.remove(ed, e)
+		return
+	}
+	for _, t := range types {
+		g, _ := x.byType.Get(t)
+		if g = g.remove(ed, e); g == nil {
+			x.byType = x.byType.DeleteIn(ed, t)
+		} else {
+			x.byType = x.byType.SetIn(ed, t, g)
+		}
+	}
+}
+
+// Candidates appends to dst[:0], in key order, the values of the rules that
+// may match env: every rule that matches is among them, and every nil rule.
+// It allocates nothing when dst has room and there are at most 64.
+func (x *Index[V]) Candidates(env *Env, dst []V) []V {
+	dst = dst[:0]
+	if x == nil {
+		return dst
+	}
+	var buf [64]*entry[V]
+	found := buf[:0]
+	if g, ok := x.byType.Get(env.Type); ok {
+		found = g.collect(env, found)
+	}
+	found = x.wild.collect(env, found)
+	found = x.always.Append(found)
+	// Each list is in key order, and a rule is in one list per event (in
+	// one literal type's group or the wildcard one, under one condition),
+	// so ordering the lists' concatenation is enough; it is often one list.
+	if !slices.IsSortedFunc(found, byKey[V]) {
+		slices.SortFunc(found, byKey[V])
+	}
+	for _, e := range found {
+		dst = append(dst, e.val)
+	}
+	return dst
+}
+
+func byKey[V any](a, b *entry[V]) int { return strings.Compare(a.key, b.key) }
 
 // literalTypes returns the distinct patterns of s when none has a wildcard.
 // A literal pattern matches exactly the type equal to it, reserved ones
@@ -128,94 +234,29 @@ func literalTypes(s PatternSet) ([]string, bool) {
 	return types, true
 }
 
-func (g *group) add(pos int32, c *cond) {
-	if c == nil {
-		g.fallback = append(g.fallback, pos)
-		return
-	}
-	if g.byPath == nil {
-		g.byPath = map[string]int{}
-	}
-	i, ok := g.byPath[c.pathKey]
-	if !ok {
-		i = len(g.paths)
-		g.byPath[c.pathKey] = i
-		g.paths = append(g.paths, pathIndex{path: c.path, values: map[value][]int32{}})
-	}
-	g.paths[i].values[c.lit] = append(g.paths[i].values[c.lit], pos)
-}
-
-// Candidates appends to dst[:0], in ascending order, the positions of the
-// rules that may match env: every rule that matches is among them. It
-// allocates nothing when dst has room. A nil Index has no rules.
-func (x *Index) Candidates(env *Env, dst []int) []int {
-	dst = dst[:0]
-	if x == nil {
-		return dst
-	}
-	if g := x.byType[env.Type]; g != nil {
-		dst = g.collect(x.rules, env, dst)
-	}
-	dst = x.wild.collect(x.rules, env, dst)
-	for _, p := range x.always {
-		dst = append(dst, int(p))
-	}
-	// Each list is ascending, and a rule is in one list per event (in one
-	// literal type's group or the wildcard one, under one condition), so a
-	// sort is enough to merge them.
-	if !slices.IsSorted(dst) {
-		slices.Sort(dst)
-	}
-	return dst
-}
-
-func (g *group) collect(rs []*Rule, env *Env, dst []int) []int {
-	for i := range g.paths {
-		p := &g.paths[i]
-		v, l := p.path.resolve(env)
-		switch l {
-		case found:
-			dst = g.appendMatching(rs, env, dst, p.values[v])
-		case unknown:
-			for _, pos := range p.values {
-				dst = g.appendMatching(rs, env, dst, pos)
-			}
+// pick chooses the condition to index a rule on, nil for none: the one
+// fewest rules name (freq), so that `data.status == "paid" && data.customer
+// == "c-1"` is filed under its customer whatever the order; on a tie the
+// likeliest selective kind (a string, then a number, then a bool), then the
+// first.
+func pick(cs []cond, freq func(condKey) int) *cond {
+	var best *cond
+	bestN := 0
+	for i := range cs {
+		c := &cs[i]
+		n := freq(c.key())
+		if best == nil || n < bestN || (n == bestN && c.lit.kind < best.lit.kind) {
+			best, bestN = c, n
 		}
 	}
-	return g.appendMatching(rs, env, dst, g.fallback)
+	return best
 }
 
-func (g *group) appendMatching(rs []*Rule, env *Env, dst []int, pos []int32) []int {
-	for _, p := range pos {
-		if g.check && !rs[p].Patterns.Match(env.Type) {
-			continue
-		}
-		dst = append(dst, int(p))
-	}
-	return dst
-}
-
-// conditions memoises analyze per compiled Filter. Every endpoint change
-// rebuilds a snapshot with every tenant's Index, and parsing thousands of
-// filters each time would take tens of milliseconds; a Filter is immutable
-// and shared from one snapshot to the next. The key is a weak pointer to
-// the filter's program, and an entry is dropped when it is collected. (The
-// program, not the Filter: finding a weak pointer's handle scans the
-// special records of the object's memory span, and a span holds hundreds
-// of small Filters but only a few dozen programs.)
-var conditions sync.Map // weak.Pointer[vm.Program] -> []cond
-
-func conditionsOf(f *Filter) []cond {
-	if f == nil {
+// conditions returns the conditions of r's filter, nil for a nil rule or
+// filter.
+func (r *Rule) conditions() []cond {
+	if r == nil || r.Filter == nil {
 		return nil
 	}
-	k := weak.Make(f.program)
-	if v, ok := conditions.Load(k); ok {
-		return v.([]cond)
-	}
-	cs := analyze(f.src)
-	if _, loaded := conditions.LoadOrStore(k, cs); !loaded {
-		runtime.AddCleanup(f.program, func(k weak.Pointer[vm.Program]) { conditions.Delete(k) }, k)
-	}
-	return cs
+	return r.Filter.conds
 }

@@ -1,11 +1,15 @@
 package rules
 
 import (
+	"math"
+	"math/bits"
 	"strconv"
 	"strings"
 
 	"github.com/expr-lang/expr/ast"
 	"github.com/expr-lang/expr/parser"
+
+	"github.com/hookd/hookd/internal/persist"
 )
 
 // This file finds the equalities an Index keys rules on, and reads their
@@ -56,12 +60,31 @@ type value struct {
 	f    float64 // the number, or 1 for true
 }
 
+// hash hashes v for a persist.Map, equal values alike (0 and -0 too).
+func (v value) hash() uint64 {
+	f := v.f
+	if f == 0 {
+		f = 0 // -0 == 0
+	}
+	return persist.StringHash(v.s) ^ bits.RotateLeft64(math.Float64bits(f)*0x9e3779b97f4a7c15, 29) ^ uint64(v.kind)
+}
+
 // cond is an equality a filter needs to be true: the value at path == lit.
 type cond struct {
 	path    path
 	pathKey string // path.key(), computed once
 	lit     value
 }
+
+// condKey identifies a condition among an index's.
+type condKey struct {
+	path string
+	lit  value
+}
+
+func (c *cond) key() condKey { return condKey{c.pathKey, c.lit} }
+
+func (k condKey) hash() uint64 { return persist.StringHash(k.path)*31 ^ k.lit.hash() }
 
 // lookup says what an event's value at a path tells about a condition.
 type lookup uint8

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 )
 
@@ -85,13 +86,16 @@ func TestPick(t *testing.T) {
 		{[]string{`data.tenant == "t-1" && data.status == "paid"`, `data.tenant == "t-1" && data.status == "new"`, `data.tenant == "t-1"`}, `data.status == "paid"`},
 	}
 	for _, c := range cases {
+		// Counted as Index.count does: only rules with two conditions or more.
 		freq := map[condKey]int{}
 		for _, src := range c.srcs {
-			for _, cd := range analyze(src) {
-				freq[condKey{cd.pathKey, cd.lit}]++
+			if cs := analyze(src); len(cs) > 1 {
+				for _, cd := range cs {
+					freq[cd.key()]++
+				}
 			}
 		}
-		if got := show(*pick(analyze(c.srcs[0]), freq)); got != c.want {
+		if got := show(*pick(analyze(c.srcs[0]), func(k condKey) int { return freq[k] })); got != c.want {
 			t.Errorf("%q: picked %s, want %s", c.srcs, got, c.want)
 		}
 	}
@@ -157,7 +161,7 @@ func TestIndexCandidates(t *testing.T) {
 		{order, `id == "e1"`, "order.paid", `{}`, true},
 	}
 	for _, c := range cases {
-		x := NewIndex([]*Rule{mustRule(t, c.patterns, c.filter)})
+		x := indexOf([]*Rule{mustRule(t, c.patterns, c.filter)})
 		e := env(t, c.typ, c.data)
 		e.Tenant, e.ID = "acme", "e1"
 		if got := len(x.Candidates(e, nil)) == 1; got != c.want {
@@ -167,7 +171,7 @@ func TestIndexCandidates(t *testing.T) {
 }
 
 func TestIndexUnknownValues(t *testing.T) {
-	x := NewIndex([]*Rule{
+	x := indexOf([]*Rule{
 		mustRule(t, nil, `data.n == 42`), mustRule(t, nil, `data.n == 7`), mustRule(t, nil, `data.m.k == "v"`),
 		mustRule(t, nil, `data.n == 43`),
 	})
@@ -190,7 +194,7 @@ func TestIndexUnknownValues(t *testing.T) {
 // TestIndexNilRules checks that a nil rule is always a candidate, in order,
 // and that a nil Index has none.
 func TestIndexNilRules(t *testing.T) {
-	x := NewIndex([]*Rule{mustRule(t, []string{"a"}, `data.x == 1`), nil, mustRule(t, []string{"b"}, ``), nil})
+	x := indexOf([]*Rule{mustRule(t, []string{"a"}, `data.x == 1`), nil, mustRule(t, []string{"b"}, ``), nil})
 	buf := make([]int, 3, 8)
 	if got := x.Candidates(&Env{Type: "c"}, buf); !slices.Equal(got, []int{1, 3}) {
 		t.Errorf("got %v, want [1 3]", got)
@@ -198,7 +202,7 @@ func TestIndexNilRules(t *testing.T) {
 	if got := x.Candidates(&Env{Type: "b"}, buf); !slices.Equal(got, []int{1, 2, 3}) {
 		t.Errorf("got %v, want [1 2 3]", got)
 	}
-	if got := (*Index)(nil).Candidates(&Env{Type: "b"}, buf); len(got) != 0 {
+	if got := (*Index[int])(nil).Candidates(&Env{Type: "b"}, buf); len(got) != 0 {
 		t.Errorf("nil index: got %v", got)
 	}
 }
@@ -208,7 +212,7 @@ func TestIndexCandidatesAllocs(t *testing.T) {
 	for i := range 1000 {
 		rs = append(rs, mustRule(t, []string{"order.*"}, fmt.Sprintf(`data.tenant == "t-%d" && data.status == "paid"`, i)))
 	}
-	x := NewIndex(rs)
+	x := indexOf(rs)
 	e := &Env{Type: "order.paid", Data: map[string]any{"tenant": "t-500", "status": "paid"}}
 	buf := make([]int, 0, 8)
 	if n := testing.AllocsPerRun(100, func() { buf = x.Candidates(e, buf) }); n != 0 {
@@ -219,16 +223,52 @@ func TestIndexCandidatesAllocs(t *testing.T) {
 	}
 }
 
-func TestConditionsCached(t *testing.T) {
-	f, err := CompileFilter(`data.a == "x"`)
-	if err != nil {
-		t.Fatal(err)
+// TestFilterSlim checks that a compiled filter keeps its conditions and
+// drops its syntax tree when its program allows (see slim), and that a
+// filter whose program needs variables or functions is kept whole and still
+// runs.
+func TestFilterSlim(t *testing.T) {
+	cases := []struct {
+		src   string
+		slim  bool
+		data  any
+		match bool
+	}{
+		{`data.tenant == "t-1"`, true, map[string]any{"tenant": "t-1"}, true},
+		{`data.tenant == "t-1" && data.n > 2`, true, map[string]any{"tenant": "t-1", "n": 3.0}, true},
+		{`let t = data.tenant; t == "t-1" || t == "t-2"`, false, map[string]any{"tenant": "t-2"}, true},
+		{`all(data.items, {# > 1})`, false, map[string]any{"items": []any{2.0, 3.0}}, true},
+		{`all(data.items, {# > 1})`, false, map[string]any{"items": []any{2.0, 1.0}}, false},
 	}
-	a, b := conditionsOf(f), conditionsOf(f)
-	if len(a) != 1 || &a[0] != &b[0] {
-		t.Errorf("not cached: %v %v", a, b)
+	var ev Evaluator
+	for _, c := range cases {
+		f, err := CompileFilter(c.src)
+		if err != nil {
+			t.Fatalf("%s: %v", c.src, err)
+		}
+		if got := f.program.Node() == nil; got != c.slim {
+			t.Errorf("%s: syntax tree dropped %v, want %v", c.src, got, c.slim)
+		}
+		if len(f.conds) != len(analyze(c.src)) {
+			t.Errorf("%s: %d conditions kept, want %d", c.src, len(f.conds), len(analyze(c.src)))
+		}
+		if ok, err := ev.Match(f, &Env{Type: "a", Data: c.data}); ok != c.match || err != nil {
+			t.Errorf("%s: match %v %v, want %v", c.src, ok, err, c.match)
+		}
 	}
-	if conditionsOf(nil) != nil {
-		t.Error("nil filter has conditions")
+	// A run-time error keeps its position in the source.
+	f, _ := CompileFilter(`data.a.b == "x"`)
+	if _, err := ev.Match(f, &Env{Data: map[string]any{}}); err == nil || !strings.Contains(err.Error(), "(1:8)") {
+		t.Errorf("run-time error without its position: %v", err)
 	}
+}
+
+// indexOf indexes rs in one batch, rule i under the key "r<i>" (zero
+// padded, so that key order is position order) with the value i.
+func indexOf(rs []*Rule) *Index[int] {
+	changes := make([]Change[int], len(rs))
+	for i, r := range rs {
+		changes[i] = Change[int]{Key: fmt.Sprintf("r%06d", i), Rule: r, Value: i}
+	}
+	return (*Index[int])(nil).With(changes)
 }
