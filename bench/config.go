@@ -44,7 +44,9 @@ type Config struct {
 	// direct HTTP baseline's concurrency. Optional: default 64.
 	Concurrency int
 	// Idle, when set, measures CPU and memory for this long with every
-	// endpoint created and no event flowing, before driving. Optional.
+	// endpoint created and no event flowing, before driving, after a
+	// garbage collection has returned the creation's garbage to the
+	// system. Optional.
 	Idle time.Duration
 	// Drain bounds the wait for deliveries after driving stops, once no
 	// progress is made. Optional: default 10s.

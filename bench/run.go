@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"time"
 
@@ -101,6 +103,14 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 	if cfg.Idle > 0 {
 		// Let the workers settle on their new endpoints first.
 		time.Sleep(min(cfg.Idle, 5*time.Second)) // a measurement window, not a synchronisation
+		// The creation's garbage (requests, answers, the driver's own) is
+		// left to a collection and the runtime's return of free memory to
+		// the system, as a long-running process gets them from its periodic
+		// collection (every 2 minutes at most) and background scavenger:
+		// the idle figures are the steady state, not the creation's peak
+		// (which PeakRSSBytes keeps).
+		runtime.GC()
+		debug.FreeOSMemory()
 		c0, t0 := cpuTime(), time.Now()
 		time.Sleep(cfg.Idle) // the measurement window
 		res.IdleCPUFraction = (cpuTime() - c0).Seconds() / time.Since(t0).Seconds()
