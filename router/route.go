@@ -189,7 +189,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	for i := range targets {
 		// Shard consumers are always consumed: only an endpoint served by
 		// a consumer of its own needs waking.
-		if t := &targets[i]; t.err == nil && (!t.ep.Layout().Plain() || t.ep.Disabled) {
+		if t := &targets[i]; t.err == nil && (!t.ep.Layout().Plain() || t.ep.Disabled || r.held.has(t.ep.ID)) {
 			r.ring(t.ep.ID, t.lane)
 		}
 	}
@@ -274,7 +274,7 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, errs *ru
 // publishAll publishes every target's pending record and delivery at once
 // and waits for every acknowledgement; a target's err is its first failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
-	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs}.publishAll(ctx, e, targets, rd, trace)
+	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs, held: &r.held}.publishAll(ctx, e, targets, rd, trace)
 }
 
 // publisher renders deliveries and publishes them with their pending
@@ -285,6 +285,7 @@ type publisher struct {
 	log    *slog.Logger
 	sealer endpoint.Sealer
 	errs   *ruleErrors // nil: rule errors are not recorded
+	held   *heldMarks  // nil: no endpoint is marked held
 }
 
 // publishAll publishes; trace is the trace context every delivery carries
@@ -373,7 +374,7 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 // It carries the route span's trace context (trace), so the worker's
 // deliver span joins the trace.
 func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
-	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane, t.ep.Disabled))
+	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane, t.ep.Disabled || r.held != nil && r.held.has(t.ep.ID)))
 	for k, v := range trace {
 		m.Header[k] = v // shared, never modified: each message only encodes it
 	}

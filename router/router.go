@@ -21,6 +21,7 @@ import (
 type Router struct {
 	cfg  Config
 	js   jetstream.JetStream
+	topo *topology.Topology
 	reg  *endpoint.Registry
 	log  *slog.Logger
 	mw   []Middleware
@@ -39,6 +40,8 @@ type Router struct {
 	// is nil until Run has found the streams it reads.
 	fence    *fence
 	creating *creating
+	// held are the plain endpoints routed to their held subject for now.
+	held heldMarks
 }
 
 // numLanes is how many lanes Run consumes: parallel and ordered.
@@ -58,7 +61,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 		return nil, err
 	}
 	log := cfg.Logger.With("component", "router")
-	return &Router{cfg: cfg, js: topo.JetStream(), names: topo.Names(), reg: reg, log: log, mw: mw,
+	return &Router{cfg: cfg, js: topo.JetStream(), topo: topo, names: topo.Names(), reg: reg, log: log, mw: mw,
 		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router"),
 		errs: newRuleErrors(cfg.RuleErrors, log), creating: newCreating(cfg.PendingHold, log)}, nil
 }
@@ -96,6 +99,9 @@ func (r *Router) Run(ctx context.Context) error {
 	} else {
 		r.log.Warn("routing progress bucket missing: retried events go to every endpoint again", "err", err)
 	}
+	var followers sync.WaitGroup
+	followers.Go(func() { r.held.follow(ctx, r.topo.Held, r.log) })
+	defer followers.Wait()
 	lanes := []lane{
 		{consumer: topology.RouterConsumer, concurrency: r.cfg.Concurrency},
 		{consumer: topology.OrderedRouterConsumer, concurrency: 1, ordered: true},

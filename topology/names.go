@@ -186,6 +186,11 @@ func (n Names) StatsBucket() string { return n.name("hookd_endpoint_stats") }
 // all workers.
 func (n Names) RateBucket() string { return n.name("hookd_rate") }
 
+// HeldBucket marks plain endpoints whose deliveries routers send to their
+// held subject rather than the queue for a while: keyed by endpoint id,
+// each key expiring unless a worker renews it (see worker/shards.go).
+func (n Names) HeldBucket() string { return n.name("hookd_held") }
+
 // RoutingBucket remembers, for an event whose routing failed for some
 // endpoints, the endpoints it did reach, so that its retries go only to the
 // others (endpoint streams forget message ids after their duplicate

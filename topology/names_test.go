@@ -20,7 +20,7 @@ func allNames(n Names, endpointID string) (streams, buckets, subjects []string) 
 	streams = []string{n.EventsStream(), n.DeadStream(), n.AttemptsStream(), n.IndexStream(),
 		n.HeldStream(), n.BatchesStream(), n.QueueStream(), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
 	buckets = []string{n.EndpointsBucket(), n.HealthBucket(), n.RateBucket(), n.RoutingBucket(),
-		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.StatsBucket()}
+		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.HeldBucket(), n.StatsBucket()}
 	for _, b := range buckets {
 		streams = append(streams, KVStream(b))
 	}
@@ -68,6 +68,7 @@ func TestUnprefixedNamesUnchanged(t *testing.T) {
 		n.TenantsBucket():                   "hookd_tenants",
 		n.KeysBucket():                      "hookd_keys",
 		n.EventTypesBucket():                "hookd_event_types",
+		n.HeldBucket():                      "hookd_held",
 		KVStream(n.EndpointsBucket()):       "KV_hookd_endpoints",
 		n.EventsSubjects():                  "events.>",
 		n.TenantEventsSubjects():            "tenants.*.events.>",
@@ -343,9 +344,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 			t.Errorf("stream %s missing; have %v", want, names)
 		}
 	}
-	// 7 core streams and 8 buckets each: none per endpoint.
-	if len(names) != 2*(7+8) {
-		t.Errorf("%d streams, want %d: %v", len(names), 2*(7+8), names)
+	// 7 core streams and 9 buckets each: none per endpoint.
+	if len(names) != 2*(7+9) {
+		t.Errorf("%d streams, want %d: %v", len(names), 2*(7+9), names)
 	}
 	backlogs, err := prefixed.Backlogs(ctx)
 	if err != nil || len(backlogs) != 1 {

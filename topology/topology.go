@@ -276,6 +276,14 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 			return fmt.Errorf("topology: bucket %s: %w", bucket, err)
 		}
 	}
+	// A held mark lasts while a worker renews it: HeldMarkTTL after the
+	// endpoint stopped being busy or failing, routers send to the queue
+	// again.
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: n.HeldBucket(), History: 1, TTL: HeldMarkTTL, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", n.HeldBucket(), err)
+	}
 	// Rate buckets of endpoints no longer sending are of no use: they expire.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket: n.RateBucket(), History: 1, TTL: time.Minute, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
@@ -331,6 +339,19 @@ func (t *Topology) Rate(ctx context.Context) (jetstream.KeyValue, error) {
 	kv, err := t.js.KeyValue(ctx, t.names.RateBucket())
 	if err != nil {
 		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.RateBucket(), err)
+	}
+	return kv, nil
+}
+
+// HeldMarkTTL is how long a plain endpoint stays marked held (routed to
+// its held subject) after a worker last marked it.
+const HeldMarkTTL = 30 * time.Second
+
+// Held returns the held marks bucket; EnsureCore must have run.
+func (t *Topology) Held(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, t.names.HeldBucket())
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.HeldBucket(), err)
 	}
 	return kv, nil
 }

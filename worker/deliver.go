@@ -86,7 +86,9 @@ var (
 
 func (w *Worker) settleAs(msg jetstream.Msg, s settlement, endpointID, deliveryID string) {
 	if s.op == "nak" && w.fromQueue(msg) {
-		// A delivery that waits leaves the shard (see shards.go).
+		// A delivery that waits leaves the shard (see shards.go), and so do
+		// the endpoint's next ones while it is failing or held back.
+		w.markHeld(endpointID)
 		w.moveToHeld(msg, endpointID)
 		return
 	}

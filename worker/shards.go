@@ -102,9 +102,12 @@ func (w *Worker) dispatchShard(msg jetstream.Msg) {
 	case sem <- struct{}{}:
 	default:
 		// Busy: this worker has EndpointConcurrency out to the endpoint.
+		// Its deliveries go to its held subject from now on (markHeld),
+		// and this one moves there.
 		w.movers <- struct{}{}
 		go func() {
 			defer func() { <-w.movers; w.inflight.Done() }()
+			w.markHeld(id)
 			w.moveToHeld(msg, id)
 		}()
 		return
@@ -169,5 +172,31 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 	// Every worker may serve it: ring the endpoint's doorbell.
 	if err := w.js.Conn().Publish(w.names.WakeSubject(endpointID), nil); err != nil {
 		w.log.Debug("doorbell not rung", "endpoint", endpointID, "err", err)
+	}
+}
+
+// markHeldEvery bounds how often one worker renews an endpoint's held
+// mark: well within its expiry (topology.HeldMarkTTL).
+const markHeldEvery = topology.HeldMarkTTL / 3
+
+// markHeld marks a plain endpoint held for topology.HeldMarkTTL, so routers
+// send its deliveries to its held subject while it is busy or failing:
+// served by a consumer of its own, which waits for the endpoint's
+// semaphore, they are not moved one by one. Renewed at most every
+// markHeldEvery by this worker; the mark expires by itself once no
+// worker finds the endpoint busy or failing.
+func (w *Worker) markHeld(id string) {
+	now := time.Now()
+	if last, ok := w.marked.Load(id); ok && now.Sub(last.(time.Time)) < markHeldEvery {
+		return
+	}
+	w.marked.Store(id, now)
+	if w.heldMarks == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if _, err := w.heldMarks.Put(ctx, id, nil); err != nil {
+		w.log.Debug("held mark not set", "endpoint", id, "err", err)
 	}
 }

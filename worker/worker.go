@@ -72,6 +72,10 @@ type Worker struct {
 	shards [topology.Shards]jetstream.ConsumeContext
 	// movers bounds the deliveries being moved out of the queue at once.
 	movers chan struct{}
+	// heldMarks is the held marks bucket, marked the last time this worker
+	// marked each endpoint (id -> time.Time); see markHeld.
+	heldMarks jetstream.KeyValue
+	marked    sync.Map
 	// consumers are the endpoints this worker pulls from: only those with
 	// work (see activity.go). Run's goroutine owns the map.
 	consumers map[string]*endpointConsumer
@@ -240,6 +244,9 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: doorbell: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
+	if w.heldMarks, err = w.topo.Held(ctx); err != nil {
+		return fmt.Errorf("worker: %w", err)
+	}
 	if err := w.consumeShards(ctx); err != nil {
 		w.stopAll()
 		return fmt.Errorf("worker: %w", err)
@@ -385,6 +392,10 @@ func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
 		return
 	}
 	ec.activity.touch()
+	if len(ec.sem) == cap(ec.sem) && ec.layout.Plain() {
+		// Still busy: keep its deliveries coming here, not to the queue.
+		go w.markHeld(ec.id)
+	}
 	w.acquire(ec.sem, msg)
 	w.acquire(w.global, msg)
 	go func() {
