@@ -74,6 +74,11 @@ type bulkItemResult struct {
 	Error    *apiError     `json:"error,omitempty"`
 }
 
+// bulkChunk is how many items of a bulk creation are stored before their
+// events' start is read and set: small enough that an item is pending
+// (router.Config.PendingHold) for a fraction of a second.
+const bulkChunk = 64
+
 func (a *API) createEndpointsBulk(w http.ResponseWriter, r *http.Request) {
 	started := time.Now()
 	var in bulkCreateInput
@@ -143,46 +148,56 @@ func (a *API) createEndpointsBulk(w http.ResponseWriter, r *http.Request) {
 	// An item begun is finished even if the client goes away: it leaves
 	// either the endpoint or nothing.
 	ctx := context.WithoutCancel(r.Context())
+	// Items go in chunks, each stored, then given where its events begin
+	// (one read of the events stream per chunk): routers hold events for
+	// an endpoint still pending for at most router.Config.PendingHold, so
+	// no item may stay pending for the whole request.
 	stored := make([]uint64, len(built)) // revisions of the stored items
-	var wg sync.WaitGroup
-	for i, e := range built {
-		if e == nil {
+	for from := 0; from < len(built); from += bulkChunk {
+		to := min(from+bulkChunk, len(built))
+		var wg sync.WaitGroup
+		for i := from; i < to; i++ {
+			e := built[i]
+			if e == nil {
+				continue
+			}
+			if err := a.bulkSlot(r.Context(), deadline); err != nil {
+				fail(i, err)
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer func() { <-a.bulkSlots }()
+				rev, err := a.putNewEndpoint(ctx, e)
+				if err != nil {
+					fail(i, err)
+					return
+				}
+				stored[i] = rev
+			}()
+		}
+		wg.Wait()
+		var pos []int
+		var list []newEndpoint
+		for i := from; i < to; i++ {
+			if rev := stored[i]; rev != 0 {
+				pos = append(pos, i)
+				list = append(list, newEndpoint{e: built[i], rev: rev})
+			}
+		}
+		if len(list) == 0 {
 			continue
 		}
-		if err := a.bulkSlot(r.Context(), deadline); err != nil {
-			fail(i, err)
-			continue
-		}
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() { <-a.bulkSlots }()
-			rev, err := a.putNewEndpoint(ctx, e)
+		for j, err := range a.routeFrom(ctx, list) {
+			i := pos[j]
 			if err != nil {
 				fail(i, err)
-				return
+				continue
 			}
-			stored[i] = rev
-		}()
-	}
-	wg.Wait()
-	// Every stored item's events begin at one position, read once.
-	var pos []int
-	var list []newEndpoint
-	for i, rev := range stored {
-		if rev != 0 {
-			pos = append(pos, i)
-			list = append(list, newEndpoint{e: built[i], rev: rev})
+			v := view(built[i], true)
+			results[i] = bulkItemResult{Index: i, Status: http.StatusCreated, Endpoint: &v}
 		}
-	}
-	for j, err := range a.routeFrom(ctx, list) {
-		i := pos[j]
-		if err != nil {
-			fail(i, err)
-			continue
-		}
-		v := view(built[i], true)
-		results[i] = bulkItemResult{Index: i, Status: http.StatusCreated, Endpoint: &v}
 	}
 
 	out := bulkCreateResult{Items: results}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/topology"
 )
 
 // heldMarks follows the held marks bucket (topology.HeldBucket): plain
@@ -17,13 +19,32 @@ import (
 // worker renews it; without the bucket (being created, unreachable) every
 // plain endpoint routes to the queue, and workers move what must wait.
 type heldMarks struct {
-	m sync.Map // endpoint id -> struct{}
+	m sync.Map // endpoint id -> time.Time the mark was put
 }
 
-// has reports whether an endpoint is marked held.
+// has reports whether an endpoint is marked held. A mark is judged by its
+// age, not by the bucket's expiry: a key-value TTL removes the key without
+// telling watchers.
 func (h *heldMarks) has(id string) bool {
-	_, ok := h.m.Load(id)
-	return ok
+	at, ok := h.m.Load(id)
+	if !ok {
+		return false
+	}
+	if time.Since(at.(time.Time)) >= topology.HeldMarkTTL {
+		h.m.CompareAndDelete(id, at)
+		return false
+	}
+	return true
+}
+
+// prune forgets expired marks of endpoints no event went to since.
+func (h *heldMarks) prune() {
+	h.m.Range(func(id, at any) bool {
+		if time.Since(at.(time.Time)) >= topology.HeldMarkTTL {
+			h.m.CompareAndDelete(id, at)
+		}
+		return true
+	})
 }
 
 // follow keeps the marks until ctx is done, watching anew after a failure.
@@ -53,10 +74,14 @@ func (h *heldMarks) watch(ctx context.Context, open func(context.Context) (jetst
 		return err
 	}
 	defer func() { _ = watcher.Stop() }()
+	prune := time.NewTicker(topology.HeldMarkTTL)
+	defer prune.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-prune.C:
+			h.prune()
 		case e, ok := <-watcher.Updates():
 			if !ok {
 				return errors.New("held marks watcher closed")
@@ -65,7 +90,7 @@ func (h *heldMarks) watch(ctx context.Context, open func(context.Context) (jetst
 				continue // the initial values are in
 			}
 			if e.Operation() == jetstream.KeyValuePut {
-				h.m.Store(e.Key(), struct{}{})
+				h.m.Store(e.Key(), e.Created())
 			} else {
 				h.m.Delete(e.Key()) // expired, or removed
 			}

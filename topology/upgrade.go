@@ -122,20 +122,24 @@ func (t *Topology) moveLegacy(ctx context.Context, stream, endpointID string, l 
 		return nil
 	}
 	moved := 0
-	for seq := info.State.FirstSeq; seq > 0 && seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctx, seq)
+	for seq := info.State.FirstSeq; seq > 0 && seq <= info.State.LastSeq; {
+		// The next message at or after seq: a work queue has gaps where
+		// deliveries were acknowledged, and one old retry can hold the
+		// first sequence millions below the last.
+		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(">"))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			continue // acknowledged (work queue) or removed
+			break // none left
 		}
 		if err != nil {
 			return moved, fmt.Errorf("topology: upgrade: read %s #%d: %w", stream, seq, err)
 		}
+		seq = m.Sequence + 1
 		cp := nats.NewMsg(t.legacyTarget(m.Subject, endpointID, l, batches))
 		cp.Data = m.Data
 		for k, v := range m.Header {
 			cp.Header[k] = v
 		}
-		cp.Header.Set(jetstream.MsgIDHeader, "mig."+stream+"."+strconv.FormatUint(seq, 10))
+		cp.Header.Set(jetstream.MsgIDHeader, "mig."+stream+"."+strconv.FormatUint(m.Sequence, 10))
 		cp.Header.Set(MigratedHeader, "1")
 		f, err := t.js.PublishMsgAsync(cp)
 		if err != nil {

@@ -96,7 +96,7 @@ func (w *Worker) settleAs(msg jetstream.Msg, s settlement, endpointID, deliveryI
 	switch s.op {
 	case "term":
 		op = msg.Term
-	case "nak":
+	case "nak", "nakHere":
 		op = func() error { return msg.NakWithDelay(s.delay) }
 	}
 	w.settle(op, s.op, endpointID, deliveryID)
@@ -115,9 +115,12 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 	}
 	ep := w.reg.Snapshot().Get(endpointID)
 	switch {
-	case ep == nil:
-		// Deleted: its stream goes with it.
+	case ep == nil && w.deleted(ctx, endpointID):
 		return hold(termIt)
+	case ep == nil:
+		// Created, but this worker's view of the endpoints lags behind
+		// the router's: the delivery waits for it here.
+		return hold(settlement{op: "nakHere", delay: time.Second})
 	case errors.Is(ep.Broken, endpoint.ErrSealed):
 		// Without its secrets it cannot be signed: held until the master
 		// key is right, not dead-lettered.
@@ -139,9 +142,12 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 	a.base, _ = strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	a.rec.Number, a.rec.Queue = a.base+1, a.base
 	a.logSeq, _ = strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
-	if meta.NumDelivered > 1 || msg.Headers().Get(delivery.HeaderMoved) != "" || msg.Headers().Get(topology.MigratedHeader) != "" {
-		// A redelivery, or a delivery moved out of the queue or by an
-		// upgrade: the log, not
+	if meta.NumDelivered > 1 || msg.Headers().Get(delivery.HeaderMoved) != "" || msg.Headers().Get(topology.MigratedHeader) != "" ||
+		msg.Headers().Get(readLogHeader) != "" {
+		// A redelivery, a delivery moved out of the queue or by an
+		// upgrade, or one stored before its consumer was made (an earlier
+		// consumer, removed, forgot its redeliveries and delayed naks, not
+		// the delivery): the log, not
 		// NumDelivered (which also counts hand-backs and held rounds),
 		// says which attempt this is.
 		last, seq, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID)
@@ -318,4 +324,21 @@ func retryWait(last *delivery.Attempt, now time.Time) time.Duration {
 	}
 	due := last.Time.Add(time.Duration(last.DurationSeconds*float64(time.Second)) + time.Duration(last.NextAttemptInSeconds*float64(time.Second)))
 	return max(due.Sub(now), 0)
+}
+
+// readLogHeader marks, in this process only, a delivery whose attempts
+// must be read from the log (see consume).
+const readLogHeader = "Hookd-Read-Log"
+
+// deleted reports whether an endpoint is gone from the endpoints bucket,
+// which decides over this worker's view of it (that may lag behind a
+// creation). Unsure (the bucket unreadable) is not deleted.
+func (w *Worker) deleted(ctx context.Context, endpointID string) bool {
+	if w.endpoints == nil {
+		return true
+	}
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	_, err := w.endpoints.Get(ctx, endpointID)
+	return errors.Is(err, endpoint.ErrNotFound)
 }

@@ -371,6 +371,18 @@ func (w *Worker) consume(ctx context.Context, ec *endpointConsumer, spec topolog
 		ec.drain(closedAfter(drainTimeout))
 		return err
 	}
+	// A delivery stored before its consumer was made may have waited in
+	// an earlier consumer of the subject (removed when idle, or by hand),
+	// whose redelivery count and delayed naks went with it: its attempts
+	// are read from the log.
+	created := cons.CachedInfo().Created
+	inner := handle
+	handle = func(msg jetstream.Msg) {
+		if meta, err := msg.Metadata(); err == nil && meta.Timestamp.Before(created) && msg.Headers() != nil {
+			msg.Headers().Set(readLogHeader, "1")
+		}
+		inner(msg)
+	}
 	cc, err := cons.Consume(handle,
 		jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
