@@ -62,5 +62,3 @@ func TestRetryWaitsAfterItsConsumerIsMadeAnew(t *testing.T) {
 		t.Fatalf("%d attempts within seconds of a retry due in 1h (numbers restart)", len(as))
 	}
 }
-
-
