@@ -151,3 +151,24 @@ func TestRetentionFlagsReachTheTopology(t *testing.T) {
 		t.Fatalf("topology %+v", cfg.Topology)
 	}
 }
+
+// hookd bench --cluster refuses, before starting anything, a node count it
+// cannot run and the one-node flags it would otherwise ignore, naming the
+// flag.
+func TestBenchClusterRefusesWhatDoesNotApply(t *testing.T) {
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"bench", "--cluster", "4"}, "--cluster"},
+		{[]string{"bench", "--cluster", "3", "--rate", "100"}, "--rate"},
+		{[]string{"bench", "--cluster", "3", "--nats", "nats://127.0.0.1:1"}, "--nats"},
+		{[]string{"bench", "--cluster", "3", "--idle", "10ms"}, "--idle"},
+		{[]string{"bench", "--cluster", "3", "--endpoints", "0"}, "--endpoints"},
+	} {
+		var out, errOut bytes.Buffer
+		if code := Main(c.args, &out, &errOut, env(nil)); code != 2 || !strings.Contains(errOut.String(), c.want) {
+			t.Errorf("%v: exit %d %q, want 2 naming %s", c.args, code, errOut.String(), c.want)
+		}
+	}
+}

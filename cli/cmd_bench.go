@@ -39,7 +39,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "pad each event's data to about this size")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "deliveries in flight per endpoint, and the direct HTTP baseline's concurrency")
 	fs.DurationVar(&cfg.Idle, "idle", 0, "first measure CPU and memory this long with the endpoints created and no events")
-	fs.BoolVar(&cfg.NoBaselines, "no-baselines", false, "skip the direct HTTP and raw JetStream baselines")
+	fs.BoolVar(&cfg.NoBaselines, "no-baselines", false, "skip the direct HTTP and raw JetStream baselines (with --cluster: the one-endpoint run)")
+	cluster := fs.Int("cluster", 0, "instead, start this many `hookd serve` nodes (3 or 5) as a cluster on 127.0.0.1 and measure each node's idle CPU and memory with --endpoints, after a one-endpoint run as the baseline (Linux)")
 	fs.Usage = func() {
 		_, _ = fmt.Fprint(fs.Output(), "Usage: hookd bench [flags]\n       hookd bench receiver [--listen ADDR]\n\n"+
 			"Runs the whole pipeline against a receiver, drives events, and reports throughput, latency,\n"+
@@ -54,6 +55,9 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	if fs.NArg() > 0 {
 		return &usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	if *cluster != 0 {
+		return runBenchCluster(ctx, fs, cfg, *cluster, *asJSON, *logLevel, stdout, stderr)
 	}
 	if *rate != "max" {
 		r, err := strconv.ParseFloat(*rate, 64)
@@ -107,6 +111,47 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 		return err
 	}
 	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(res)
+	}
+	return res.WriteText(stdout)
+}
+
+// runBenchCluster runs `hookd bench --cluster N`: only --endpoints,
+// --idle, --no-baselines, --json and --log-level apply; the other flags
+// shape the one-node pipeline and are refused rather than ignored.
+func runBenchCluster(ctx context.Context, fs *flag.FlagSet, one bench.Config, nodes int, asJSON bool, logLevel string, stdout, stderr io.Writer) error {
+	var refused error
+	fs.Visit(func(f *flag.Flag) {
+		switch f.Name {
+		case "cluster", "endpoints", "idle", "no-baselines", "json", "log-level":
+		default:
+			if refused == nil {
+				refused = &usageError{fmt.Errorf("--%s does not apply with --cluster", f.Name)}
+			}
+		}
+	})
+	if refused != nil {
+		return refused
+	}
+	log, err := newLogger(logLevel, "text", stderr)
+	if err != nil {
+		return &usageError{err}
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return fmt.Errorf("--cluster starts nodes from this binary: %w", err)
+	}
+	cfg := bench.ClusterConfig{Binary: self, Nodes: nodes, Endpoints: one.Endpoints, Idle: one.Idle, NoBaselines: one.NoBaselines, Logger: log}
+	if err := cfg.Validate(); err != nil {
+		return &usageError{err}
+	}
+	res, err := bench.RunCluster(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	if asJSON {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", "  ")
 		return enc.Encode(res)

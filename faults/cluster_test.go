@@ -23,34 +23,68 @@ import (
 
 const adminKey = "hk_faults_admin_key_0123456789"
 
-// receiver counts deliveries per endpoint path and webhook-id; while down
-// it answers 503 to everything.
+// receiver counts deliveries per endpoint path and webhook-id, and keeps
+// every path's arrivals in order; while down it answers 503 to everything.
 type receiver struct {
 	*httptest.Server
 	down atomic.Bool
 	// delay is the receiver's work per request, in ns.
-	delay atomic.Int64
-	mu    sync.Mutex
-	got   map[string]map[string]int // path -> webhook-id -> deliveries
+	delay    atomic.Int64
+	mu       sync.Mutex
+	got      map[string]map[string]int // path -> webhook-id -> deliveries
+	arrivals map[string][]string       // path -> webhook-ids in order of arrival
+	refused  map[string]int            // path -> requests answered 503 while down
 }
 
 func newReceiver(t *testing.T) *receiver {
-	rc := &receiver{got: map[string]map[string]int{}}
+	rc := &receiver{got: map[string]map[string]int{}, arrivals: map[string][]string{}, refused: map[string]int{}}
 	rc.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rc.down.Load() {
+			rc.mu.Lock()
+			rc.refused[r.URL.Path]++
+			rc.mu.Unlock()
 			w.WriteHeader(http.StatusServiceUnavailable)
 			return
 		}
 		time.Sleep(time.Duration(rc.delay.Load())) // the receiver's work
+		id := r.Header.Get("webhook-id")
 		rc.mu.Lock()
 		if rc.got[r.URL.Path] == nil {
 			rc.got[r.URL.Path] = map[string]int{}
 		}
-		rc.got[r.URL.Path][r.Header.Get("webhook-id")]++
+		rc.got[r.URL.Path][id]++
+		rc.arrivals[r.URL.Path] = append(rc.arrivals[r.URL.Path], id)
 		rc.mu.Unlock()
 	}))
 	t.Cleanup(rc.Close)
 	return rc
+}
+
+// firstArrivalsOutOfOrder checks an ordered endpoint's deliveries, at least
+// once each, against the order the events were accepted in: key gives an
+// event's ordering key from its webhook-id, and rank its position among the
+// accepted events. A redelivery (an event arriving again after a kill) may
+// repeat an earlier event at any point, so what must hold is that the
+// first arrivals of each key's events come in increasing rank: no event is
+// delivered for the first time before an event of its key accepted
+// earlier. It returns the first violation, or "".
+func (rc *receiver) firstArrivalsOutOfOrder(path string, key func(id string) string, rank map[string]int) string {
+	rc.mu.Lock()
+	defer rc.mu.Unlock()
+	seen := map[string]bool{}
+	last := map[string]string{} // key -> the latest event delivered for the first time
+	for n, id := range rc.arrivals[path] {
+		if seen[id] {
+			continue
+		}
+		seen[id] = true
+		k := key(id)
+		if prev, ok := last[k]; ok && rank[id] < rank[prev] {
+			return fmt.Sprintf("arrival %d: %s (key %s) delivered for the first time after %s, accepted later", n, id, k, prev)
+		}
+		last[k] = id
+	}
+	return ""
 }
 
 // ledger counts, for one endpoint path, the accepted events delivered and
@@ -94,11 +128,16 @@ func apiCall(t *testing.T, base, method, path, body string) []byte {
 }
 
 // Three `hookd serve` cluster nodes (replicas 3) plus a separate router
-// and worker, under a load of 5,000 events to three endpoints, while in
+// and worker, under a load of 5,000 events to five endpoints, while in
 // turn a worker is SIGKILLed mid-delivery, a router is SIGKILLed, one
 // cluster node (NATS included) is SIGKILLed and restarted, and the receiver
-// is down for a while. Every accepted event reaches every endpoint at
-// least once, and no endpoint stream keeps a message.
+// is down until it has refused attempts to every endpoint. Three endpoints are plain (the shared queue and its
+// shard consumers; retries move to their held subjects), one has
+// max_in_flight (its own consumer on the held stream from the start), one
+// is ordered by a key (a single-in-flight consumer per lane). Every
+// accepted event reaches every endpoint at least once, each key's events
+// reach the ordered endpoint first in the order they were accepted, and no
+// delivery stream keeps a message.
 func TestFaultsUnderLoad(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-process fault test: -short")
@@ -127,9 +166,14 @@ func TestFaultsUnderLoad(t *testing.T) {
 	}
 	api := "http://" + httpAddrs[0]
 	rc := newReceiver(t)
-	paths := []string{"/a", "/b", "/c"}
+	paths := []string{"/a", "/b", "/c", "/held", "/ordered"}
+	extra := map[string]string{
+		"/held": `,"max_in_flight":8`,
+		// Events carry k = i mod orderKeys: keys share the 16 lanes.
+		"/ordered": `,"ordering":"ordered","ordering_key":"data.k"`,
+	}
 	for _, p := range paths {
-		apiCall(t, api, http.MethodPost, "/v1/endpoints", fmt.Sprintf(`{"url":%q,"events":["load.*"]}`, rc.URL+p))
+		apiCall(t, api, http.MethodPost, "/v1/endpoints", fmt.Sprintf(`{"url":%q,"events":["load.*"]%s}`, rc.URL+p, extra[p]))
 	}
 	worker := startProc(t, "worker", append([]string{"worker", "--nats", natsURLs}, common...)...)
 	router := startProc(t, "router", append([]string{"router", "--nats", natsURLs}, common...)...)
@@ -143,7 +187,8 @@ func TestFaultsUnderLoad(t *testing.T) {
 	js, _ := jetstream.New(nc)
 	const events = 5000
 	var accepted []string
-	var lastFault time.Time
+	var lastFault, downAt time.Time
+	var downFor time.Duration
 	start := time.Now()
 	for i := range events {
 		switch i {
@@ -161,9 +206,15 @@ func TestFaultsUnderLoad(t *testing.T) {
 			nodes[2].start()
 		case 4000:
 			rc.down.Store(true)
+			downAt = time.Now()
 		case 4500:
+			// Up again only once every endpoint has had attempts refused, so
+			// that each one's retries are exercised, however far behind
+			// the publisher its deliveries run.
+			waitRefused(t, rc, paths)
 			rc.down.Store(false)
 			lastFault = time.Now()
+			downFor = lastFault.Sub(downAt)
 		}
 		id := "ev-" + strconv.Itoa(i)
 		if !publish(t, js, id, i) {
@@ -182,18 +233,33 @@ func TestFaultsUnderLoad(t *testing.T) {
 	deadline := time.Now().Add(3 * time.Minute)
 	for d, _ := total(); d < len(accepted)*len(paths); d, _ = total() {
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d deliveries after 3 minutes\nnode3: %s", d, len(accepted)*len(paths), nodes[2].logTail())
+			var perPath []string
+			for _, p := range paths {
+				n, _ := rc.ledger(p, accepted)
+				perPath = append(perPath, fmt.Sprintf("%s %d", p, n))
+			}
+			t.Fatalf("%d of %d deliveries after 3 minutes (%s)\nnode3: %s", d, len(accepted)*len(paths), strings.Join(perPath, ", "), nodes[2].logTail())
 		}
 		time.Sleep(100 * time.Millisecond) // polling the receiver's ledger
 	}
 	recovered := time.Since(lastFault)
 	// No delivery stream keeps an orphaned message.
-	for _, name := range []string{topology.Names{}.HeldStream(), topology.Names{}.BatchesStream()} {
+	names := topology.Names{}
+	for _, name := range []string{names.QueueStream(), names.HeldStream(), names.BatchesStream()} {
 		waitEmpty(t, js, name)
 	}
 	delivered, dups := total()
-	t.Logf("RESULT accepted=%d deliveries=%d (of %d) duplicates=%d lost=0 published_in=%s recovered_after_last_fault=%s",
-		len(accepted), delivered, len(accepted)*len(paths), dups, publishedIn.Round(time.Millisecond), recovered.Round(time.Millisecond))
+	var perPath []string
+	for _, p := range paths {
+		d, dup := rc.ledger(p, accepted)
+		rc.mu.Lock()
+		refused := rc.refused[p]
+		rc.mu.Unlock()
+		perPath = append(perPath, fmt.Sprintf("%s=%d/%d+%d(503:%d)", p, d, len(accepted), dup, refused))
+	}
+	t.Logf("RESULT accepted=%d deliveries=%d (of %d) duplicates=%d lost=0 published_in=%s receiver_down_for=%s recovered_after_last_fault=%s per_endpoint(delivered/accepted+duplicates(503s_while_down))=%s",
+		len(accepted), delivered, len(accepted)*len(paths), dups, publishedIn.Round(time.Millisecond), downFor.Round(time.Millisecond), recovered.Round(time.Millisecond),
+		strings.Join(perPath, ","))
 	if len(accepted) != events {
 		t.Fatalf("%d of %d events accepted: publishes are retried until acknowledged", len(accepted), events)
 	}
@@ -202,13 +268,51 @@ func TestFaultsUnderLoad(t *testing.T) {
 	if limit := 3 * 64 * len(paths); dups > limit {
 		t.Fatalf("%d duplicate deliveries, more than the %d that could have been in flight at the kills", dups, limit)
 	}
+	rank := make(map[string]int, len(accepted))
+	for i, id := range accepted {
+		rank[id] = i
+	}
+	key := func(id string) string {
+		i, _ := strconv.Atoi(strings.TrimPrefix(id, "ev-"))
+		return strconv.Itoa(i % orderKeys)
+	}
+	if v := rc.firstArrivalsOutOfOrder("/ordered", key, rank); v != "" {
+		t.Fatalf("the ordered endpoint's deliveries are out of order: %s", v)
+	}
+}
+
+// orderKeys is how many ordering keys the load's events spread over.
+const orderKeys = 8
+
+// waitRefused waits until the receiver, down, has refused at least one
+// attempt to each of paths.
+func waitRefused(t *testing.T, rc *receiver, paths []string) {
+	t.Helper()
+	deadline := time.Now().Add(time.Minute)
+	for {
+		rc.mu.Lock()
+		var none []string
+		for _, p := range paths {
+			if rc.refused[p] == 0 {
+				none = append(none, p)
+			}
+		}
+		rc.mu.Unlock()
+		if len(none) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no attempt to %v for a minute while the receiver was down: deliveries stalled", none)
+		}
+		time.Sleep(20 * time.Millisecond) // polling the receiver's counters
+	}
 }
 
 // publish sends one event with its id, retrying until JetStream
 // acknowledges it (a producer's duty); the id makes retries one event.
 func publish(t *testing.T, js jetstream.JetStream, id string, i int) bool {
 	t.Helper()
-	data, _ := json.Marshal(map[string]int{"i": i})
+	data, _ := json.Marshal(map[string]int{"i": i, "k": i % orderKeys})
 	deadline := time.Now().Add(time.Minute)
 	for time.Now().Before(deadline) {
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
