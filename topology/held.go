@@ -31,9 +31,15 @@ import (
 // endpoints that received one delivery each do not keep thousands.
 const ConsumerInactiveThreshold = 2 * time.Minute
 
-// DefaultHeldMaxConsumers bounds the endpoint consumers on HeldStream (see
-// Config.HeldMaxConsumers).
-const DefaultHeldMaxConsumers = 10_000
+// Default bounds of the endpoint consumers on HeldStream (see
+// Config.HeldMaxConsumers): each consumer slows every acknowledgement on
+// its stream a little (internal/serverpins), and on a cluster it is a Raft
+// group of its own, measured at 0.02-0.035% of a core per node even idle
+// (BENCHMARKS.md): 200 stay within the 5% idle budget of an R3 node.
+const (
+	DefaultHeldMaxConsumers        = 1000
+	DefaultClusterHeldMaxConsumers = 200
+)
 
 // deliveryStreams are HeldStream and BatchesStream.
 func (t *Topology) deliveryStreams() []jetstream.StreamConfig {

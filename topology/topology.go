@@ -70,7 +70,8 @@ type Config struct {
 	// HeldMaxConsumers bounds the endpoint consumers on HeldStream: the
 	// endpoints (and lanes) with deliveries being worked on at once. An
 	// endpoint beyond it waits until one goes idle. Optional: default
-	// DefaultHeldMaxConsumers.
+	// DefaultHeldMaxConsumers, DefaultClusterHeldMaxConsumers with more
+	// than one replica.
 	HeldMaxConsumers int
 }
 
@@ -104,6 +105,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.HeldMaxConsumers <= 0 {
 		c.HeldMaxConsumers = DefaultHeldMaxConsumers
+		if c.Replicas > 1 {
+			c.HeldMaxConsumers = DefaultClusterHeldMaxConsumers
+		}
 	}
 	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.DeliveriesMaxBytes} {
 		*n = noLimit(*n)

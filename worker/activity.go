@@ -78,7 +78,15 @@ func (w *Worker) wake(ctx context.Context, id string, lane int) {
 	}
 	ec, err = w.start(ctx, id, l, lanes)
 	if err != nil {
-		w.log.Debug("cannot consume endpoint yet", "endpoint", id, "err", err)
+		// At the held stream's consumer bound (topology.Config.HeldMaxConsumers)
+		// the endpoint waits for another to go idle: the sweep tries again.
+		// Said once a minute at most: doorbells ring every 250 ms.
+		if now := time.Now().UnixNano(); now-w.warnedWake.Load() >= int64(time.Minute) {
+			w.warnedWake.Store(now)
+			w.log.Warn("cannot consume endpoint yet", "endpoint", id, "err", err)
+		} else {
+			w.log.Debug("cannot consume endpoint yet", "endpoint", id, "err", err)
+		}
 		return
 	}
 	w.consumers[id] = ec

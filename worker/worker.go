@@ -76,6 +76,8 @@ type Worker struct {
 	// marked each endpoint (id -> time.Time); see markHeld.
 	heldMarks jetstream.KeyValue
 	marked    sync.Map
+	// warnedWake is when a wake last failed at Warn (unix ns).
+	warnedWake atomic.Int64
 	// consumers are the endpoints this worker pulls from: only those with
 	// work (see activity.go). Run's goroutine owns the map.
 	consumers map[string]*endpointConsumer
