@@ -51,6 +51,19 @@ type Config struct {
 	// Drain bounds the wait for deliveries after driving stops, once no
 	// progress is made. Optional: default 10s.
 	Drain time.Duration
+	// FailingBacklog, when set, measures isolation: the run drives the
+	// endpoints twice at Rate for Duration, first as usual, then with one
+	// more endpoint that answers 503 after FailingDelay (retrying every
+	// second) and has this many deliveries waiting, and reports both
+	// latencies (Result.Isolation). Optional: default 0, none; needs a
+	// Rate; at most MaxFailingBacklog.
+	FailingBacklog int
+	// FailingWait is how long the run waits once the failing backlog is in
+	// place (routed, out of the shared queue, the pipeline quiet) before
+	// the with-backlog drive: a backlog that arrived a while ago, as most
+	// do, no longer weighs in the server's memory of recent message ids
+	// (its 2-minute duplicate window) and caches. Optional: default 0.
+	FailingWait time.Duration
 	// Baselines runs the direct HTTP and raw JetStream baselines. Optional:
 	// default true (set NoBaselines to skip them).
 	NoBaselines bool
@@ -68,6 +81,11 @@ type Config struct {
 	// default (200/s). Tests lower it.
 	apiKeyRateLimit float64
 }
+
+// MaxFailingBacklog is the largest Config.FailingBacklog: the default
+// per-endpoint backlog cap (topology.DefaultEndpointMaxMsgs), beyond
+// which routing would refuse the failing endpoint's deliveries.
+const MaxFailingBacklog = topology.DefaultEndpointMaxMsgs
 
 func (c *Config) setDefaults() {
 	if c.Endpoints == 0 {
@@ -102,6 +120,14 @@ func (c Config) Validate() error {
 		return fmt.Errorf("--concurrency must be positive, not %d", c.Concurrency)
 	case topology.ValidatePrefix(c.Prefix) != nil:
 		return fmt.Errorf("--prefix: %v", topology.ValidatePrefix(c.Prefix))
+	case c.FailingBacklog < 0 || c.FailingBacklog > MaxFailingBacklog:
+		return fmt.Errorf("--failing-backlog must be from 0 to %d, not %d", MaxFailingBacklog, c.FailingBacklog)
+	case c.FailingBacklog > 0 && c.Rate == 0:
+		// At saturation latency is the queue the driver builds, whatever
+		// the failing endpoint does.
+		return errors.New("--failing-backlog needs a fixed --rate, not max: isolation compares latencies below saturation")
+	case c.FailingWait < 0 || c.FailingWait > 0 && c.FailingBacklog == 0:
+		return fmt.Errorf("--failing-wait must be positive, with --failing-backlog, not %s", c.FailingWait)
 	case c.SyncAlways && c.NATSURLs != "":
 		return errors.New("--sync always applies to the embedded server only: configure sync on your NATS servers")
 	}

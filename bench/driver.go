@@ -17,6 +17,9 @@ type drive struct {
 	published  int64  // acknowledged
 	rejected   int64  // refused or unanswered
 	start, end time.Time
+	// next is the seq after the last one sent: where a later drive starts,
+	// so a late delivery of this one can never pass for one of the next.
+	next int64
 }
 
 type inflight struct {
@@ -24,10 +27,11 @@ type inflight struct {
 	f   jetstream.PubAckFuture
 }
 
-// driveEvents publishes events for cfg.Duration: open-loop at cfg.Rate,
-// each carrying its scheduled send time, or as fast as JetStream accepts
-// them when the rate is 0 (each then carries its send time).
-func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Names, cfg Config) (*drive, error) {
+// driveEvents publishes events numbered from first for cfg.Duration:
+// open-loop at cfg.Rate, each carrying its scheduled send time, or as fast
+// as JetStream accepts them when the rate is 0 (each then carries its send
+// time).
+func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Names, cfg Config, first int64) (*drive, error) {
 	d := &drive{}
 	pending := make(chan inflight, 1<<14)
 	collected := make(chan struct{})
@@ -53,7 +57,7 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Nam
 		interval = time.Duration(float64(time.Second) / cfg.Rate)
 	}
 	d.start = time.Now()
-	var seq int64
+	seq := first
 	var err error
 	for err == nil && ctx.Err() == nil {
 		now := time.Now()
@@ -63,12 +67,12 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Nam
 		}
 		due := seq + 256 // saturation: publish in runs, JetStream's pending limit paces them
 		if interval > 0 {
-			due = int64(elapsed/interval) + 1
+			due = first + int64(elapsed/interval) + 1
 		}
 		for ; seq < due; seq++ {
 			sched := now
 			if interval > 0 {
-				sched = d.start.Add(time.Duration(seq) * interval)
+				sched = d.start.Add(time.Duration(seq-first) * interval)
 			}
 			// A fresh buffer each: the client keeps the message until acked.
 			data := appendEvent(nil, seq, cfg.Endpoints, sched.UnixNano(), pad)
@@ -79,7 +83,7 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Nam
 			pending <- inflight{seq, f}
 		}
 		if interval > 0 {
-			next := d.start.Add(time.Duration(seq) * interval)
+			next := d.start.Add(time.Duration(seq-first) * interval)
 			if wait := time.Until(next); wait > 0 {
 				time.Sleep(min(wait, time.Millisecond)) // the schedule, not a synchronisation
 			}
@@ -90,7 +94,7 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Nam
 	case <-time.After(30 * time.Second):
 		err = errors.Join(err, errors.New("driver: publishes still unacknowledged after 30s"))
 	}
-	d.end = time.Now()
+	d.end, d.next = time.Now(), seq
 	close(pending)
 	<-collected
 	return d, err

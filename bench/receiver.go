@@ -5,8 +5,17 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 )
+
+// FailingPath is where the bench's failing endpoint (--failing-backlog)
+// delivers: the receiver answers 503 there after FailingDelay, as an
+// overloaded receiver does, and only counts the attempts.
+const FailingPath = "/failing"
+
+// FailingDelay is how long the receiver takes to answer 503 on FailingPath.
+const FailingDelay = time.Second
 
 // Receiver is the bench's webhook receiver: it answers 200 at once and
 // records, per event, that it arrived and how late (from its scheduled
@@ -19,14 +28,30 @@ type Receiver struct {
 	distinct, duplicates, unreadable int64
 	first, last                      time.Time
 	baseline                         int64 // POSTs to /baseline
+	// failing counts the attempts on FailingPath, answered or not.
+	failing atomic.Int64
 }
 
 // NewReceiver returns an empty Receiver.
 func NewReceiver() *Receiver { return &Receiver{latency: &Histogram{}} }
 
-// ServeHTTP records a delivery (any path but /baseline, /stats, /reset).
+// ServeHTTP records a delivery (any path but /baseline, /stats, /reset and
+// FailingPath).
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch {
+	case r.URL.Path == FailingPath:
+		// Counted apart, never in the ledger of the measured endpoints.
+		rc.failing.Add(1)
+		_, _ = io.Copy(io.Discard, r.Body)
+		t := time.NewTimer(FailingDelay)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-r.Context().Done():
+			return
+		}
+		w.WriteHeader(http.StatusServiceUnavailable)
+		return
 	case r.URL.Path == "/stats" && r.Method == http.MethodGet:
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(rc.Stats())
@@ -73,6 +98,7 @@ func (rc *Receiver) Reset() {
 	rc.latency, rc.seen = &Histogram{}, nil
 	rc.distinct, rc.duplicates, rc.unreadable, rc.baseline = 0, 0, 0, 0
 	rc.first, rc.last = time.Time{}, time.Time{}
+	rc.failing.Store(0)
 }
 
 // ReceiverStats is what a Receiver has seen.
@@ -83,6 +109,8 @@ type ReceiverStats struct {
 	First      time.Time `json:"first"`
 	Last       time.Time `json:"last"`
 	Latency    Latency   `json:"latency_seconds"`
+	// FailingAttempts counts the attempts on FailingPath.
+	FailingAttempts int64 `json:"failing_attempts"`
 }
 
 // Latency is a latency distribution in seconds.
@@ -101,7 +129,8 @@ func (rc *Receiver) Stats() ReceiverStats {
 	h := rc.latency
 	return ReceiverStats{Distinct: rc.distinct, Duplicates: rc.duplicates, Unreadable: rc.unreadable, First: rc.first, Last: rc.last,
 		Latency: Latency{P50: h.Quantile(0.5).Seconds(), P90: h.Quantile(0.9).Seconds(), P99: h.Quantile(0.99).Seconds(),
-			P999: h.Quantile(0.999).Seconds(), Max: h.Max().Seconds()}}
+			P999: h.Quantile(0.999).Seconds(), Max: h.Max().Seconds()},
+		FailingAttempts: rc.failing.Load()}
 }
 
 // delivered reports whether event seq arrived, and the number of baseline

@@ -41,6 +41,22 @@ func (r *Result) WriteText(w io.Writer) error {
 			fmt.Sprintf("baseline      direct HTTP POST loop %10.0f req/s   -> deliveries/s / direct HTTP = %.2f (best of a run before and after)", r.DirectHTTPPerSecond, r.VsDirectHTTP),
 			fmt.Sprintf("baseline      JetStream publish     %10.0f msg/s   -> deliveries/s / JetStream   = %.2f", r.JetStreamPerSecond, r.VsJetStream))
 	}
+	if iso := r.Isolation; iso != nil {
+		lines = append(lines, "", fmt.Sprintf("isolation     one more endpoint answering 503 after %s, %d deliveries waiting for it (%d published, %d refused):",
+			FailingDelay, iso.BacklogAtStart, iso.BacklogPublished, iso.BacklogRejected),
+			fmt.Sprintf("              routed in %.1f s, out of the shared queue %.1f s later, quiet %.1f s later (%.2f cores, %.2f idle), then waited %.0f s",
+				iso.RoutedSeconds, iso.SettledSeconds, iso.QuietSeconds, iso.StartCPU, iso.IdleCPU, iso.WaitedSeconds),
+			fmt.Sprintf("              %d attempts to it during the run, %d waiting at the end", iso.FailingAttempts, iso.BacklogAtEnd))
+		for _, ph := range []struct {
+			name string
+			p    Phase
+		}{{"without it", iso.Baseline}, {"with it", iso.WithBacklog}} {
+			lines = append(lines, fmt.Sprintf("  %-11s p50 %s  p90 %s  p99 %s  p99.9 %s  max %s; %.0f deliveries/s; ledger %d = %d + %d missing%s",
+				ph.name, secs(ph.p.Latency.P50), secs(ph.p.Latency.P90), secs(ph.p.Latency.P99), secs(ph.p.Latency.P999), secs(ph.p.Latency.Max),
+				ph.p.DeliveriesPerSecond, ph.p.Ledger.Published, ph.p.Ledger.Delivered, ph.p.Ledger.Missing, unbalanced(ph.p.Ledger)))
+		}
+		lines = append(lines, fmt.Sprintf("  p99 with / without = %.2f (target: at most 2)", iso.P99Ratio))
+	}
 	for _, line := range lines {
 		if _, err := fmt.Fprintln(w, line); err != nil {
 			return err
@@ -51,4 +67,12 @@ func (r *Result) WriteText(w io.Writer) error {
 
 func secs(s float64) string {
 	return time.Duration(s * float64(time.Second)).Round(10 * time.Microsecond).String()
+}
+
+// unbalanced flags a phase's ledger that does not balance.
+func unbalanced(l Ledger) string {
+	if l.Balanced {
+		return ""
+	}
+	return fmt.Sprintf(" NOT BALANCED (%d unexpected, %d duplicates): void", l.Unexpected, l.Duplicates)
 }

@@ -51,6 +51,10 @@ type Result struct {
 	JetStreamPerSecond  float64 `json:"jetstream_publish_per_second,omitempty"`
 	VsDirectHTTP        float64 `json:"deliveries_vs_direct_http,omitempty"`
 	VsJetStream         float64 `json:"deliveries_vs_jetstream_publish,omitempty"`
+
+	// Isolation is set by --failing-backlog; the fields above then describe
+	// its WithBacklog phase.
+	Isolation *Isolation `json:"isolation,omitempty"`
 }
 
 // Ledger accounts for every event: published = delivered + missing. A run
@@ -136,26 +140,37 @@ func Run(ctx context.Context, cfg Config) (*Result, error) {
 			return nil, err
 		}
 	}
-	if err := rcv.reset(ctx); err != nil {
-		return nil, err
+	var first int64
+	if cfg.FailingBacklog > 0 {
+		// The same drive without, then with, the failing endpoint.
+		idle := cpuUse(ctx, time.Second)
+		base, err := measure(ctx, js, rcv, p.app.Names(), cfg, 0)
+		if err != nil {
+			return nil, err
+		}
+		res.Isolation = &Isolation{FailingBacklog: cfg.FailingBacklog, IdleCPU: idle, Baseline: base.Phase}
+		if err := p.queueFailingBacklog(ctx, js, cfg, receiverURL, res.Isolation); err != nil {
+			return nil, err
+		}
+		first = base.next
 	}
-	cpu0 := cpuTime()
-	d, err := driveEvents(ctx, js, p.app.Names(), cfg)
+	ph, err := measure(ctx, js, rcv, p.app.Names(), cfg, first)
 	if err != nil {
 		return nil, err
 	}
-	stats, err := waitDelivered(ctx, rcv, d.published, cfg.Drain)
-	if err != nil {
-		return nil, err
+	res.Ledger, res.AcceptedPerSecond, res.DeliveriesPerSecond = ph.Ledger, ph.AcceptedPerSecond, ph.DeliveriesPerSecond
+	res.Latency, res.CPUSecondsPer1000 = ph.Latency, ph.CPUSecondsPer1000
+	if iso := res.Isolation; iso != nil {
+		iso.WithBacklog, iso.FailingAttempts = ph.Phase, ph.failing
+		if iso.Baseline.Latency.P99 > 0 {
+			iso.P99Ratio = iso.WithBacklog.Latency.P99 / iso.Baseline.Latency.P99
+		}
+		b, err := p.app.Topology().Backlog(ctx, iso.FailingEndpoint)
+		if err != nil {
+			return nil, fmt.Errorf("failing endpoint's backlog: %w", err)
+		}
+		iso.BacklogAtEnd = b.Messages
 	}
-	cpu := cpuTime() - cpu0
-	res.Ledger = ledgerOf(d, stats, rcv)
-	res.AcceptedPerSecond = float64(d.published) / d.end.Sub(d.start).Seconds()
-	if stats.Distinct > 0 {
-		res.DeliveriesPerSecond = float64(stats.Distinct) / stats.Last.Sub(d.start).Seconds()
-		res.CPUSecondsPer1000 = cpu.Seconds() / float64(stats.Distinct) * 1000
-	}
-	res.Latency = stats.Latency
 	if !cfg.NoBaselines {
 		// Again after the run; the higher figure is the baseline, so that a
 		// noisy neighbour during one of them cannot flatter hookd.

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"io"
 	"log/slog"
 	"strings"
@@ -73,6 +74,63 @@ func TestRunCreatesManyEndpointsWithinTheKeyRate(t *testing.T) {
 	}
 }
 
+// --failing-backlog drives the endpoints twice, without and with an
+// endpoint answering 503 slowly with deliveries waiting: its backlog is
+// routed and moved out of the shared queue before the second drive, it is
+// attempted during it, and its deliveries count in neither ledger, which
+// both balance. Timings are measurements, not asserted beyond presence.
+func TestRunMeasuresIsolationFromAFailingBacklog(t *testing.T) {
+	// 3 s: longer than a round of the failing endpoint (an attempt of 1 s,
+	// then a pause of 1 s), so it is attempted during the second drive.
+	res, err := Run(context.Background(), Config{Endpoints: 3, Rate: 100, Duration: 3 * time.Second, FailingBacklog: 200, NoBaselines: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	iso := res.Isolation
+	if iso == nil {
+		t.Fatal("no isolation result")
+	}
+	for name, l := range map[string]Ledger{"baseline": iso.Baseline.Ledger, "with backlog": iso.WithBacklog.Ledger} {
+		if !l.Balanced || l.Published < 250 || l.Delivered != l.Published || l.Unexpected != 0 || l.Duplicates != 0 {
+			t.Errorf("%s ledger %+v: want about 300 published, all delivered once, nothing else", name, l)
+		}
+	}
+	if res.Ledger != iso.WithBacklog.Ledger || res.Latency != iso.WithBacklog.Latency {
+		t.Errorf("the result's ledger and latency %+v %+v are not the with-backlog phase's", res.Ledger, res.Latency)
+	}
+	if iso.FailingBacklog != 200 || iso.BacklogPublished != 200 || iso.BacklogRejected != 0 || iso.FailingEndpoint == "" {
+		t.Errorf("backlog %+v: want 200 published for a failing endpoint", iso)
+	}
+	// Every delivery fails and retries for about 100 s: none leaves.
+	if iso.BacklogAtStart != 200 || iso.BacklogAtEnd != 200 {
+		t.Errorf("failing endpoint's backlog %d at start, %d at end: want 200 both", iso.BacklogAtStart, iso.BacklogAtEnd)
+	}
+	if iso.FailingAttempts <= 0 {
+		t.Errorf("the failing endpoint was not attempted during the run: %+v", iso)
+	}
+	if iso.Baseline.Latency.P99 <= 0 || iso.WithBacklog.Latency.P99 <= 0 || iso.P99Ratio <= 0 || iso.RoutedSeconds <= 0 {
+		t.Errorf("isolation %+v: latencies and ratio missing", iso)
+	}
+	var out bytes.Buffer
+	if err := res.WriteText(&out); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"isolation", "without it", "with it", "p99 with / without"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("report lacks %q:\n%s", want, out.String())
+		}
+	}
+	b, err := json.Marshal(res)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var back Result
+	if err := json.Unmarshal(b, &back); err != nil || back.Isolation == nil || *back.Isolation != *iso {
+		t.Fatalf("JSON %s does not carry the isolation result (%v)", b, err)
+	}
+	t.Logf("%s", out.String())
+}
+
 func TestConfigErrorsNameTheFlag(t *testing.T) {
 	for _, c := range []struct {
 		cfg  Config
@@ -84,6 +142,11 @@ func TestConfigErrorsNameTheFlag(t *testing.T) {
 		{Config{PayloadBytes: 1 << 30}, "--payload-bytes"},
 		{Config{SyncAlways: true, NATSURLs: "nats://x"}, "--sync"},
 		{Config{Prefix: "Bench.1"}, "--prefix"},
+		{Config{Rate: 100, FailingBacklog: -1}, "--failing-backlog"},
+		{Config{Rate: 100, FailingBacklog: MaxFailingBacklog + 1}, "--failing-backlog"},
+		{Config{FailingBacklog: 100}, "--failing-backlog"}, // at saturation
+		{Config{Rate: 100, FailingBacklog: 100, FailingWait: -time.Second}, "--failing-wait"},
+		{Config{Rate: 100, FailingWait: time.Second}, "--failing-wait"},
 	} {
 		c.cfg.setDefaults()
 		if err := c.cfg.Validate(); err == nil || !strings.Contains(err.Error(), c.flag) {

@@ -39,6 +39,8 @@ func runBench(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	fs.IntVar(&cfg.PayloadBytes, "payload-bytes", 0, "pad each event's data to about this size")
 	fs.IntVar(&cfg.Concurrency, "concurrency", 64, "deliveries in flight per endpoint, and the direct HTTP baseline's concurrency")
 	fs.DurationVar(&cfg.Idle, "idle", 0, "first measure CPU and memory this long with the endpoints created and no events")
+	fs.IntVar(&cfg.FailingBacklog, "failing-backlog", 0, "measure isolation: drive the endpoints without, then with, one more endpoint that answers 503 after 1s and has this many deliveries waiting (needs --rate)")
+	fs.DurationVar(&cfg.FailingWait, "failing-wait", 0, "with --failing-backlog: wait this long once the backlog is in place before driving with it (2m: past JetStream's duplicate window)")
 	fs.BoolVar(&cfg.NoBaselines, "no-baselines", false, "skip the direct HTTP and raw JetStream baselines (with --cluster: the one-endpoint run)")
 	cluster := fs.Int("cluster", 0, "instead, start this many `hookd serve` nodes (3 or 5) as a cluster on 127.0.0.1 and measure each node's idle CPU and memory with --endpoints, after a one-endpoint run as the baseline (Linux)")
 	fs.Usage = func() {

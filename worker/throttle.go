@@ -44,6 +44,41 @@ func (w *Worker) pausedFor(endpointID string, now time.Time) time.Duration {
 	return max(v.(time.Time).Sub(now), 0)
 }
 
+// waitPause holds a delivery of the endpoint's own consumer while the
+// endpoint is paused, in the consumer's callback, telling JetStream it is
+// still worked on; it returns when the pause ends, or the worker stops
+// consuming the endpoint (preflight then hands the delivery back). A
+// blocked callback stops the consumer's pulls, so a paused endpoint costs
+// nothing however large its backlog. Handing each delivery back with a
+// delay instead (as preflight does for a pause that starts after this
+// wait) made the consumer hand out, and the worker read the log of, every
+// waiting delivery up to the consumer's MaxAckPending (20,000) once per
+// pause: an endpoint answering 503 slowly with a 100,000 backlog kept
+// most of two cores busy and multiplied the other endpoints' p99 by 5 to 8
+// (BENCHMARKS.md, isolation). Only the endpoint's own consumer waits here:
+// a shard's callback never waits for one endpoint.
+func (w *Worker) waitPause(ec *endpointConsumer, msg jetstream.Msg) {
+	for beat := false; ; beat = true {
+		d := w.pausedFor(ec.id, time.Now())
+		if d <= 0 {
+			return
+		}
+		if beat {
+			_ = msg.InProgress()
+		}
+		t := time.NewTimer(min(d, w.ackWait/3))
+		select {
+		case <-t.C:
+		case <-w.quit:
+			t.Stop()
+			return
+		case <-ec.draining:
+			t.Stop()
+			return
+		}
+	}
+}
+
 // watchPauses keeps this worker's view of other workers' pauses, until ctx
 // is done.
 func (w *Worker) watchPauses(ctx context.Context) {

@@ -141,6 +141,10 @@ type endpointConsumer struct {
 	collector *collector
 	// batches says the endpoint's batches are consumed.
 	batches bool
+	// draining is closed when the worker stops consuming the endpoint,
+	// to end a wait in its callback (waitPause).
+	draining  chan struct{}
+	drainOnce sync.Once
 }
 
 // closed reports whether any of its consumers stopped on its own.
@@ -159,6 +163,7 @@ func (ec *endpointConsumer) closed() bool {
 // went through the callback (which hands them back while stopping), or
 // until deadline is closed.
 func (ec *endpointConsumer) drain(deadline <-chan struct{}) {
+	ec.drainOnce.Do(func() { close(ec.draining) })
 	for _, cc := range ec.ccs {
 		cc.Drain()
 	}
@@ -318,7 +323,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 // ordered endpoint, and its batches when it is batched or batches wait for
 // it. Its consumers are created (or updated to its layout) as it starts.
 func (w *Worker) start(ctx context.Context, id string, layout topology.EndpointLayout, lanes []int) (*endpointConsumer, error) {
-	ec := &endpointConsumer{id: id, layout: layout, sem: w.endpointSem(id), lanes: map[int]bool{}}
+	ec := &endpointConsumer{id: id, layout: layout, sem: w.endpointSem(id), lanes: map[int]bool{}, draining: make(chan struct{})}
 	ec.activity.touch()
 	ec.handle = func(msg jetstream.Msg) { w.dispatch(ec, msg) }
 	// Prefetching more than can be in flight would hold deliveries that
@@ -411,6 +416,7 @@ func (w *Worker) dispatch(ec *endpointConsumer, msg jetstream.Msg) {
 		go w.markHeld(ec.id)
 	}
 	w.acquire(ec.sem, msg)
+	w.waitPause(ec, msg)
 	w.acquire(w.global, msg)
 	go func() {
 		defer func() {
