@@ -54,9 +54,9 @@ func (w *Worker) pausedFor(endpointID string, now time.Time) time.Duration {
 // wait) made the consumer hand out, and the worker read the log of, every
 // waiting delivery up to the consumer's MaxAckPending (20,000) once per
 // pause: an endpoint answering 503 slowly with a 100,000 backlog kept
-// most of two cores busy and multiplied the other endpoints' p99 by 5 to 8
-// (BENCHMARKS.md, isolation). Only the endpoint's own consumer waits here:
-// a shard's callback never waits for one endpoint.
+// 1.3 to 1.9 cores busy and took the other endpoints' p90 from 4 ms to
+// 10 ms and more (BENCHMARKS.md, isolation). Only the endpoint's own
+// consumer waits here: a shard's callback never waits for one endpoint.
 func (w *Worker) waitPause(ec *endpointConsumer, msg jetstream.Msg) {
 	for beat := false; ; beat = true {
 		d := w.pausedFor(ec.id, time.Now())
