@@ -32,6 +32,7 @@ type serveFlags struct {
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
 	eventsMaxMsgs, endpointMaxMsgs       int64
+	indexMaxEvents                       int64
 	eventsMaxBytes                       int64
 	eventsMaxAge                         time.Duration
 	allowNets                            string
@@ -58,6 +59,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&f.eventsMaxAge, "events-max-age", 7*24*time.Hour, "how long accepted events are kept: the history backfill and rule tests read, and retries need")
 	fs.Int64Var(&f.eventsMaxBytes, "events-max-bytes", -1, "bytes of events kept at most; beyond it POST /v1/events answers 503 with Retry-After, so no event is dropped unrouted (-1: no limit)")
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
+	fs.Int64Var(&f.indexMaxEvents, "index-max-events", topology.DefaultIndexMaxEvents, "events GET /v1/events/{id} finds at most, the newest (each costs the NATS server about 0.12 KiB of memory; -1: no limit but --events-max-age)")
 	fs.Int64Var(&f.endpointMaxMsgs, "endpoint-max-msgs", topology.DefaultEndpointMaxMsgs, "deliveries waiting per endpoint at most; beyond it routing holds, then dead-letters (-1: no limit)")
 	fs.Float64Var(&f.apiRateLimit, "api-rate-limit", 200, "requests per second each API key may make to this process (-1: no limit)")
 	fs.StringVar(&f.secretKeyFile, "secret-key-file", "", "master key sealing endpoint secrets at rest, created if missing (default: <data>/secret.key for a single embedded server; HOOKD_SECRET_KEY gives the key itself)")
@@ -160,6 +162,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.eventsMaxMsgs == 0 || f.endpointMaxMsgs == 0 {
 		return app.Config{}, fmt.Errorf("--events-max-msgs and --endpoint-max-msgs must be positive, or -1 for no limit")
 	}
+	if f.indexMaxEvents == 0 {
+		return app.Config{}, fmt.Errorf("--index-max-events must be positive, or -1 for no limit")
+	}
 	allow, err := netguard.ParseAllow(f.allowNets)
 	if err != nil {
 		return app.Config{}, fmt.Errorf("--allow-nets: %v", err)
@@ -220,6 +225,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	cfg.Topology.Prefix = f.prefix
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs
+	cfg.Topology.IndexMaxEvents = f.indexMaxEvents
 	cfg.Topology.EventsMaxAge, cfg.Topology.EventsMaxBytes = f.eventsMaxAge, f.eventsMaxBytes
 	cfg.Worker.AllowNets = allow
 	cfg.APIKeyRateLimit = f.apiRateLimit

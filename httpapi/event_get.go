@@ -46,7 +46,7 @@ func (a *API) getEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	rec, err := readIndex(ctx, a.topo.Names(), index, tenantID, id)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "event " + `"` + id + `"` + " not found (an event appears once it is routed)"})
+		writeError(w, &apiError{Status: http.StatusNotFound, Code: "not_found", Message: "event " + `"` + id + `"` + " not found (an event appears once it is routed, and is found until it is older than --events-max-age or --index-max-events newer ones were routed)"})
 		return
 	}
 	if err != nil {

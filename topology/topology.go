@@ -67,6 +67,14 @@ type Config struct {
 	// every endpoint's deliveries (HeldStream, BatchesStream). Optional:
 	// default none.
 	DeliveriesMaxBytes int64
+	// IndexMaxEvents bounds the records of the event index that GET
+	// /v1/events/{id} reads: one per routed event (two for an event routed
+	// on both lanes), the oldest leaving first. Each has a subject of its
+	// own, which costs the server about 0.12 KiB of memory for as long as
+	// it is kept (BENCHMARKS.md), so without a bound the index's memory
+	// grows with the traffic of EventsMaxAge. Optional: default
+	// DefaultIndexMaxEvents.
+	IndexMaxEvents int64
 	// HeldMaxConsumers bounds the endpoint consumers on HeldStream: the
 	// endpoints (and lanes) with deliveries being worked on at once. An
 	// endpoint beyond it waits until one goes idle. Optional: default
@@ -79,6 +87,7 @@ type Config struct {
 const (
 	DefaultEventsMaxMsgs   = 1_000_000_000
 	DefaultEndpointMaxMsgs = 1_000_000
+	DefaultIndexMaxEvents  = 1_000_000
 )
 
 func (c *Config) setDefaults() {
@@ -103,13 +112,16 @@ func (c *Config) setDefaults() {
 	if c.EndpointMaxMsgs == 0 {
 		c.EndpointMaxMsgs = DefaultEndpointMaxMsgs
 	}
+	if c.IndexMaxEvents == 0 {
+		c.IndexMaxEvents = DefaultIndexMaxEvents
+	}
 	if c.HeldMaxConsumers <= 0 {
 		c.HeldMaxConsumers = DefaultHeldMaxConsumers
 		if c.Replicas > 1 {
 			c.HeldMaxConsumers = DefaultClusterHeldMaxConsumers
 		}
 	}
-	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.DeliveriesMaxBytes} {
+	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.DeliveriesMaxBytes, &c.IndexMaxEvents} {
 		*n = noLimit(*n)
 	}
 }
@@ -255,6 +267,7 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Name:              n.IndexStream(),
 		Subjects:          []string{n.IndexSubjects()},
 		MaxAge:            t.cfg.EventsMaxAge,
+		MaxMsgs:           t.cfg.IndexMaxEvents, // the oldest leave first
 		MaxMsgsPerSubject: 1,
 		Storage:           jetstream.FileStorage,
 		Replicas:          t.cfg.Replicas,
