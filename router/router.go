@@ -42,6 +42,8 @@ type Router struct {
 	creating *creating
 	// held are the plain endpoints routed to their held subject for now.
 	held heldMarks
+	// holds counts the naks that only held an event back (settle).
+	holds holds
 }
 
 // numLanes is how many lanes Run consumes: parallel and ordered.
