@@ -296,7 +296,7 @@ func (w *Worker) deadLetter(ctx context.Context, msg jetstream.Msg, rec delivery
 	dead := nats.NewMsg(w.names.DeadSubject(rec.EndpointID))
 	dead.Data = msg.Data()
 	for k, v := range msg.Headers() {
-		if k != jetstream.MsgIDHeader {
+		if k != jetstream.MsgIDHeader && k != readLogHeader {
 			dead.Header[k] = v
 		}
 	}

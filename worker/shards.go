@@ -158,6 +158,7 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 	for k, v := range msg.Headers() {
 		cp.Header[k] = v
 	}
+	cp.Header.Del(readLogHeader) // this process's mark, not the delivery's: the move is read from the log anyway
 	cp.Header.Set(jetstream.MsgIDHeader, "q."+strconv.FormatUint(meta.Sequence.Stream, 10))
 	cp.Header.Set(delivery.HeaderMoved, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
