@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -16,9 +18,16 @@ import (
 	"github.com/hookd/hookd/internal/hookdtest"
 )
 
-// shutdownEndpoints is enough endpoints for nats-server's one-by-one stop
-// of their consumers (about 11 ms each) to take about twice the bound.
-const shutdownEndpoints = 1000
+// shutdownEndpoints is how many endpoints the test creates: 1,000 in CI,
+// HOOKD_SHUTDOWN_ENDPOINTS to measure more (BENCHMARKS.md has 10,000).
+// With a stream and consumer per endpoint, nats-server stopped their
+// consumers one by one (about 11 ms each): about 100 s for 10,000.
+var shutdownEndpoints = func() int {
+	if n, err := strconv.Atoi(os.Getenv("HOOKD_SHUTDOWN_ENDPOINTS")); err == nil && n > 0 {
+		return n
+	}
+	return 1000
+}()
 
 // Run returns within ShutdownTimeout after its context ends, with thousands of endpoints and deliveries
 // hanging at a receiver; the embedded server cut short leaves a data
