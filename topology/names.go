@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/event"
 )
@@ -189,12 +190,14 @@ func (n Names) RetiredQueueSubject(stream string) string {
 }
 
 // QueueMoveID is the Nats-Msg-Id of the copy of a queue stream's message
-// (sequence seq of stream) moved to its endpoint's held subject: whoever
-// moves it (a worker, or a queue stream being removed), a second copy
-// within the duplicate window is dropped. The stream is part of it because
-// each queue stream numbers its messages from 1.
-func QueueMoveID(stream string, seq uint64) string {
-	return "q." + stream + "." + strconv.FormatUint(seq, 10)
+// (sequence seq of stream, stored at stored) moved to its endpoint's held
+// subject: whoever moves it (a worker, or a queue stream being removed), a
+// second copy within the duplicate window is dropped. The stream and the
+// time are part of it because each queue stream numbers its messages from
+// 1, and a layout replaced twice within the window has a stream of the
+// same name twice.
+func QueueMoveID(stream string, seq uint64, stored time.Time) string {
+	return "q." + stream + "." + strconv.FormatUint(seq, 10) + "." + strconv.FormatInt(stored.UnixNano(), 36)
 }
 
 // BatchesStream holds composed batches of every batched endpoint, on

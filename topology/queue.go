@@ -103,16 +103,19 @@ func (t *Topology) ensureQueue(ctx context.Context) error {
 			for _, q := range live {
 				waiting += q.info.State.Msgs
 			}
+			names := make([]string, len(live))
+			for i, q := range live {
+				names[i] = q.name()
+			}
 			if waiting == 0 {
 				lastErr = t.retireQueue(ctx, live)
 				switched = lastErr == nil
+				if switched {
+					t.cfg.Logger.Info("replacing the empty queue's streams", "streams", strings.Join(names, ","), "queue_streams", want)
+				}
 				continue
 			}
 			t.keptLayout.Do(func() {
-				names := make([]string, len(live))
-				for i, q := range live {
-					names[i] = q.name()
-				}
 				t.cfg.Logger.Warn("keeping the existing queue streams: they hold deliveries, and the layout changes only when they are empty (on a later start)",
 					"streams", strings.Join(names, ","), "queue_streams", want, "deliveries_waiting", waiting)
 			})
@@ -309,7 +312,7 @@ func (t *Topology) removeRetired(ctx context.Context, name string) error {
 		for k, v := range m.Header {
 			cp.Header[k] = v
 		}
-		cp.Header.Set(jetstream.MsgIDHeader, QueueMoveID(name, m.Sequence))
+		cp.Header.Set(jetstream.MsgIDHeader, QueueMoveID(name, m.Sequence, m.Time))
 		cp.Header.Set(MigratedHeader, "1")
 		f, err := t.js.PublishMsgAsync(cp)
 		if err != nil {

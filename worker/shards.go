@@ -160,9 +160,9 @@ func (w *Worker) fromQueue(msg jetstream.Msg) bool {
 // moveToHeld copies a delivery out of the queue stream to its endpoint's
 // held subject, then acknowledges it in the queue: the original stays
 // until the copy is stored, so a crash in between sends it again through
-// the queue, and the copy's Nats-Msg-Id (the original's queue stream and
-// sequence)
-// drops the second copy within the duplicate window. The copy is marked
+// the queue, and the copy's Nats-Msg-Id (topology.QueueMoveID: the
+// original's queue stream, sequence and time) drops the second copy
+// within the duplicate window. The copy is marked
 // (delivery.HeaderMoved) so the worker taking it reads its attempts from
 // the delivery log. A copy that cannot be stored (the held subject is
 // full) leaves the original in the queue for moveRetry.
@@ -178,7 +178,7 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 		cp.Header[k] = v
 	}
 	cp.Header.Del(readLogHeader) // this process's mark, not the delivery's: the move is read from the log anyway
-	cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream))
+	cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	cp.Header.Set(delivery.HeaderMoved, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
 	defer cancel()
