@@ -67,11 +67,28 @@ func (t *Topology) ensureQueue(ctx context.Context) error {
 				return err
 			}
 		}
+		// Streams created at the same instant may overlap (a single
+		// nats-server does not always refuse the second): the first by name
+		// keeps a shard, the others are retired (what they hold moves to
+		// the held subjects, nothing is lost).
+		slices.SortFunc(live, func(a, b queueStream) int { return strings.Compare(a.name(), b.name()) })
 		var owner [Shards]string
+		var overlapping []queueStream
 		for _, q := range live {
+			if slices.ContainsFunc(q.shards, func(s int) bool { return owner[s] != "" }) {
+				overlapping = append(overlapping, q)
+				continue
+			}
 			for _, s := range q.shards {
 				owner[s] = q.name()
 			}
+		}
+		if len(overlapping) > 0 {
+			lastErr = t.retireQueue(ctx, overlapping)
+			if lastErr == nil {
+				lastErr = errOverlap // give the other process time
+			}
+			continue
 		}
 		var missing []int
 		for s, name := range owner {
@@ -127,8 +144,12 @@ func (t *Topology) ensureQueue(ctx context.Context) error {
 	return fmt.Errorf("topology: queue streams: no complete layout after %d rounds: %w", maxQueueRounds, lastErr)
 }
 
-// errIncomplete is a round that found the shards not all captured.
-var errIncomplete = errors.New("some shards have no queue stream")
+// errIncomplete is a round that found the shards not all captured,
+// errOverlap one that found a shard captured twice.
+var (
+	errIncomplete = errors.New("some shards have no queue stream")
+	errOverlap    = errors.New("queue streams overlap")
+)
 
 // readQueue lists the queue streams: the live ones (capturing shard
 // subjects) and the names of the retired ones.
@@ -278,7 +299,11 @@ func (t *Topology) removeRetired(ctx context.Context, name string) error {
 	if err != nil {
 		return fmt.Errorf("topology: retired queue stream %s: %w", name, err)
 	}
-	state := s.CachedInfo().State
+	incarnation := s.CachedInfo()
+	if !incarnation.Config.Sealed || !slices.Equal(incarnation.Config.Subjects, []string{t.names.RetiredQueueSubject(name)}) {
+		return nil // removed by another process, and a live stream of the name created since
+	}
+	state := incarnation.State
 	var futures []jetstream.PubAckFuture
 	await := func() error {
 		for _, f := range futures {
@@ -331,6 +356,20 @@ func (t *Topology) removeRetired(ctx context.Context, name string) error {
 	}
 	if moved > 0 {
 		t.cfg.Logger.Info("moved deliveries of a removed queue stream to their endpoints' held subjects", "stream", name, "deliveries", moved)
+	}
+	// Only this incarnation: another process may have removed it while
+	// this one copied, and a live stream of the same name been created
+	// since. (What remains is the round trip between this check and the
+	// deletion.)
+	now, err := t.js.Stream(ctx, name)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("topology: retired queue stream %s: %w", name, err)
+	}
+	if info := now.CachedInfo(); !info.Created.Equal(incarnation.Created) || !info.Config.Sealed {
+		return nil
 	}
 	if err := t.js.DeleteStream(ctx, name); err != nil && !errors.Is(err, jetstream.ErrStreamNotFound) {
 		return fmt.Errorf("topology: delete retired queue stream %s: %w", name, err)
