@@ -91,6 +91,9 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	if a.cfg.Topology.Replicas == 0 {
 		a.cfg.Topology.Replicas = a.autoReplicas()
 	}
+	if a.cfg.Topology.Logger == nil {
+		a.cfg.Topology.Logger = a.log.With("component", "topology")
+	}
 	if a.topo, err = topology.New(a.js, a.cfg.Topology); err != nil {
 		return nil, err
 	}

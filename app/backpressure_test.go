@@ -139,9 +139,13 @@ func TestFullEndpointStreamHoldsEvents(t *testing.T) {
 // subjects.
 func mostOnOneSubject(h *hookdtest.Hookd, endpointID string) (uint64, error) {
 	n := h.App.Names()
+	queue, err := h.App.Topology().ShardStream(context.Background(), topology.Shard(endpointID))
+	if err != nil {
+		return 0, err
+	}
 	var most uint64
 	for _, sub := range []struct{ stream, subject string }{
-		{n.QueueStream(), n.QueueSubject(endpointID)}, {n.HeldStream(), n.HeldSubject(endpointID)},
+		{queue, n.QueueSubject(endpointID)}, {n.HeldStream(), n.HeldSubject(endpointID)},
 	} {
 		counts, err := h.App.Topology().SubjectCounts(context.Background(), sub.stream, sub.subject)
 		if err != nil {

@@ -117,10 +117,18 @@ func runDoomedRouter(t *testing.T, nc *nats.Conn, kill router.Middleware, killed
 }
 
 // streamLastSeq is how many deliveries were ever stored in the queue
-// stream: the test's one endpoint's.
-func streamLastSeq(t *testing.T, js jetstream.JetStream, _ string) uint64 {
+// stream holding the endpoint's shard: the test's one endpoint's.
+func streamLastSeq(t *testing.T, js jetstream.JetStream, endpointID string) uint64 {
 	t.Helper()
-	s, err := js.Stream(context.Background(), topology.Names{}.QueueStream())
+	topo, err := topology.New(js, topology.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := topo.ShardStream(context.Background(), topology.Shard(endpointID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := js.Stream(context.Background(), queue)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +212,11 @@ func TestUnroutableEventIsDeadLettered(t *testing.T) {
 	good := h.CreateEndpoint(t, map[string]any{"url": healthy.URL})
 	broken := h.CreateEndpoint(t, map[string]any{"url": healthy.URL + "/broken"})
 	js, names := h.App.JetStream(), h.App.Names()
-	queue, err := js.Stream(t.Context(), names.QueueStream())
+	queueName, err := h.App.Topology().ShardStream(t.Context(), topology.Shard(good.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	queue, err := js.Stream(t.Context(), queueName)
 	if err != nil {
 		t.Fatal(err)
 	}

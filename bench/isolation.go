@@ -157,7 +157,11 @@ func (p *pipeline) queueFailingBacklog(ctx context.Context, js jetstream.JetStre
 	// Settled: nothing of it left in the shared queue.
 	settling := time.Now()
 	err = waitProgress(ctx, "move the failing endpoint's backlog to its held subject", func() (uint64, bool, error) {
-		counts, err := topo.SubjectCounts(ctx, names.QueueStream(), names.QueueSubject(id))
+		queue, err := topo.ShardStream(ctx, topology.Shard(id))
+		if err != nil {
+			return 0, false, err
+		}
+		counts, err := topo.SubjectCounts(ctx, queue, names.QueueSubject(id))
 		if err != nil {
 			return 0, false, err
 		}

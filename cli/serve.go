@@ -29,6 +29,7 @@ type serveFlags struct {
 	autoDisableFailures, failingAfter    int
 	opsSucceeded                         bool
 	concurrency, replicas                int
+	queueStreams                         int
 	logLevel, logFormat, sync            string
 	adminKeyFile                         string
 	eventsMaxMsgs, endpointMaxMsgs       int64
@@ -72,6 +73,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&f.opsSucceeded, "ops-delivery-succeeded", false, "raise a hookd.delivery.succeeded event for every successful delivery")
 	fs.IntVar(&f.concurrency, "concurrency", 512, "deliveries in flight at once in this process")
 	fs.IntVar(&f.replicas, "replicas", 0, "replicas of the streams this process creates: 1, 3 or 5; 0: 3 on a cluster of 3 or more servers, else 1")
+	fs.IntVar(&f.queueStreams, "queue-streams", 0, "streams the queue of plain endpoints' deliveries is split into: 1, 2 or 4 (0: 1 with one replica, 4 with more, so that their leaders spread over the nodes); existing queue streams are kept unless empty")
 	fs.StringVar(&f.sync, "sync", "interval", "embedded server's disk sync: interval (every 2 minutes) or always (fsync before every acknowledgement)")
 	fs.StringVar(&f.serverName, "server-name", "", "embedded server's name, unique in its cluster (default: hookd)")
 	fs.StringVar(&f.clusterName, "cluster-name", "", "run the embedded server as a node of this JetStream cluster")
@@ -178,6 +180,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	if f.replicas != 0 && f.replicas != 1 && f.replicas != 3 && f.replicas != 5 {
 		return app.Config{}, fmt.Errorf("--replicas must be 1, 3 or 5 (or 0 to choose by the cluster's size), not %d", f.replicas)
 	}
+	if f.queueStreams != 0 && !topology.ValidQueueStreams(f.queueStreams) {
+		return app.Config{}, fmt.Errorf("--queue-streams must be 1, 2 or 4 (or 0 to choose by the replicas), not %d", f.queueStreams)
+	}
 	if err := topology.ValidatePrefix(f.prefix); err != nil {
 		return app.Config{}, fmt.Errorf("--prefix: %v", err)
 	}
@@ -222,6 +227,7 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 		return app.Config{}, err
 	}
 	cfg.Topology.Replicas = f.replicas
+	cfg.Topology.QueueStreams = f.queueStreams
 	cfg.Topology.Prefix = f.prefix
 	cfg.Topology.DeliveryAckWait = f.ackWait
 	cfg.Topology.EventsMaxMsgs, cfg.Topology.EndpointMaxMsgs = f.eventsMaxMsgs, f.endpointMaxMsgs

@@ -3,6 +3,9 @@ package cli
 import (
 	"bytes"
 	"context"
+	"errors"
+	"flag"
+	"io"
 	"net"
 	"strings"
 	"testing"
@@ -36,5 +39,30 @@ func TestServeFailsAtOnceOnABusyNATSPort(t *testing.T) {
 		if took > 5*time.Second {
 			t.Errorf("%v: failed after %s, want at once", c.args, took)
 		}
+	}
+}
+
+// --queue-streams takes a divisor of the shard count: anything else stops
+// serve before it starts, with a usage error naming the flag; a valid value
+// reaches the topology's configuration.
+func TestServeQueueStreamsFlag(t *testing.T) {
+	for _, bad := range []string{"3", "5", "-1", "8"} {
+		args := []string{"--data", t.TempDir(), "--http", "127.0.0.1:0", "--nats-listen", "", "--log-level", "error", "--queue-streams", bad}
+		var out bytes.Buffer
+		err := runServe(context.Background(), "serve", args, &syncWriter{w: &out}, &syncWriter{w: &out}, env(nil))
+		var ue *usageError
+		if !errors.As(err, &ue) || !strings.Contains(err.Error(), "--queue-streams must be 1, 2 or 4") || !strings.Contains(err.Error(), bad) {
+			t.Errorf("--queue-streams %s: %v, want a usage error naming the flag", bad, err)
+		}
+	}
+	var f serveFlags
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	f.register(fs)
+	if err := fs.Parse([]string{"--queue-streams", "2"}); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := f.config("serve", io.Discard)
+	if err != nil || cfg.Topology.QueueStreams != 2 {
+		t.Fatalf("--queue-streams 2: %d, %v", cfg.Topology.QueueStreams, err)
 	}
 }

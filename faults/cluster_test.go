@@ -245,7 +245,15 @@ func TestFaultsUnderLoad(t *testing.T) {
 	recovered := time.Since(lastFault)
 	// No delivery stream keeps an orphaned message.
 	names := topology.Names{}
-	for _, name := range []string{names.QueueStream(), names.HeldStream(), names.BatchesStream()} {
+	topo, err := topology.New(js, topology.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	queues, err := topo.QueueStreams(context.Background())
+	if err != nil || len(queues) == 0 {
+		t.Fatalf("queue streams %v: %v", queues, err)
+	}
+	for _, name := range append(queues, names.HeldStream(), names.BatchesStream()) {
 		waitEmpty(t, js, name)
 	}
 	delivered, dups := total()

@@ -16,18 +16,26 @@ import (
 func (t *Topology) Backlogs(ctx context.Context) (map[string]uint64, error) {
 	n := t.names
 	out := map[string]uint64{}
-	for _, list := range []struct {
+	type list struct {
 		stream, filter string
 		owner          func(string) (string, bool)
-	}{
-		{n.QueueStream(), n.ShardSubjects(-1), n.EndpointOfQueue},
+	}
+	queues, err := t.QueueStreams(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var lists []list
+	for _, q := range queues {
+		lists = append(lists, list{q, n.ShardSubjects(-1), n.EndpointOfQueue})
+	}
+	for _, list := range append(lists, []list{
 		{n.HeldStream(), n.HeldSubject("*"), n.EndpointOfHeld},
 		{n.HeldStream(), n.OrderedSubjects(), func(s string) (string, bool) {
 			id, _, ok := n.EndpointOfOrdered(s)
 			return id, ok
 		}},
 		{n.BatchesStream(), n.BatchesSubject("*"), n.EndpointOfBatches},
-	} {
+	}...) {
 		counts, err := t.SubjectCounts(ctx, list.stream, list.filter)
 		if err != nil {
 			return nil, err
@@ -73,7 +81,11 @@ func (t *Topology) Backlog(ctx context.Context, endpointID string) (EndpointBack
 	if err := natsname.ValidToken(endpointID); err != nil {
 		return b, fmt.Errorf("topology: backlog: %w", err)
 	}
-	for _, es := range t.endpointSubjects(endpointID) {
+	subjects, err := t.endpointSubjects(ctx, endpointID)
+	if err != nil {
+		return b, fmt.Errorf("topology: backlog: %w", err)
+	}
+	for _, es := range subjects {
 		counts, err := t.SubjectCounts(ctx, es.stream, es.subject)
 		if err != nil {
 			return b, err

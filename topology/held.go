@@ -14,8 +14,9 @@ import (
 // Deliveries wait in streams shared by every endpoint, one subject per
 // endpoint (and per lane of an ordered endpoint): an endpoint is a key in
 // the endpoints bucket and nothing in the server until deliveries are
-// queued for it. A plain endpoint's (EndpointLayout.Plain) wait in
-// QueueStream, handed out by Shards shard consumers that every worker
+// queued for it. A plain endpoint's (EndpointLayout.Plain) wait in the
+// queue (one to Shards QueueStreams, see queue.go), handed out by Shards
+// shard consumers that every worker
 // consumes, so any number of busy endpoints costs a fixed number of
 // consumers. The others', and the deliveries workers move out of the queue
 // (a retry, a throttled, disabled or busy endpoint), wait in HeldStream:
@@ -41,7 +42,8 @@ const (
 	DefaultClusterHeldMaxConsumers = 200
 )
 
-// deliveryStreams are HeldStream and BatchesStream.
+// deliveryStreams are HeldStream and BatchesStream (the queue streams are
+// ensureQueue's).
 func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 	n := t.names
 	held := jetstream.StreamConfig{
@@ -64,17 +66,23 @@ func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 	}
 	// The server refuses DiscardNewPerSubject without a per-subject limit.
 	held.DiscardNewPerSubject = held.MaxMsgsPerSubject > 0
-	queue := held
-	queue.Name = n.QueueStream()
-	queue.Subjects = []string{n.ShardSubjects(-1)}
-	queue.MaxConsumers = 0 // the shard consumers only
 	batches := held
 	batches.Name = n.BatchesStream()
 	batches.Subjects = []string{n.BatchesSubject("*")}
 	// Members re-collected after a crash into the same batch are dropped as
 	// a duplicate however long the batch was open.
 	batches.Duplicates = max(t.cfg.DuplicateWindow, BatchDuplicateWindow(t.cfg.DeliveryAckWait))
-	return []jetstream.StreamConfig{queue, held, batches}
+	return []jetstream.StreamConfig{held, batches}
+}
+
+// queueStreamConfig is the configuration of a queue stream: HeldStream's
+// limits, on subjects.
+func (t *Topology) queueStreamConfig(name string, subjects []string) jetstream.StreamConfig {
+	queue := t.deliveryStreams()[0]
+	queue.Name = name
+	queue.Subjects = subjects
+	queue.MaxConsumers = 0 // the shard consumers only
+	return queue
 }
 
 // shardMaxAckPending bounds the deliveries of one shard out at once across
@@ -83,7 +91,8 @@ func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 // its ack wait.
 const shardMaxAckPending = 8192
 
-// ShardConsumerConfig is the consumer of one shard of QueueStream.
+// ShardConsumerConfig is the consumer of one shard, on the queue stream
+// holding it (ShardStream).
 func (t *Topology) ShardConsumerConfig(shard int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       ShardConsumer(shard),
@@ -93,16 +102,6 @@ func (t *Topology) ShardConsumerConfig(shard int) jetstream.ConsumerConfig {
 		MaxDeliver:    -1,
 		MaxAckPending: shardMaxAckPending,
 	}
-}
-
-// ensureShards creates or updates the shard consumers.
-func (t *Topology) ensureShards(ctx context.Context) error {
-	for shard := range Shards {
-		if _, err := t.js.CreateOrUpdateConsumer(ctx, t.names.QueueStream(), t.ShardConsumerConfig(shard)); err != nil {
-			return fmt.Errorf("topology: shard consumer %d: %w", shard, err)
-		}
-	}
-	return nil
 }
 
 // ConsumerSpec is one consumer of an endpoint's deliveries: which stream,
@@ -199,18 +198,23 @@ func (t *Topology) Consumer(ctx context.Context, spec ConsumerSpec) (jetstream.C
 	return c, nil
 }
 
-// EndpointSubjects are the subjects an endpoint's deliveries and batches
-// may wait on, whatever its layout now: its held subject, its ordered
-// lanes, its batches.
-func (t *Topology) endpointSubjects(endpointID string) []struct{ stream, subject string } {
+// endpointSubjects are the subjects an endpoint's deliveries and batches
+// may wait on, whatever its layout now: its queue subject (in the queue
+// stream holding its shard), its held subject, its ordered lanes, its
+// batches.
+func (t *Topology) endpointSubjects(ctx context.Context, endpointID string) ([]struct{ stream, subject string }, error) {
 	n := t.names
+	queue, err := t.ShardStream(ctx, Shard(endpointID))
+	if err != nil {
+		return nil, err
+	}
 	return []struct{ stream, subject string }{
-		{n.QueueStream(), n.QueueSubject(endpointID)},
+		{queue, n.QueueSubject(endpointID)},
 		{n.HeldStream(), n.HeldSubject(endpointID)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0) + ".*"},
 		{n.BatchesStream(), n.BatchesSubject(endpointID)},
-	}
+	}, nil
 }
 
 // DeleteEndpoint removes whatever an endpoint left in the delivery streams:
@@ -240,7 +244,11 @@ func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error 
 			return fmt.Errorf("topology: delete endpoint %s: list consumers: %w", endpointID, err)
 		}
 	}
-	for _, es := range t.endpointSubjects(endpointID) {
+	subjects, err := t.endpointSubjects(ctx, endpointID)
+	if err != nil {
+		return fmt.Errorf("topology: delete endpoint %s: %w", endpointID, err)
+	}
+	for _, es := range subjects {
 		s, err := t.js.Stream(ctx, es.stream)
 		if err != nil {
 			return fmt.Errorf("topology: delete endpoint %s: %w", endpointID, err)

@@ -32,13 +32,13 @@ func TestSharedDeliveryStreams(t *testing.T) {
 		held.Discard != jetstream.DiscardNew || held.MaxConsumers != DefaultHeldMaxConsumers {
 		t.Fatalf("held stream %+v", held)
 	}
-	queue := streamConfig(t, js, n.QueueStream())
+	queue := streamConfig(t, js, n.QueueStream(0, 1))
 	if queue.Retention != jetstream.WorkQueuePolicy || queue.MaxMsgsPerSubject != limit || !queue.DiscardNewPerSubject ||
 		len(queue.Subjects) != 1 || queue.Subjects[0] != n.ShardSubjects(-1) {
 		t.Fatalf("queue stream %+v", queue)
 	}
 	for shard := range Shards {
-		c, err := js.Consumer(ctx, n.QueueStream(), ShardConsumer(shard))
+		c, err := js.Consumer(ctx, n.QueueStream(0, 1), ShardConsumer(shard))
 		if err != nil {
 			t.Fatalf("shard %d: %v", shard, err)
 		}

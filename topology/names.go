@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/hookd/hookd/event"
 )
@@ -152,10 +153,52 @@ func (n Names) EndpointOfBatchStream(stream string) (string, bool) {
 // endpoint costs the server nothing while it has nothing queued.
 func (n Names) HeldStream() string { return n.name("HOOKD_HELD") }
 
-// QueueStream holds the deliveries of endpoints served by the shard
-// consumers every worker shares (EndpointLayout.Plain), on QueueSubject:
-// one subject per endpoint under one of Shards shard subjects.
-func (n Names) QueueStream() string { return n.name("HOOKD_QUEUE") }
+// QueueStream is the name of stream k of a queue split into streams
+// streams (Config.QueueStreams): the queue holds the deliveries of
+// endpoints served by the shard consumers every worker shares
+// (EndpointLayout.Plain), on QueueSubject, one subject per endpoint under
+// one of Shards shard subjects; stream k captures QueueStreamSubjects(k,
+// streams). One stream (streams <= 1) is "HOOKD_QUEUE", its name before
+// the queue could be split; stream k of K is "HOOKD_QUEUE_<k>_OF_<K>", so
+// that no two layouts share a name and a layout can be replaced by another
+// without a name being reused while the old stream still exists.
+func (n Names) QueueStream(k, streams int) string {
+	if streams <= 1 {
+		return n.name("HOOKD_QUEUE")
+	}
+	return n.name("HOOKD_QUEUE_" + strconv.Itoa(k) + "_OF_" + strconv.Itoa(streams))
+}
+
+// QueueStreamSubjects are the subjects stream k of streams captures: the
+// shards s with s % streams == k ("hookd.q.*.*" for a single stream).
+func (n Names) QueueStreamSubjects(k, streams int) []string {
+	if streams <= 1 {
+		return []string{n.ShardSubjects(-1)}
+	}
+	var out []string
+	for s := k; s < Shards; s += streams {
+		out = append(out, n.ShardSubjects(s))
+	}
+	return out
+}
+
+// RetiredQueueSubject is the one subject of a queue stream being removed
+// (its shard subjects replaced, so that nothing is published to it any
+// more; see Topology.EnsureCore); "*" gives every retired stream's.
+func (n Names) RetiredQueueSubject(stream string) string {
+	return n.subject("hookd.qretired." + stream)
+}
+
+// QueueMoveID is the Nats-Msg-Id of the copy of a queue stream's message
+// (sequence seq of stream, stored at stored) moved to its endpoint's held
+// subject: whoever moves it (a worker, or a queue stream being removed), a
+// second copy within the duplicate window is dropped. The stream and the
+// time are part of it because each queue stream numbers its messages from
+// 1, and a layout replaced twice within the window has a stream of the
+// same name twice.
+func QueueMoveID(stream string, seq uint64, stored time.Time) string {
+	return "q." + stream + "." + strconv.FormatUint(seq, 10) + "." + strconv.FormatInt(stored.UnixNano(), 36)
+}
 
 // BatchesStream holds composed batches of every batched endpoint, on
 // BatchesSubject. Separate from HeldStream so that a batch always has room
@@ -276,9 +319,14 @@ func (n Names) LaneSubject(endpointID, lane string) string {
 	return n.DeliverySubject(endpointID) + "." + lane
 }
 
-// Shards is how many shard consumers split QueueStream. Fixed: every
-// process of a deployment must hash endpoints to the same shards.
+// Shards is how many shard consumers split the queue (QueueStream). Fixed:
+// every process of a deployment must hash endpoints to the same shards.
 const Shards = 4
+
+// ValidQueueStreams reports whether a queue can be split into k streams:
+// k must divide Shards (1, 2 or 4), so that every stream holds as many
+// shards.
+func ValidQueueStreams(k int) bool { return k >= 1 && k <= Shards && Shards%k == 0 }
 
 // Shard is the shard of an endpoint (FNV-1a of its id, modulo Shards).
 func Shard(endpointID string) int {
@@ -290,14 +338,14 @@ func Shard(endpointID string) int {
 	return int(h % Shards)
 }
 
-// QueueSubject is the subject of a plain endpoint's deliveries in
-// QueueStream: "hookd.q.<shard>.<endpoint>".
+// QueueSubject is the subject of a plain endpoint's deliveries in the
+// queue: "hookd.q.<shard>.<endpoint>".
 func (n Names) QueueSubject(endpointID string) string {
 	return n.subject("hookd.q." + strconv.Itoa(Shard(endpointID)) + "." + endpointID)
 }
 
-// ShardSubjects are the subjects of one shard of QueueStream; shard -1
-// gives them all.
+// ShardSubjects are the subjects of one shard of the queue; shard -1 gives
+// them all.
 func (n Names) ShardSubjects(shard int) string {
 	if shard < 0 {
 		return n.subject("hookd.q.*.*")
@@ -455,8 +503,8 @@ const (
 	StatsConsumer = "hookd-stats"
 )
 
-// ShardConsumer is the durable consumer of one shard of QueueStream, shared
-// by all workers.
+// ShardConsumer is the durable consumer of one shard, on the queue stream
+// holding the shard (Topology.ShardStream), shared by all workers.
 func ShardConsumer(shard int) string { return "hookd-shard-" + strconv.Itoa(shard) }
 
 // HeldConsumer is the durable consumer, on HeldStream, of an unordered

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -81,7 +83,28 @@ type Config struct {
 	// DefaultHeldMaxConsumers, DefaultClusterHeldMaxConsumers with more
 	// than one replica.
 	HeldMaxConsumers int
+	// QueueStreams is how many streams the queue of plain endpoints'
+	// deliveries is split into (see Names.QueueStream): stream k holds the
+	// shards s with s % QueueStreams == k. A divisor of Shards: 1, 2 or 4
+	// (ErrInvalidQueueStreams otherwise). Every delivery of a stream goes
+	// through its leader, and on a cluster each stream's leader may be a
+	// different node, so with one stream a single node stores and hands
+	// out every plain delivery of the cluster while the others only
+	// replicate. Optional: default 1 with one replica (one node does all
+	// the work anyway, and one stream costs least), Shards (4) with more
+	// (the cluster places the leaders, spreading them over the nodes).
+	// Only a new deployment, or one whose queue is empty at the start of a
+	// process, takes it: the queue streams that exist decide otherwise
+	// (see EnsureCore), so processes given different values agree.
+	QueueStreams int
+	// Logger receives the warning that an existing queue layout is kept
+	// (see EnsureCore). Optional: default slog.Default().
+	Logger *slog.Logger
 }
+
+// ErrInvalidQueueStreams reports a Config.QueueStreams that does not
+// divide Shards.
+var ErrInvalidQueueStreams = errors.New("queue streams must be 1, 2 or 4")
 
 // Default stream limits (see Config).
 const (
@@ -121,6 +144,15 @@ func (c *Config) setDefaults() {
 			c.HeldMaxConsumers = DefaultClusterHeldMaxConsumers
 		}
 	}
+	if c.QueueStreams == 0 {
+		c.QueueStreams = 1
+		if c.Replicas > 1 {
+			c.QueueStreams = Shards
+		}
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
 	for _, n := range []*int64{&c.EventsMaxMsgs, &c.EventsMaxBytes, &c.EndpointMaxMsgs, &c.DeliveriesMaxBytes, &c.IndexMaxEvents} {
 		*n = noLimit(*n)
 	}
@@ -141,6 +173,9 @@ func (c Config) Validate() error {
 	}
 	if err := ValidatePrefix(c.Prefix); err != nil {
 		return fmt.Errorf("topology: %w", err)
+	}
+	if c.QueueStreams != 0 && !ValidQueueStreams(c.QueueStreams) {
+		return fmt.Errorf("topology: %w, not %d", ErrInvalidQueueStreams, c.QueueStreams)
 	}
 	return nil
 }
@@ -200,6 +235,8 @@ type Topology struct {
 	js    jetstream.JetStream
 	cfg   Config
 	names Names
+	// keptLayout warns once that the existing queue layout is kept.
+	keptLayout sync.Once
 }
 
 // New returns a Topology over js; cfg's zero fields take their defaults.
@@ -225,17 +262,19 @@ func (t *Topology) Config() Config { return t.cfg }
 // subjects (Config.Prefix applied).
 func (t *Topology) Names() Names { return t.names }
 
-// EnsureCore creates or updates the events, dead-letter and attempts streams
-// and the endpoints bucket. It is idempotent and safe to call from every
-// process at start-up. An events stream created by an earlier version gets
-// the subjects it lacks (OpsSubjects).
+// EnsureCore creates or updates the events, dead-letter and attempts streams,
+// the delivery streams and the buckets. It is idempotent and safe to call
+// from every process at start-up. An events stream created by an earlier
+// version gets the subjects it lacks (OpsSubjects). The queue streams that
+// exist are kept unless they differ from Config.QueueStreams and are all
+// empty (see ensureQueue).
 func (t *Topology) EnsureCore(ctx context.Context) error {
 	for _, sc := range t.coreStreams() {
 		if err := t.ensureStream(ctx, sc); err != nil {
 			return fmt.Errorf("topology: stream %s: %w", sc.Name, err)
 		}
 	}
-	if err := t.ensureShards(ctx); err != nil {
+	if err := t.ensureQueue(ctx); err != nil {
 		return err
 	}
 	return t.ensureBuckets(ctx)

@@ -2,8 +2,8 @@ package worker
 
 import (
 	"context"
+	"errors"
 	"fmt"
-	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -33,18 +33,30 @@ const moveTimeout = 10 * time.Second
 // full) waits in the queue before it is tried again.
 const moveRetry = 5 * time.Second
 
-// consumeShards starts consuming every shard consumer.
+// consumeShards starts consuming every shard consumer. A shard whose queue
+// stream is missing (another process replacing the queue's layout; see
+// topology.Config.QueueStreams) is left to reconcileShards.
 func (w *Worker) consumeShards(ctx context.Context) error {
 	for shard := range topology.Shards {
-		if err := w.consumeShard(ctx, shard); err != nil {
+		if err := w.consumeShard(ctx, shard); errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+			w.log.Warn("shard not consumed yet", "shard", shard, "err", err)
+		} else if err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
+// consumeShard consumes a shard's consumer on the queue stream the server
+// says holds the shard (topology.ShardStream), not one this process's
+// configuration names: processes started with different
+// topology.Config.QueueStreams find the same stream.
 func (w *Worker) consumeShard(ctx context.Context, shard int) error {
-	cons, err := w.js.Consumer(ctx, w.names.QueueStream(), topology.ShardConsumer(shard))
+	stream, err := w.topo.ShardStream(ctx, shard)
+	if err != nil {
+		return err
+	}
+	cons, err := w.js.Consumer(ctx, stream, topology.ShardConsumer(shard))
 	if err != nil {
 		return fmt.Errorf("shard consumer %d: %w", shard, err)
 	}
@@ -60,20 +72,26 @@ func (w *Worker) consumeShard(ctx context.Context, shard int) error {
 	return nil
 }
 
-// reconcileShards restarts a shard's consumption that stopped on its own
-// (its consumer deleted by hand, say: EnsureCore made it).
+// reconcileShards starts a shard's consumption that is not running: one
+// that stopped on its own (its consumer deleted by hand, say, or with its
+// queue stream when another process replaced the queue's layout:
+// EnsureCore made it), or that could not start.
 func (w *Worker) reconcileShards(ctx context.Context) {
 	for shard, cc := range w.shards {
-		if cc == nil {
-			continue
-		}
-		select {
-		case <-cc.Closed():
-		default:
-			continue
+		if cc != nil {
+			select {
+			case <-cc.Closed():
+			default:
+				continue
+			}
 		}
 		w.log.Warn("shard consumption stopped, restarting", "shard", shard)
-		if _, err := w.js.CreateOrUpdateConsumer(ctx, w.names.QueueStream(), w.topo.ShardConsumerConfig(shard)); err != nil {
+		stream, err := w.topo.ShardStream(ctx, shard)
+		if err != nil {
+			w.log.Warn("shard consumer not restored", "shard", shard, "err", err)
+			continue
+		}
+		if _, err := w.js.CreateOrUpdateConsumer(ctx, stream, w.topo.ShardConsumerConfig(shard)); err != nil {
 			w.log.Warn("shard consumer not restored", "shard", shard, "err", err)
 			continue
 		}
@@ -142,8 +160,9 @@ func (w *Worker) fromQueue(msg jetstream.Msg) bool {
 // moveToHeld copies a delivery out of the queue stream to its endpoint's
 // held subject, then acknowledges it in the queue: the original stays
 // until the copy is stored, so a crash in between sends it again through
-// the queue, and the copy's Nats-Msg-Id (the original's queue sequence)
-// drops the second copy within the duplicate window. The copy is marked
+// the queue, and the copy's Nats-Msg-Id (topology.QueueMoveID: the
+// original's queue stream, sequence and time) drops the second copy
+// within the duplicate window. The copy is marked
 // (delivery.HeaderMoved) so the worker taking it reads its attempts from
 // the delivery log. A copy that cannot be stored (the held subject is
 // full) leaves the original in the queue for moveRetry.
@@ -159,7 +178,7 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 		cp.Header[k] = v
 	}
 	cp.Header.Del(readLogHeader) // this process's mark, not the delivery's: the move is read from the log anyway
-	cp.Header.Set(jetstream.MsgIDHeader, "q."+strconv.FormatUint(meta.Sequence.Stream, 10))
+	cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	cp.Header.Set(delivery.HeaderMoved, "1")
 	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
 	defer cancel()

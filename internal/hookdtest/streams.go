@@ -154,7 +154,11 @@ func (h *Hookd) Backlog(t testing.TB, endpointID string) topology.EndpointBacklo
 func (h *Hookd) Queued(t testing.TB, endpointID string) []*jetstream.RawStreamMsg {
 	t.Helper()
 	n := h.App.Names()
-	out := Messages(t, h.App.JetStream(), n.QueueStream(), n.QueueSubject(endpointID))
+	queue, err := h.App.Topology().ShardStream(context.Background(), topology.Shard(endpointID))
+	if err != nil {
+		t.Fatalf("queue stream of %s: %v", endpointID, err)
+	}
+	out := Messages(t, h.App.JetStream(), queue, n.QueueSubject(endpointID))
 	out = append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.HeldSubject(endpointID))...)
 	out = append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0))...)
 	return append(out, Messages(t, h.App.JetStream(), n.HeldStream(), n.OrderedSubject(endpointID, 0)+".*")...)
