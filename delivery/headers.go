@@ -34,10 +34,25 @@ const HeaderMoved = "Hookd-Moved"
 // SetHeaders sets the headers a delivery of e to an endpoint carries
 // through the endpoint's stream.
 func SetHeaders(h nats.Header, e *event.Event, endpointID string) {
-	h.Set(HeaderEventID, e.ID)
-	h.Set(HeaderEventType, e.Type)
-	h.Set(HeaderEndpointID, endpointID)
-	h.Set(HeaderDeliveryID, ID(e.ID, endpointID))
-	h.Set(HeaderEventSeq, strconv.FormatUint(e.Seq, 10))
-	h.Set(HeaderEventTime, e.Time.Format(time.RFC3339Nano))
+	SetEventHeaders(h, e)
+	SetEndpointHeaders(h, e.ID, endpointID)
+}
+
+// SetEventHeaders sets the part of SetHeaders that depends on e alone. A
+// router publishing e to several endpoints sets them once, in a header it
+// copies into each delivery (the values are shared: a message's header is
+// only read once made), then SetEndpointHeaders in each.
+func SetEventHeaders(h nats.Header, e *event.Event) {
+	// One backing array; each value capped at one, so an append copies.
+	v := [...]string{e.ID, e.Type, strconv.FormatUint(e.Seq, 10), e.Time.Format(time.RFC3339Nano)}
+	s := v[:]
+	h[HeaderEventID], h[HeaderEventType], h[HeaderEventSeq], h[HeaderEventTime] = s[0:1:1], s[1:2:2], s[2:3:3], s[3:4:4]
+}
+
+// SetEndpointHeaders sets the part of SetHeaders that depends on the
+// endpoint: the delivery of event eventID to endpointID.
+func SetEndpointHeaders(h nats.Header, eventID, endpointID string) {
+	v := [...]string{endpointID, ID(eventID, endpointID)}
+	s := v[:]
+	h[HeaderEndpointID], h[HeaderDeliveryID] = s[0:1:1], s[1:2:2]
 }

@@ -35,8 +35,10 @@ func (s *probedStream) probes() []time.Time {
 }
 
 // The fence's cost: events waiting together share a probe, probes are
-// probeEvery apart, and an event an earlier probe covered (a lagging
-// router's) waits for none.
+// probeEvery apart and read the endpoints bucket only, and an event an
+// earlier probe covered waits for none. A lagging router (an event with
+// many stored behind it) has a probe read the events stream's last
+// sequence too, which covers the backlog it has not received yet.
 func TestFenceSharesProbes(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: log})
@@ -72,12 +74,17 @@ func TestFenceSharesProbes(t *testing.T) {
 	if _, err := kv.Put(ctx, "ep_1", []byte(`{"id":"ep_1","url":"https://example.com"}`)); err != nil {
 		t.Fatal(err)
 	}
-	ack, err := js.Publish(ctx, "ev.a", []byte(`{}`))
-	if err != nil {
-		t.Fatal(err)
+	publish := func() uint64 {
+		t.Helper()
+		ack, err := js.Publish(ctx, "ev.a", []byte(`{}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return ack.Sequence
 	}
-	pe := &probedStream{Stream: events}
-	f := newFence(pe, bucket, reg, 5*time.Second, log)
+	seq := publish()
+	pe, pb := &probedStream{Stream: events}, &probedStream{Stream: bucket}
+	f := newFence(pe, pb, reg, 5*time.Second, log)
 
 	const waiters = 100
 	start := make(chan struct{})
@@ -85,7 +92,7 @@ func TestFenceSharesProbes(t *testing.T) {
 	for range waiters {
 		go func() {
 			<-start
-			errs <- f.await(ctx, ack.Sequence)
+			errs <- f.await(ctx, seq, 0)
 		}()
 	}
 	close(start)
@@ -94,7 +101,7 @@ func TestFenceSharesProbes(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	probes := pe.probes()
+	probes := pb.probes()
 	if len(probes) == 0 || len(probes) > 10 {
 		t.Fatalf("%d events waiting together made %d probes, want a few", waiters, len(probes))
 	}
@@ -103,8 +110,32 @@ func TestFenceSharesProbes(t *testing.T) {
 			t.Errorf("probes %d and %d %s apart, less than %s", i-1, i, gap, probeEvery)
 		}
 	}
+	if n := len(pe.probes()); n != 0 {
+		t.Errorf("a router keeping up read the events stream %d times, want none: its events are covered by what it received", n)
+	}
 	t.Logf("%d waiting events, %d probes", waiters, len(probes))
-	if err := f.await(ctx, ack.Sequence); err != nil || len(pe.probes()) != len(probes) {
-		t.Fatalf("an event covered already: err %v, %d probes after %d", err, len(pe.probes()), len(probes))
+	if err := f.await(ctx, seq, 0); err != nil || len(pb.probes()) != len(probes) {
+		t.Fatalf("an event covered already: err %v, %d probes after %d", err, len(pb.probes()), len(probes))
+	}
+
+	// Lagging: the router has received the first of many events stored.
+	first := publish()
+	var later uint64
+	for range probeLag {
+		later = publish()
+	}
+	if err := f.await(ctx, first, later-first); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(pe.probes()); n != 1 {
+		t.Fatalf("a lagging router's probe read the events stream %d times, want once", n)
+	}
+	probes = pb.probes()
+	if err := f.await(ctx, later, 0); err != nil || len(pb.probes()) != len(probes) {
+		t.Fatalf("an event of the backlog the lagging probe saw: err %v, %d probes after %d", err, len(pb.probes()), len(probes))
+	}
+	// Stored after every probe: it waits for one of its own.
+	if err := f.await(ctx, publish(), 0); err != nil || len(pb.probes()) != len(probes)+1 {
+		t.Fatalf("an event stored after the probes: err %v, %d probes after %d, want one more", err, len(pb.probes()), len(probes))
 	}
 }

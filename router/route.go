@@ -184,7 +184,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	// One renderer per event: a format that depends on the event only is
 	// rendered once, whatever the number of endpoints receiving it.
 	rd := payload.Renderer{Event: e, Env: &env, Eval: ev}
-	r.publishAll(ctx, e, targets, &rd, traceHeaders(ctx))
+	r.publishAll(ctx, e, targets, &rd, deliveryHeaders(e, traceHeaders(ctx)))
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		// Shard consumers are always consumed: only an endpoint served by
@@ -367,16 +367,37 @@ func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []targe
 	}
 }
 
+// deliveryHeaders are the headers every delivery of e carries, made once
+// per event: trace's (the route span's context, so the worker's deliver
+// span joins the trace) and the event's own (delivery.SetEventHeaders).
+func deliveryHeaders(e *event.Event, trace nats.Header) nats.Header {
+	h := make(nats.Header, len(trace)+4)
+	for k, v := range trace {
+		h[k] = v
+	}
+	delivery.SetEventHeaders(h, e)
+	return h
+}
+
 // deliveryMsg is the delivery of e to t's endpoint, rendered in the
 // endpoint's format. A rendering that fails (a transform erring on this
 // event) still goes to the endpoint's stream, marked, and the worker
 // dead-letters it: the event is not lost, and a retry renders it again.
-// It carries the route span's trace context (trace), so the worker's
-// deliver span joins the trace.
-func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, trace nats.Header) *nats.Msg {
-	m := nats.NewMsg(delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane, t.ep.Disabled || r.held != nil && r.held.has(t.ep.ID)))
-	for k, v := range trace {
+// It carries shared, the headers every delivery of e carries
+// (deliveryHeaders; the event's are set here when shared lacks them).
+func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, shared nats.Header) *nats.Msg {
+	m := &nats.Msg{
+		Subject: delivery.Subject(r.names, t.ep.Layout(), t.ep.ID, t.lane, t.ep.Disabled || r.held != nil && r.held.has(t.ep.ID)),
+		// Room for shared's, the endpoint's two and Nats-Msg-Id: with the
+		// event's four, a map's smallest table (a payload's or a lane's
+		// header grows it).
+		Header: make(nats.Header, len(shared)+3),
+	}
+	for k, v := range shared {
 		m.Header[k] = v // shared, never modified: each message only encodes it
+	}
+	if _, ok := shared[delivery.HeaderEventID]; !ok {
+		delivery.SetEventHeaders(m.Header, e)
 	}
 	p, err := rd.Render(t.ep.Payload)
 	if t.ep.PayloadErr != nil {
@@ -396,7 +417,7 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 	}
 	delivery.SetPayload(m, e, p, err, r.sealer)
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
-	delivery.SetHeaders(m.Header, e, t.ep.ID)
+	delivery.SetEndpointHeaders(m.Header, e.ID, t.ep.ID)
 	if t.lane > 0 {
 		m.Header.Set(delivery.HeaderLane, strconv.Itoa(t.lane))
 	}

@@ -143,7 +143,7 @@ func (r *Router) handler(ordered bool) Handler {
 		if err != nil {
 			return fmt.Errorf("metadata: %w", err)
 		}
-		if err := r.fence.await(ctx, meta.Sequence.Stream); err != nil {
+		if err := r.fence.await(ctx, meta.Sequence.Stream, meta.NumPending); err != nil {
 			return err
 		}
 		if ordered && !r.reg.Snapshot().HasOrdered() {

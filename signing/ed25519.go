@@ -68,8 +68,14 @@ func CheckEd25519Secret(secret string) error {
 // Sign returns the "v1a,<base64>" ed25519 signature of body for message id
 // at ts.
 func (k Ed25519Key) Sign(id string, ts time.Time, body []byte) string {
+	return string(k.AppendSign(nil, id, ts, body))
+}
+
+// AppendSign appends Sign's signature to dst.
+func (k Ed25519Key) AppendSign(dst []byte, id string, ts time.Time, body []byte) []byte {
 	sig := ed25519.Sign(ed25519.PrivateKey(k), signedContent(id, ts, body))
-	return versionEd25519 + "," + base64.StdEncoding.EncodeToString(sig)
+	dst = append(dst, versionEd25519+","...)
+	return base64.StdEncoding.AppendEncode(dst, sig)
 }
 
 // PublicKey returns the "whpk_" public key receivers verify with.

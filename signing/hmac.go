@@ -27,7 +27,15 @@ func ParseHMACKey(secret string) (HMACKey, error) {
 
 // Sign returns the "v1,<base64>" signature of body for message id at ts.
 func (k HMACKey) Sign(id string, ts time.Time, body []byte) string {
+	return string(k.AppendSign(nil, id, ts, body))
+}
+
+// AppendSign appends Sign's signature to dst. The signed content is
+// written to the MAC piece by piece, not assembled in a copy of the body.
+func (k HMACKey) AppendSign(dst []byte, id string, ts time.Time, body []byte) []byte {
 	mac := hmac.New(sha256.New, k)
-	mac.Write(signedContent(id, ts, body))
-	return versionSymmetric + "," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	writeSignedContent(mac, id, ts, body)
+	var sum [sha256.Size]byte
+	dst = append(dst, versionSymmetric+","...)
+	return base64.StdEncoding.AppendEncode(dst, mac.Sum(sum[:0]))
 }

@@ -6,6 +6,7 @@ package signing
 
 import (
 	"errors"
+	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -43,6 +44,9 @@ type Key interface {
 	// Sign returns "<version>,<base64 signature>" of body for message id
 	// at ts.
 	Sign(id string, ts time.Time, body []byte) string
+	// AppendSign is Sign appending to dst, which it returns: a worker
+	// signs an attempt into one buffer, whatever the number of keys.
+	AppendSign(dst []byte, id string, ts time.Time, body []byte) []byte
 }
 
 var (
@@ -82,13 +86,44 @@ func signedContent(id string, ts time.Time, body []byte) []byte {
 // signed with every key (so a receiver can verify during a rotation, even
 // one that changes scheme).
 func Headers(id string, ts time.Time, body []byte, keys ...Key) map[string]string {
-	sigs := make([]string, len(keys))
-	for i, k := range keys {
-		sigs[i] = k.Sign(id, ts, body)
-	}
 	return map[string]string{
 		HeaderID:        id,
-		HeaderTimestamp: strconv.FormatInt(ts.Unix(), 10),
-		HeaderSignature: strings.Join(sigs, " "),
+		HeaderTimestamp: Timestamp(ts),
+		HeaderSignature: Signature(id, ts, body, keys...),
 	}
+}
+
+// Timestamp is the webhook-timestamp header's value at ts.
+func Timestamp(ts time.Time) string { return strconv.FormatInt(ts.Unix(), 10) }
+
+// Signature is the webhook-signature header's value, as Headers gives it:
+// every key's signature, separated by spaces ("" without keys), made in
+// one buffer.
+func Signature(id string, ts time.Time, body []byte, keys ...Key) string {
+	if len(keys) == 0 {
+		return ""
+	}
+	// Room for the common case, one HMAC signature ("v1," and 44 base64
+	// characters): the string below is then the only other allocation.
+	var buf [64]byte
+	b := buf[:0]
+	for i, k := range keys {
+		if i > 0 {
+			b = append(b, ' ')
+		}
+		b = k.AppendSign(b, id, ts, body)
+	}
+	return string(b)
+}
+
+// writeSignedContent writes what every scheme signs, "id.timestamp.body",
+// to w piece by piece: the body is not copied.
+func writeSignedContent(w io.Writer, id string, ts time.Time, body []byte) {
+	var head [96]byte
+	h := append(head[:0], id...)
+	h = append(h, '.')
+	h = strconv.AppendInt(h, ts.Unix(), 10)
+	h = append(h, '.')
+	_, _ = w.Write(h)
+	_, _ = w.Write(body)
 }

@@ -1,7 +1,11 @@
 package signing
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base64"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -55,5 +59,36 @@ func TestHeadersCarryEverySignature(t *testing.T) {
 	want := k1.Sign("id", time.Unix(1, 0), []byte("{}")) + " " + k2.Sign("id", time.Unix(1, 0), []byte("{}"))
 	if h[HeaderSignature] != want {
 		t.Fatalf("signature header %q, want %q", h[HeaderSignature], want)
+	}
+}
+
+// AppendSign appends to what dst holds, and signs what Sign signs: the
+// content written piece by piece is "id.timestamp.body", as one buffer.
+func TestAppendSignAppends(t *testing.T) {
+	hk, _ := ParseKey("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw")
+	ek, err := ParseKey(NewEd25519Secret())
+	if err != nil {
+		t.Fatal(err)
+	}
+	long := strings.Repeat("i", 200) // longer than the stack buffer of the content's head
+	body := []byte(strings.Repeat("b", 5000))
+	ts := time.Unix(1764238272, 0)
+	mac := hmac.New(sha256.New, []byte(hk.(HMACKey)))
+	mac.Write([]byte(long + ".1764238272." + string(body)))
+	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	for _, k := range []Key{hk, ek} {
+		got := string(k.AppendSign([]byte("prefix "), long, ts, body))
+		if got != "prefix "+k.Sign(long, ts, body) {
+			t.Fatalf("AppendSign %q, want the prefix then Sign's %q", got, k.Sign(long, ts, body))
+		}
+	}
+	if got := hk.Sign(long, ts, body); got != want {
+		t.Fatalf("HMAC signature %s, want %s (crypto/hmac over the whole content)", got, want)
+	}
+	if got := Signature(long, ts, body); got != "" {
+		t.Fatalf("signature without keys %q, want empty", got)
+	}
+	if got := Signature(long, ts, body, hk, ek, hk); got != want+" "+ek.Sign(long, ts, body)+" "+want {
+		t.Fatalf("three keys: %q", got)
 	}
 }

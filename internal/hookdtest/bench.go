@@ -41,15 +41,26 @@ func PublishAsync(tb testing.TB, js jetstream.JetStream, subject string, body []
 }
 
 // WaitStored waits until n deliveries wait for an endpoint (of the
-// deployment with names) on its held subject.
+// deployment with names): on its queue subject (a plain endpoint's) and
+// its held subject together.
 func WaitStored(tb testing.TB, js jetstream.JetStream, names topology.Names, endpointID string, n uint64) {
 	tb.Helper()
 	WaitFor(tb, 5*time.Minute, fmt.Sprintf("%d deliveries in %s's stream", n, endpointID), func() bool {
-		s, err := js.Stream(context.Background(), names.HeldStream())
-		if err != nil {
-			return false
+		var stored uint64
+		for _, at := range []struct{ stream, subject string }{
+			{names.QueueStream(), names.QueueSubject(endpointID)},
+			{names.HeldStream(), names.HeldSubject(endpointID)},
+		} {
+			s, err := js.Stream(context.Background(), at.stream)
+			if err != nil {
+				return false
+			}
+			info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(at.subject))
+			if err != nil {
+				return false
+			}
+			stored += info.State.Subjects[at.subject]
 		}
-		info, err := s.Info(context.Background(), jetstream.WithSubjectFilter(names.HeldSubject(endpointID)))
-		return err == nil && info.State.Subjects[names.HeldSubject(endpointID)] >= n
+		return stored >= n
 	})
 }

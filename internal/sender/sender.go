@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/textproto"
 	"net/url"
 	"strconv"
 	"strings"
@@ -55,6 +56,16 @@ type Request struct {
 	SkipBody bool
 	// NoThrottleRetry makes 408 and 429 permanent, like any other 4xx.
 	NoThrottleRetry bool
+}
+
+// ownHeaders are the canonical names of the headers Send sets on every
+// attempt, in the order of its values.
+var ownHeaders = [...]string{
+	textproto.CanonicalMIMEHeaderKey("Content-Type"),
+	textproto.CanonicalMIMEHeaderKey("User-Agent"),
+	textproto.CanonicalMIMEHeaderKey(signing.HeaderID),
+	textproto.CanonicalMIMEHeaderKey(signing.HeaderTimestamp),
+	textproto.CanonicalMIMEHeaderKey(signing.HeaderSignature),
 }
 
 // Response is what one attempt got back.
@@ -167,10 +178,14 @@ func (s *Sender) Send(ctx context.Context, r Request) (Response, error) {
 	if ct == "" {
 		ct = payload.JSON
 	}
-	req.Header.Set("Content-Type", ct)
-	req.Header.Set("User-Agent", s.userAgent)
-	for k, v := range signing.Headers(r.MessageID, time.Now(), r.Body, r.Keys...) {
-		req.Header.Set(k, v)
+	// hookd's own headers win over the endpoint's, as Header.Set would
+	// make them: set under their canonical names, sharing one backing
+	// array (each value is capped at one, so an Add elsewhere copies).
+	now := time.Now()
+	vals := [...]string{ct, s.userAgent, r.MessageID, signing.Timestamp(now), signing.Signature(r.MessageID, now, r.Body, r.Keys...)}
+	own := vals[:]
+	for i, k := range ownHeaders {
+		req.Header[k] = own[i : i+1 : i+1]
 	}
 	// The deliver span's context (or the producer's), so the receiver can
 	// join the trace; nothing when ctx has none.
