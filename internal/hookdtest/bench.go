@@ -47,8 +47,14 @@ func WaitStored(tb testing.TB, js jetstream.JetStream, names topology.Names, end
 	tb.Helper()
 	WaitFor(tb, 5*time.Minute, fmt.Sprintf("%d deliveries in %s's stream", n, endpointID), func() bool {
 		var stored uint64
+		// The queue stream capturing the endpoint's subject (one of
+		// Config.QueueStreams).
+		queue, err := js.StreamNameBySubject(context.Background(), names.QueueSubject(endpointID))
+		if err != nil {
+			return false
+		}
 		for _, at := range []struct{ stream, subject string }{
-			{names.QueueStream(), names.QueueSubject(endpointID)},
+			{queue, names.QueueSubject(endpointID)},
 			{names.HeldStream(), names.HeldSubject(endpointID)},
 		} {
 			s, err := js.Stream(context.Background(), at.stream)
