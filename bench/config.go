@@ -30,8 +30,15 @@ type Config struct {
 	// its own tenant value; events go to them in turn. Optional: default 1.
 	Endpoints int
 	// Rate is the events per second driven open-loop. Optional: 0 drives
-	// as fast as JetStream accepts (saturation).
+	// as fast as the pipeline delivers (saturation): events run at most
+	// SaturationWindow ahead of the receiver.
 	Rate float64
+	// SaturationWindow bounds, at saturation, the events published and not
+	// yet delivered: enough to keep every router and worker slot busy,
+	// without which the driver (accepting 100,000 events a second and
+	// more) queues minutes of backlog, and the run measures that drain
+	// with its garbage instead of a steady state. Optional: default 10,000.
+	SaturationWindow int64
 	// Duration is how long events are driven. Optional: default 10s.
 	Duration time.Duration
 	// PayloadBytes pads each event's data to about this size. Optional:
@@ -96,6 +103,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Concurrency == 0 {
 		c.Concurrency = 64
+	}
+	if c.SaturationWindow <= 0 {
+		c.SaturationWindow = 10_000
 	}
 	if c.Drain == 0 {
 		c.Drain = 10 * time.Second

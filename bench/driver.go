@@ -28,10 +28,11 @@ type inflight struct {
 }
 
 // driveEvents publishes events numbered from first for cfg.Duration:
-// open-loop at cfg.Rate, each carrying its scheduled send time, or as fast
-// as JetStream accepts them when the rate is 0 (each then carries its send
-// time).
-func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Names, cfg Config, first int64) (*drive, error) {
+// open-loop at cfg.Rate, each carrying its scheduled send time, or when the
+// rate is 0 as fast as the pipeline delivers them (each then carries its
+// send time), at most cfg.SaturationWindow ahead of delivered (the
+// receiver's count of this drive's deliveries).
+func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Names, cfg Config, first int64, delivered func() int64) (*drive, error) {
 	d := &drive{}
 	pending := make(chan inflight, 1<<14)
 	collected := make(chan struct{})
@@ -65,9 +66,12 @@ func driveEvents(ctx context.Context, js jetstream.JetStream, names topology.Nam
 		if elapsed >= cfg.Duration {
 			break
 		}
-		due := seq + 256 // saturation: publish in runs, JetStream's pending limit paces them
+		due := seq + 256 // saturation: publish in runs, the window paces them
 		if interval > 0 {
 			due = first + int64(elapsed/interval) + 1
+		} else if seq-first-delivered() > cfg.SaturationWindow {
+			time.Sleep(time.Millisecond) // pacing the drive to the deliveries, not a synchronisation
+			continue
 		}
 		for ; seq < due; seq++ {
 			sched := now

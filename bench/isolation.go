@@ -102,7 +102,13 @@ func measure(ctx context.Context, js jetstream.JetStream, rcv receiverClient, na
 		return nil, err
 	}
 	cpu0 := cpuTime()
-	d, err := driveEvents(ctx, js, names, cfg, first)
+	d, err := driveEvents(ctx, js, names, cfg, first, func() int64 {
+		st, err := rcv.stats(ctx)
+		if err != nil {
+			return 0 // the drive then waits, and ends with its duration
+		}
+		return st.Distinct
+	})
 	if err != nil {
 		return nil, err
 	}
