@@ -283,3 +283,53 @@ func TestRetryDuringAttemptSupersedesIt(t *testing.T) {
 		t.Fatalf("receiver got %d requests, want 3", n)
 	}
 }
+
+// A routed delivery costs no log record until its first attempt: while it
+// waits (here, its first attempt hangs on a receiver that is down) the
+// delivery list and GET /v1/deliveries/{id} read it from the endpoint's
+// backlog as pending, with the fields a pending record had, and the log
+// holds nothing for it.
+func TestRoutedDeliveryIsPendingWithoutARecord(t *testing.T) {
+	release := make(chan struct{})
+	var once atomic.Bool
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		<-release
+		return 500
+	})
+	defer func() {
+		if once.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}()
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	before := storedMsgs(t, h, h.App.Names().AttemptsStream())
+	id := h.PublishEvent(t, "order.paid", map[string]int{"n": 1})
+	hookdtest.WaitFor(t, 10*time.Second, "first attempt in flight", func() bool { return rc.Count() == 1 })
+
+	for _, q := range []string{"", "status=pending"} {
+		p := listDeliveries(t, h, ep.ID, q)
+		if len(p.Data) != 1 || p.Data[0].EventID != id || p.Data[0].Status != "pending" || p.Data[0].EventType != "order.paid" ||
+			p.Data[0].EndpointID != ep.ID || p.Data[0].AttemptCount != 0 {
+			t.Fatalf("list ?%s before the first attempt: %+v", q, p.Data)
+		}
+	}
+	dlv := listDeliveries(t, h, ep.ID, "").Data[0].ID
+	if d := getDelivery(t, h, dlv); d.Status != "pending" || d.EventID != id || d.Attempts == nil || len(d.Attempts) != 0 {
+		t.Fatalf("GET before the first attempt: %+v", d)
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+dlv+"/retry", nil); status != http.StatusConflict || !strings.Contains(string(out), "already_queued") {
+		t.Fatalf("retry of a pending delivery: %d %s", status, out)
+	}
+	if n := storedMsgs(t, h, h.App.Names().AttemptsStream()); n != before {
+		t.Fatalf("the delivery log holds %d records for a delivery not attempted yet, want none", n-before)
+	}
+
+	once.Store(true)
+	close(release)
+	hookdtest.WaitFor(t, 10*time.Second, "the attempt logged", func() bool { return getDelivery(t, h, dlv).Status != "pending" })
+	if d := getDelivery(t, h, dlv); d.AttemptCount < 1 || len(d.Attempts) < 1 || d.Attempts[0].StatusCode != 500 {
+		t.Fatalf("after the attempt: %+v", d)
+	}
+}

@@ -68,10 +68,12 @@ func (s Summary) NextAttemptAt() time.Time {
 	return s.Last.Time.Add(d)
 }
 
-// Log reads the delivery log (the attempts stream).
+// Log reads the delivery log (the attempts stream), and the deliveries
+// waiting in the delivery streams, which are pending without a record.
 type Log struct {
 	stream jetstream.Stream
 	names  topology.Names
+	topo   *topology.Topology
 }
 
 // OpenLog opens the delivery log.
@@ -80,22 +82,36 @@ func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
-	return &Log{stream: s, names: topo.Names()}, nil
+	return &Log{stream: s, names: topo.Names(), topo: topo}, nil
 }
 
-// Summaries returns the state of every delivery of an endpoint, read as
-// the newest record of each delivery's subject. An endpoint id that is
+// Summaries returns the state of every delivery of an endpoint: the
+// newest record of each delivery's subject, and a pending record for each
+// delivery waiting in the delivery streams without any (routed, not
+// attempted yet: see Queued). A delivery both waiting and logged (a retry
+// waiting for its time) is what its records say. An endpoint id that is
 // not a token is natsname.ErrInvalidName.
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
 	if err := natsname.ValidToken(endpointID); err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
 	var out []Summary
+	logged := map[string]bool{}
 	err := l.read(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
 	}, func(a Attempt) {
 		out = append(out, Summary{Last: a})
+		logged[a.DeliveryID] = true
+	})
+	if err != nil {
+		return nil, err
+	}
+	err = Queued(ctx, l.topo, endpointID, time.Time{}, func(a Attempt) bool {
+		if !logged[a.DeliveryID] {
+			out = append(out, Summary{Last: a})
+		}
+		return true
 	})
 	return out, err
 }
@@ -114,9 +130,38 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 		out = append(out, a)
 	})
 	if err == nil && len(out) == 0 {
+		// Routed and not attempted yet: waiting, with no record.
+		var a *Attempt
+		if a, err = l.findQueued(ctx, deliveryID); err == nil && a != nil {
+			out = append(out, *a)
+		}
+	}
+	if err == nil && len(out) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, deliveryID)
 	}
 	return out, err
+}
+
+// findQueued looks for a delivery among those waiting in the delivery
+// streams, endpoint by endpoint with a backlog; nil if it is not there.
+func (l *Log) findQueued(ctx context.Context, deliveryID string) (*Attempt, error) {
+	backlogs, err := l.topo.Backlogs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("delivery backlog: %w", err)
+	}
+	var found *Attempt
+	for endpointID := range backlogs {
+		err := Queued(ctx, l.topo, endpointID, time.Time{}, func(a Attempt) bool {
+			if a.DeliveryID == deliveryID {
+				found = &a
+			}
+			return found == nil
+		})
+		if err != nil || found != nil {
+			return found, err
+		}
+	}
+	return nil, nil
 }
 
 // checkFilter refuses a delivery-log filter subject with an id that is

@@ -908,7 +908,7 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 	}
 	hookdtest.WaitFor(t, 20*time.Second, "a delivery in each state", func() bool {
 		return last(goodID) == delivery.OutcomeSucceeded && len(c.h.Attempts(t, badID)) >= 2 &&
-			last(deadID) == delivery.OutcomeDead && len(c.h.Log(t, heldID)) >= 1
+			last(deadID) == delivery.OutcomeDead && len(c.h.Queued(t, heldID)) >= 1
 	})
 
 	t.Run("POST /v1/endpoints/{id}/disable and enable", func(t *testing.T) {

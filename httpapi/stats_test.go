@@ -167,7 +167,8 @@ func TestDeliveryLogTail(t *testing.T) {
 			outcomes = append(outcomes, r.Outcome)
 		}
 	}
-	if len(all.Data) != 4 || !slices.Equal(outcomes, []string{"pending", "succeeded"}) || all.NextAfter != all.Data[len(all.Data)-1].Seq {
+	// A routed delivery has no "pending" record: one record each.
+	if len(all.Data) != 2 || !slices.Equal(outcomes, []string{"succeeded"}) || all.NextAfter != all.Data[len(all.Data)-1].Seq {
 		t.Fatalf("first tail: %+v", all)
 	}
 	if page := tail("?limit=1", adminKey); len(page.Data) != 1 || page.Data[0].Seq != all.NextAfter {
@@ -180,7 +181,7 @@ func TestDeliveryLogTail(t *testing.T) {
 	second := c.h.PublishEvent(t, "a.two", nil)
 	hookdtest.WaitFor(t, 20*time.Second, "second delivered", func() bool { return len(c.h.Attempts(t, ownID)) == 2 })
 	page := tail(fmt.Sprintf("?after=%d&endpoint_id=%s", all.NextAfter, ownID), adminKey)
-	if len(page.Data) != 2 || page.Data[0].DeliveryID != delivery.ID(second, ownID) || page.Data[1].Outcome != "succeeded" {
+	if len(page.Data) != 1 || page.Data[0].DeliveryID != delivery.ID(second, ownID) || page.Data[0].Outcome != "succeeded" {
 		t.Errorf("tail after %d: %+v", all.NextAfter, page)
 	}
 
@@ -192,7 +193,7 @@ func TestDeliveryLogTail(t *testing.T) {
 		}
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/delivery-log?endpoint_id=" + ownID, key: acmeKey, want: 404}), "not_found", "")
 		wantError(t, c.call(t, apiCall{method: "GET", path: "/v1/endpoints/" + ownID + "/stats", key: acmeKey, want: 404}), "not_found", "")
-		if got := tail("?endpoint_id="+acmeID, acmeKey); len(got.Data) != 2 {
+		if got := tail("?endpoint_id="+acmeID, acmeKey); len(got.Data) != 1 {
 			t.Errorf("acme's endpoint's records: %+v", got)
 		}
 	})

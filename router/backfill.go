@@ -117,8 +117,8 @@ func RuleHistory(ctx context.Context, topo *topology.Topology, tenantID string, 
 
 // Backfill re-evaluates ep's current rule against the stored events of
 // its tenant accepted within w, and queues a delivery to ep for every
-// match it has none for yet, exactly as routing would have (same
-// delivery id, body, lane and pending record). Events accepted after ep's
+// match it has none for yet (no log record, not waiting in its backlog),
+// exactly as routing would have (same delivery id, body and lane). Events accepted after ep's
 // creation (ep.Routes) that routing has yet to route (past its
 // consumer's ack floor) are routing's: counted as already queued, never
 // queued by both. A dry run only counts. An error (a full endpoint
@@ -137,6 +137,15 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 	attempts, err := js.Stream(ctx, names.AttemptsStream())
 	if err != nil {
 		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
+	}
+	// A delivery routed and not attempted yet has no log record: what
+	// waits for the endpoint is already queued too.
+	waiting := map[string]bool{}
+	if err := delivery.Queued(ctx, topo, ep.ID, time.Time{}, func(a delivery.Attempt) bool {
+		waiting[a.DeliveryID] = true
+		return true
+	}); err != nil {
+		return BackfillResult{}, err
 	}
 	index, err := js.Stream(ctx, names.IndexStream())
 	if err != nil {
@@ -160,7 +169,12 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 			out.AlreadyQueued++ // routing's
 			return nil
 		}
-		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
+		dlv := delivery.ID(e.ID, ep.ID)
+		if waiting[dlv] {
+			out.AlreadyQueued++
+			return nil
+		}
+		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, dlv))
 		switch {
 		case err == nil:
 			out.AlreadyQueued++

@@ -61,6 +61,9 @@ func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 		MaxConsumers: t.cfg.HeldMaxConsumers,
 		Storage:      jetstream.FileStorage,
 		Replicas:     t.cfg.Replicas,
+		// A work queue takes no reading consumers: a delivery waiting with
+		// no log record (pending) is read by direct gets (package delivery).
+		AllowDirect: true,
 	}
 	// The server refuses DiscardNewPerSubject without a per-subject limit.
 	held.DiscardNewPerSubject = held.MaxMsgsPerSubject > 0
@@ -202,15 +205,25 @@ func (t *Topology) Consumer(ctx context.Context, spec ConsumerSpec) (jetstream.C
 // EndpointSubjects are the subjects an endpoint's deliveries and batches
 // may wait on, whatever its layout now: its held subject, its ordered
 // lanes, its batches.
-func (t *Topology) endpointSubjects(endpointID string) []struct{ stream, subject string } {
+func (t *Topology) endpointSubjects(endpointID string) []StreamSubject {
 	n := t.names
-	return []struct{ stream, subject string }{
+	return []StreamSubject{
 		{n.QueueStream(), n.QueueSubject(endpointID)},
 		{n.HeldStream(), n.HeldSubject(endpointID)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0) + ".*"},
 		{n.BatchesStream(), n.BatchesSubject(endpointID)},
 	}
+}
+
+// StreamSubject is a subject (possibly with a wildcard) of one stream.
+type StreamSubject struct{ Stream, Subject string }
+
+// EndpointSubjects are the subjects an endpoint's deliveries may wait on,
+// whatever its layout now: its queue, held and ordered subjects and its
+// batches.
+func (t *Topology) EndpointSubjects(endpointID string) []StreamSubject {
+	return t.endpointSubjects(endpointID)
 }
 
 // DeleteEndpoint removes whatever an endpoint left in the delivery streams:
@@ -241,12 +254,12 @@ func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error 
 		}
 	}
 	for _, es := range t.endpointSubjects(endpointID) {
-		s, err := t.js.Stream(ctx, es.stream)
+		s, err := t.js.Stream(ctx, es.Stream)
 		if err != nil {
 			return fmt.Errorf("topology: delete endpoint %s: %w", endpointID, err)
 		}
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(es.subject)); err != nil {
-			return fmt.Errorf("topology: delete endpoint %s: purge %s: %w", endpointID, es.subject, err)
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(es.Subject)); err != nil {
+			return fmt.Errorf("topology: delete endpoint %s: purge %s: %w", endpointID, es.Subject, err)
 		}
 	}
 	for _, name := range []string{t.names.EndpointStream(endpointID), t.names.BatchStream(endpointID)} {
