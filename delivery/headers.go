@@ -37,7 +37,7 @@ func SetHeaders(h nats.Header, e *event.Event, endpointID string) {
 	h.Set(HeaderEventID, e.ID)
 	h.Set(HeaderEventType, e.Type)
 	h.Set(HeaderEndpointID, endpointID)
-	h.Set(HeaderDeliveryID, ID(e.ID, endpointID))
+	h.Set(HeaderDeliveryID, ID(e, endpointID))
 	h.Set(HeaderEventSeq, strconv.FormatUint(e.Seq, 10))
 	h.Set(HeaderEventTime, e.Time.Format(time.RFC3339Nano))
 }

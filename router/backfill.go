@@ -134,18 +134,19 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 	if err != nil {
 		return BackfillResult{}, err
 	}
-	attempts, err := js.Stream(ctx, names.AttemptsStream())
+	// What the endpoint has a delivery for: logged (by this release or an
+	// earlier one, under its id then), or waiting with no record yet.
+	dlog, err := delivery.OpenLog(ctx, topo)
 	if err != nil {
-		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
-	}
-	// A delivery routed and not attempted yet has no log record: what
-	// waits for the endpoint is already queued too.
-	waiting := map[string]bool{}
-	if err := delivery.Queued(ctx, topo, ep.ID, time.Time{}, func(a delivery.Attempt) bool {
-		waiting[a.DeliveryID] = true
-		return true
-	}); err != nil {
 		return BackfillResult{}, err
+	}
+	summaries, err := dlog.Summaries(ctx, ep.ID)
+	if err != nil {
+		return BackfillResult{}, err
+	}
+	known := make(map[string]bool, len(summaries))
+	for _, s := range summaries {
+		known[s.Last.DeliveryID] = true
 	}
 	index, err := js.Stream(ctx, names.IndexStream())
 	if err != nil {
@@ -169,19 +170,11 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 			out.AlreadyQueued++ // routing's
 			return nil
 		}
-		dlv := delivery.ID(e.ID, ep.ID)
-		if waiting[dlv] {
+		if known[delivery.ID(e, ep.ID)] || known[delivery.LegacyID(e.ID, ep.ID)] {
 			out.AlreadyQueued++
 			return nil
 		}
-		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, dlv))
-		switch {
-		case err == nil:
-			out.AlreadyQueued++
-			return nil
-		case !errors.Is(err, jetstream.ErrMsgNotFound):
-			return fmt.Errorf("delivery log: %w", err)
-		case opt.DryRun:
+		if opt.DryRun {
 			return nil
 		}
 		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, nil)}}

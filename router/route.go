@@ -78,6 +78,7 @@ func decode(m jetstream.Msg, names topology.Names, seed time.Time, log *slog.Log
 		NotJSON: !isJSON,
 		Seq:     meta.Sequence.Stream,
 	}
+	e.Accepted = e.Time // a CloudEvent's time may change Time, never this
 	if e.ID == "" {
 		e.ID = event.SequenceID(seed, meta.Sequence.Stream)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/internal/sender"
@@ -54,8 +55,15 @@ type Worker struct {
 	// ready is set while Run delivers, for readiness probes.
 	ready atomic.Bool
 
-	attemptsStream jetstream.Stream
-	endpoints      *endpoint.Store
+	// committer group-commits the delivery log's records; dlog reads
+	// the log; requeued holds each manually requeued delivery's newest
+	// queueing (delivery id -> int); recent the records this worker
+	// stored of deliveries in progress.
+	committer *delivery.Committer
+	dlog      *delivery.Log
+	requeued  sync.Map
+	recent    recentRecords
+	endpoints *endpoint.Store
 	health         kvjson.Bucket[health]
 	rate           kvjson.Bucket[tokenBucket]
 	rateLocks      sync.Map // endpoint id -> *sync.Mutex
@@ -189,7 +197,14 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		return nil, err
 	}
 	stopped, stopStarted := context.WithCancel(context.Background())
+	committer, err := delivery.NewCommitter(delivery.CommitterConfig{JetStream: topo.JetStream(), Names: topo.Names(),
+		Wait: cfg.CommitWait, Max: cfg.CommitMax, Logger: cfg.Logger})
+	if err != nil {
+		stopStarted()
+		return nil, err
+	}
 	return &Worker{
+		committer: committer,
 		stopped: stopped, stopStarted: stopStarted,
 		cfg:       cfg,
 		topo:      topo,
@@ -221,10 +236,19 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// Records of deliveries still in flight are written before Run
+	// returns (stopAll waits for them first).
+	defer w.committer.Close()
 	var err error
-	if w.attemptsStream, err = w.js.Stream(ctx, w.names.AttemptsStream()); err != nil {
-		return fmt.Errorf("worker: attempts stream: %w", err)
+	if w.dlog, err = delivery.OpenLog(ctx, w.topo); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
+	requeuedFollowed := make(chan struct{})
+	go func() {
+		defer close(requeuedFollowed)
+		w.watchRequeued(ctx)
+	}()
+	defer func() { <-requeuedFollowed }()
 	kv, err := w.topo.Endpoints(ctx)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)
