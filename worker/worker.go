@@ -64,10 +64,10 @@ type Worker struct {
 	requeued  sync.Map
 	recent    recentRecords
 	endpoints *endpoint.Store
-	health         kvjson.Bucket[health]
-	rate           kvjson.Bucket[tokenBucket]
-	rateLocks      sync.Map // endpoint id -> *sync.Mutex
-	pauses         sync.Map // endpoint id -> time.Time it is paused until
+	health    kvjson.Bucket[health]
+	rate      kvjson.Bucket[tokenBucket]
+	rateLocks sync.Map // endpoint id -> *sync.Mutex
+	pauses    sync.Map // endpoint id -> time.Time it is paused until
 	// healthy holds endpoints known to have no run of failures, so a
 	// success costs no key-value read.
 	healthy sync.Map
@@ -205,7 +205,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 	}
 	return &Worker{
 		committer: committer,
-		stopped: stopped, stopStarted: stopStarted,
+		stopped:   stopped, stopStarted: stopStarted,
 		cfg:       cfg,
 		topo:      topo,
 		js:        topo.JetStream(),
