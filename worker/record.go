@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/topology"
 )
 
 // Records go to the delivery log through the process's Committer
@@ -54,6 +55,18 @@ func (w *Worker) lastRecord(ctx context.Context, endpointID, deliveryID string, 
 		if rec, ok := w.recent.lookup(deliveryID, meta); ok {
 			return &rec, nil
 		}
+		if v := msg.Headers().Get(headerLast); v != "" && meta.NumDelivered == 1 {
+			// A copy's first hand-out: the mover said what the log holds.
+			if v == lastNone {
+				return nil, nil
+			}
+			var rec delivery.Attempt
+			if json.Unmarshal([]byte(v), &rec) == nil {
+				rec.DeliveryID = deliveryID
+				w.recent.rememberAt(meta, rec)
+				return &rec, nil
+			}
+		}
 	}
 	from := time.Time{}
 	if meta != nil {
@@ -64,7 +77,41 @@ func (w *Worker) lastRecord(ctx context.Context, endpointID, deliveryID string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	return w.dlog.Last(ctx, endpointID, deliveryID, from)
+	last, err := w.dlog.Last(ctx, endpointID, deliveryID, from)
+	if err == nil && last != nil && meta != nil {
+		w.recent.rememberAt(meta, *last) // its next hand-out here reads no log
+	}
+	return last, err
+}
+
+// headerLast, on a copy a worker moved out of the queue, carries what the
+// delivery log holds of it, as the mover knew for certain: lastNone (no
+// record: its first hand-out, nobody attempted it) or its last record
+// (the one the mover just stored), so that the copy's first hand-out
+// reads no log. Absent: the log is read.
+const (
+	headerLast = "Hookd-Last-Record"
+	lastNone   = "none"
+)
+
+// lastHeader is headerLast's value for the delivery in msg, "" if not
+// known for certain.
+func (w *Worker) lastHeader(msg jetstream.Msg) string {
+	meta, err := msg.Metadata()
+	if err != nil {
+		return ""
+	}
+	dlv := msg.Headers().Get(delivery.HeaderDeliveryID)
+	if rec, ok := w.recent.current(dlv, meta); ok {
+		b, _ := json.Marshal(delivery.Attempt{Number: rec.Number, Queue: rec.Queue, Outcome: rec.Outcome, Time: rec.Time,
+			DurationSeconds: rec.DurationSeconds, NextAttemptInSeconds: rec.NextAttemptInSeconds})
+		return string(b)
+	}
+	h := msg.Headers()
+	if meta.NumDelivered == 1 && h.Get(delivery.HeaderMoved) == "" && h.Get(topology.MigratedHeader) == "" && h.Get(readLogHeader) == "" {
+		return lastNone
+	}
+	return ""
 }
 
 // supersededQueue reports whether a newer manual queueing of a delivery
@@ -133,13 +180,17 @@ type recentRecord struct {
 const maxRecent = 100_000
 
 func (r *recentRecords) remember(msg jetstream.Msg, rec delivery.Attempt) {
+	if meta, err := msg.Metadata(); err == nil {
+		r.rememberAt(meta, rec)
+	}
+}
+
+// rememberAt remembers rec as the last record of its delivery, whose
+// message meta describes as handed out now.
+func (r *recentRecords) rememberAt(meta *jetstream.MsgMetadata, rec delivery.Attempt) {
 	switch rec.Outcome {
 	case delivery.OutcomeSucceeded, delivery.OutcomeDead, delivery.OutcomeBatched:
 		r.forget(rec.DeliveryID)
-		return
-	}
-	meta, err := msg.Metadata()
-	if err != nil {
 		return
 	}
 	if r.n.Load() >= maxRecent {
@@ -165,6 +216,20 @@ func (r *recentRecords) forget(deliveryID string) {
 	if _, ok := r.m.LoadAndDelete(deliveryID); ok {
 		r.n.Add(-1)
 	}
+}
+
+// current returns the remembered record of a delivery if it was made for
+// meta's message as handed out now.
+func (r *recentRecords) current(deliveryID string, meta *jetstream.MsgMetadata) (delivery.Attempt, bool) {
+	v, ok := r.m.Load(deliveryID)
+	if !ok {
+		return delivery.Attempt{}, false
+	}
+	rr := v.(recentRecord)
+	if rr.stream != meta.Stream || rr.seq != meta.Sequence.Stream || meta.NumDelivered != rr.delivered {
+		return delivery.Attempt{}, false
+	}
+	return rr.rec, true
 }
 
 // lookup returns the remembered record of a delivery if meta's message is

@@ -160,6 +160,10 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 	}
 	cp.Header.Set(jetstream.MsgIDHeader, "q."+strconv.FormatUint(meta.Sequence.Stream, 10))
 	cp.Header.Set(delivery.HeaderMoved, "1")
+	cp.Header.Del(headerLast)
+	if last := w.lastHeader(msg); last != "" {
+		cp.Header.Set(headerLast, last)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
 	defer cancel()
 	ack, err := w.js.PublishMsg(ctx, cp)
