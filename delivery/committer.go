@@ -145,6 +145,7 @@ func (c *Committer) Add(a Attempt) *Commit {
 	switch {
 	case len(c.pending) >= c.cfg.Max:
 		batch = c.take()
+		c.flights.Add(1)
 	case len(c.pending) == 1:
 		if c.timer == nil {
 			c.timer = time.AfterFunc(c.cfg.Wait, c.flushTimer)
@@ -155,6 +156,7 @@ func (c *Committer) Add(a Attempt) *Commit {
 	c.mu.Unlock()
 	if batch != nil {
 		c.write(batch)
+		c.flights.Done()
 	}
 	return cm
 }
@@ -172,23 +174,40 @@ func (c *Committer) take() []pendingRecord {
 func (c *Committer) flushTimer() {
 	c.mu.Lock()
 	batch := c.take()
+	if len(batch) > 0 {
+		c.flights.Add(1) // under c.mu: Close waits for it
+	}
 	c.mu.Unlock()
 	if len(batch) > 0 {
 		c.write(batch)
+		c.flights.Done()
 	}
 }
 
-// Close writes what is pending, waits for every commit in flight, and
-// refuses records from then on (ErrCommitterClosed).
-func (c *Committer) Close() {
+// Close writes what is pending, waits for every commit in flight until
+// ctx ends (storage that never acknowledges must not hold a shutdown),
+// and refuses records from then on (ErrCommitterClosed).
+func (c *Committer) Close(ctx context.Context) {
 	c.mu.Lock()
 	c.closed = true
 	batch := c.take()
+	if len(batch) > 0 {
+		c.flights.Add(1)
+	}
 	c.mu.Unlock()
 	if len(batch) > 0 {
 		c.write(batch)
+		c.flights.Done()
 	}
-	c.flights.Wait()
+	done := make(chan struct{})
+	go func() {
+		c.flights.Wait()
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-ctx.Done():
+	}
 }
 
 // write publishes batch, one message per endpoint (more when one would be

@@ -111,7 +111,7 @@ func TestCommitterGroupsRecordsByEndpoint(t *testing.T) {
 
 	// Close writes what waits, then refuses.
 	last := c.Add(delivery.Attempt{DeliveryID: "dlv_last", EndpointID: "ep_0", Outcome: delivery.OutcomeDead})
-	c.Close()
+	c.Close(ctx)
 	select {
 	case <-last.Done():
 	default:
@@ -137,7 +137,7 @@ func BenchmarkCommitter(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			defer c.Close()
+			defer c.Close(context.Background())
 			ctx := context.Background()
 			var next atomic.Int64
 			b.SetParallelism(32)

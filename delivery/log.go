@@ -151,8 +151,18 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 	if err := natsname.ValidToken(endpointID); err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
+	// The backlog first: a delivery attempted (and so leaving it) while
+	// this reads was logged before it left, so it is in one or the other.
+	var waiting []Attempt
+	err := Queued(ctx, l.topo, endpointID, time.Time{}, func(a Attempt) bool {
+		waiting = append(waiting, a)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
 	var f folder
-	err := l.readLog(ctx, jetstream.OrderedConsumerConfig{
+	err = l.readLog(ctx, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{l.names.LogSubject(endpointID)},
 		DeliverPolicy:  jetstream.DeliverAllPolicy,
 	}, func(a Attempt, _ uint64) bool {
@@ -181,13 +191,12 @@ func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, erro
 	if err != nil {
 		return nil, err
 	}
-	err = Queued(ctx, l.topo, endpointID, time.Time{}, func(a Attempt) bool {
+	for _, a := range waiting {
 		if _, ok := f.state[a.DeliveryID]; !ok {
 			out = append(out, Summary{Last: a})
 		}
-		return true
-	})
-	return out, err
+	}
+	return out, nil
 }
 
 // Requeued is the newest manual queueing of a delivery, as kept in the
@@ -252,6 +261,10 @@ func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error)
 		}
 		if a != nil {
 			out = append(out, *a)
+		} else if out, err = l.history(ctx, deliveryID, fp, accepted); err != nil {
+			// Attempted meanwhile: its record is stored before it leaves
+			// the backlog.
+			return nil, err
 		}
 	}
 	if len(out) == 0 {
@@ -471,27 +484,28 @@ func WrongLastSequence(err error) bool {
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
 
-// Last returns a delivery's current record (see fold) among its
-// endpoint's records stored from from on, else its newest record in the
-// legacy attempts stream; nil if it has none. A worker reads it for a
-// delivery handed out again, from the time its message was stored (less
-// clockMargin, which the caller subtracts): every record of its current
-// queueing is newer, but the retry record that preceded a move.
-func (l *Log) Last(ctx context.Context, endpointID, deliveryID string, from time.Time) (*Attempt, error) {
-	var cur *Attempt
-	err := l.readLog(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{l.names.LogSubject(endpointID)},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &from,
-	}, func(a Attempt, _ uint64) bool {
-		if a.DeliveryID == deliveryID && fold(cur, a) {
-			cur = &a
-		}
-		return true
-	})
-	if err != nil || cur != nil {
-		return cur, err
+// ClockMargin is how far before a message's store time a reader of the
+// log looks for records about it (see Last).
+const ClockMargin = clockMargin
+
+// Follow passes to each, with its message's sequence, every record on an
+// endpoint's log subject (those of endpoints sharing its fingerprint
+// too) stored after sequence after, or when after is 0 from time from
+// on, until each returns false: for readers that keep their own view of
+// an endpoint's log up to date.
+func (l *Log) Follow(ctx context.Context, endpointID string, from time.Time, after uint64, each func(Attempt, uint64) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.names.LogSubject(endpointID)}}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	} else {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
 	}
+	return l.readLog(ctx, cfg, each)
+}
+
+// Legacy returns a delivery's newest record in the legacy attempts
+// stream, nil if none.
+func (l *Log) Legacy(ctx context.Context, endpointID, deliveryID string) (*Attempt, error) {
 	m, err := l.stream.GetLastMsgForSubject(ctx, l.names.AttemptSubject(endpointID, deliveryID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil
@@ -506,6 +520,6 @@ func (l *Log) Last(ctx context.Context, endpointID, deliveryID string, from time
 	return &a, nil
 }
 
-// ClockMargin is how far before a message's store time a reader of the
-// log looks for records about it (see Last).
-const ClockMargin = clockMargin
+// Fold reports whether record a replaces cur as its delivery's state
+// (cur nil: none yet); see fold.
+func Fold(cur *Attempt, a Attempt) bool { return fold(cur, a) }

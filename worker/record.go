@@ -77,7 +77,10 @@ func (w *Worker) lastRecord(ctx context.Context, endpointID, deliveryID string, 
 	}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	last, err := w.dlog.Last(ctx, endpointID, deliveryID, from)
+	last, err := w.views.last(ctx, w.dlog, endpointID, deliveryID, from)
+	if err == nil && last == nil {
+		last, err = w.dlog.Legacy(ctx, endpointID, deliveryID)
+	}
 	if err == nil && last != nil && meta != nil {
 		w.recent.rememberAt(meta, *last) // its next hand-out here reads no log
 	}
@@ -244,4 +247,72 @@ func (r *recentRecords) lookup(deliveryID string, meta *jetstream.MsgMetadata) (
 		return delivery.Attempt{}, false
 	}
 	return rr.rec, true
+}
+
+// logViews keeps, per endpoint whose log this worker had to read, the
+// state of each of its deliveries folded from the log, read on from where
+// the last read stopped: a backlog read from the log one delivery at a
+// time (an endpoint enabled again, say) costs one pass over the log,
+// not one per delivery. A view unused for viewIdle is dropped.
+type logViews struct {
+	m sync.Map // endpoint id -> *logView
+}
+
+type logView struct {
+	mu      sync.Mutex
+	from    time.Time
+	lastSeq uint64
+	state   map[string]delivery.Attempt
+	used    time.Time
+}
+
+// viewIdle is how long an unused view is kept; maxViewDeliveries bounds
+// one view (beyond it, it starts over).
+const (
+	viewIdle          = time.Minute
+	maxViewDeliveries = 200_000
+)
+
+func (v *logViews) last(ctx context.Context, dlog *delivery.Log, endpointID, deliveryID string, from time.Time) (*delivery.Attempt, error) {
+	now := time.Now()
+	v.m.Range(func(k, x any) bool {
+		if vw := x.(*logView); vw.mu.TryLock() {
+			if now.Sub(vw.used) > viewIdle {
+				v.m.Delete(k)
+			}
+			vw.mu.Unlock()
+		}
+		return true
+	})
+	x, _ := v.m.LoadOrStore(endpointID, &logView{})
+	vw := x.(*logView)
+	vw.mu.Lock()
+	defer vw.mu.Unlock()
+	vw.used = now
+	if vw.state == nil || from.Before(vw.from) || len(vw.state) > maxViewDeliveries {
+		vw.state, vw.from, vw.lastSeq = map[string]delivery.Attempt{}, from, 0
+	}
+	err := dlog.Follow(ctx, endpointID, vw.from, vw.lastSeq, func(a delivery.Attempt, seq uint64) bool {
+		vw.lastSeq = seq
+		if a.EndpointID != endpointID {
+			return true
+		}
+		cur, ok := vw.state[a.DeliveryID]
+		var curp *delivery.Attempt
+		if ok {
+			curp = &cur
+		}
+		if delivery.Fold(curp, a) {
+			vw.state[a.DeliveryID] = a
+		}
+		return true
+	})
+	if err != nil {
+		vw.state = nil // read again in full next time
+		return nil, err
+	}
+	if a, ok := vw.state[deliveryID]; ok {
+		return &a, nil
+	}
+	return nil, nil
 }

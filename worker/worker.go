@@ -63,6 +63,7 @@ type Worker struct {
 	dlog      *delivery.Log
 	requeued  sync.Map
 	recent    recentRecords
+	views     logViews
 	endpoints *endpoint.Store
 	health    kvjson.Bucket[health]
 	rate      kvjson.Bucket[tokenBucket]
@@ -237,8 +238,12 @@ func (w *Worker) Run(ctx context.Context) error {
 		return nil
 	}
 	// Records of deliveries still in flight are written before Run
-	// returns (stopAll waits for them first).
-	defer w.committer.Close()
+	// returns (stopAll waits for them first), within stopGrace.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+		defer cancel()
+		w.committer.Close(ctx)
+	}()
 	var err error
 	if w.dlog, err = delivery.OpenLog(ctx, w.topo); err != nil {
 		return fmt.Errorf("worker: %w", err)
