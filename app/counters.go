@@ -21,7 +21,7 @@ func (a *App) setUpCounters() error {
 			return err
 		}
 	}
-	if cfg.Log, err = topo.JetStream().Stream(ctx, topo.Names().AttemptsStream()); err != nil {
+	if cfg.Log, err = topo.JetStream().Stream(ctx, topo.Names().LogStream()); err != nil {
 		return fmt.Errorf("app: %w", err)
 	}
 	if cfg.KV, err = topo.Stats(ctx); err != nil {

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
+
 	"github.com/hookd/hookd/internal/hookdtest"
 )
 
@@ -281,5 +283,101 @@ func TestRetryDuringAttemptSupersedesIt(t *testing.T) {
 	}
 	if n := rc.CountByID()[id]; n != 3 {
 		t.Fatalf("receiver got %d requests, want 3", n)
+	}
+}
+
+// A routed delivery costs no log record until its first attempt: while it
+// waits (here, its first attempt hangs on a receiver that is down) the
+// delivery list and GET /v1/deliveries/{id} read it from the endpoint's
+// backlog as pending, with the fields a pending record had, and the log
+// holds nothing for it.
+func TestRoutedDeliveryIsPendingWithoutARecord(t *testing.T) {
+	release := make(chan struct{})
+	var once atomic.Bool
+	rc := hookdtest.NewReceiver(t)
+	rc.SetRespond(func(int, hookdtest.Request) int {
+		<-release
+		return 500
+	})
+	defer func() {
+		if once.CompareAndSwap(false, true) {
+			close(release)
+		}
+	}()
+	h := hookdtest.Start(t, fastConfig())
+	ep := h.CreateEndpoint(t, map[string]any{"url": rc.URL})
+	records := func() uint64 {
+		return storedMsgs(t, h, h.App.Names().AttemptsStream()) + storedMsgs(t, h, h.App.Names().LogStream())
+	}
+	before := records()
+	id := h.PublishEvent(t, "order.paid", map[string]int{"n": 1})
+	hookdtest.WaitFor(t, 10*time.Second, "first attempt in flight", func() bool { return rc.Count() == 1 })
+
+	for _, q := range []string{"", "status=pending"} {
+		p := listDeliveries(t, h, ep.ID, q)
+		if len(p.Data) != 1 || p.Data[0].EventID != id || p.Data[0].Status != "pending" || p.Data[0].EventType != "order.paid" ||
+			p.Data[0].EndpointID != ep.ID || p.Data[0].AttemptCount != 0 {
+			t.Fatalf("list ?%s before the first attempt: %+v", q, p.Data)
+		}
+	}
+	dlv := listDeliveries(t, h, ep.ID, "").Data[0].ID
+	if d := getDelivery(t, h, dlv); d.Status != "pending" || d.EventID != id || d.Attempts == nil || len(d.Attempts) != 0 {
+		t.Fatalf("GET before the first attempt: %+v", d)
+	}
+	if status, out := h.Do(t, http.MethodPost, "/v1/deliveries/"+dlv+"/retry", nil); status != http.StatusConflict || !strings.Contains(string(out), "already_queued") {
+		t.Fatalf("retry of a pending delivery: %d %s", status, out)
+	}
+	if n := records(); n != before {
+		t.Fatalf("the delivery log holds %d records for a delivery not attempted yet, want none", n-before)
+	}
+
+	once.Store(true)
+	close(release)
+	hookdtest.WaitFor(t, 10*time.Second, "the attempt logged", func() bool { return getDelivery(t, h, dlv).Status != "pending" })
+	if d := getDelivery(t, h, dlv); d.AttemptCount < 1 || len(d.Attempts) < 1 || d.Attempts[0].StatusCode != 500 {
+		t.Fatalf("after the attempt: %+v", d)
+	}
+}
+
+// The delivery log's subjects are as many as the endpoints, however many
+// deliveries: records are group-committed per endpoint onto one subject
+// each, and still read back per delivery.
+func TestDeliveryLogSubjectsBoundedByEndpoints(t *testing.T) {
+	rc := hookdtest.NewReceiver(t)
+	h := hookdtest.Start(t, fastConfig())
+	var eps []string
+	for range 3 {
+		eps = append(eps, h.CreateEndpoint(t, map[string]any{"url": rc.URL, "events": []string{"order.*"}}).ID)
+	}
+	const events = 40
+	var last string
+	for i := range events {
+		last = h.PublishEvent(t, "order.paid", map[string]int{"n": i})
+	}
+	hookdtest.WaitFor(t, 30*time.Second, "every delivery made", func() bool { return rc.Count() == 3*events })
+	h.WaitIdle(t, eps...)
+	names := h.App.Names()
+	s, err := h.App.JetStream().Stream(t.Context(), names.LogStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(t.Context(), jetstream.WithSubjectFilter(names.LogFingerprintSubject("*")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(info.State.Subjects); n == 0 || n > len(eps) {
+		t.Fatalf("%d deliveries logged on %d subjects, want 1 to %d: %v", 3*events, n, len(eps), info.State.Subjects)
+	}
+	if n := storedMsgs(t, h, names.AttemptsStream()); n != 0 {
+		t.Errorf("the legacy attempts stream got %d records", n)
+	}
+	t.Logf("%d deliveries: %d log messages", 3*events, info.State.Msgs)
+	for _, ep := range eps {
+		if d := getDelivery(t, h, h.DeliveryID(t, last, ep)); d.Status != "succeeded" || len(d.Attempts) != 1 || d.EventID != last {
+			t.Errorf("delivery of %s to %s: %+v", last, ep, d)
+		}
+		if p := listDeliveries(t, h, ep, "status=succeeded&limit=100"); len(p.Data) != events {
+			t.Errorf("%s lists %d succeeded deliveries, want %d", ep, len(p.Data), events)
+		}
 	}
 }

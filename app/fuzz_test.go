@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
 )
 
@@ -124,7 +123,7 @@ func FuzzAPI(f *testing.F) {
 	ep := h.CreateEndpoint(f, map[string]any{"url": rc.URL, "events": []string{"order.*"}})
 	evt := h.PublishEvent(f, "order.created", map[string]any{"order_id": "o_1", "amount": 3})
 	hookdtest.WaitFor(f, 10*time.Second, "the fixture delivery", func() bool { return rc.Count() == 1 })
-	ids := fuzzIDs{"endpoints": ep.ID, "deliveries": delivery.ID(evt, ep.ID), "events": evt, "keys": spare.ID,
+	ids := fuzzIDs{"endpoints": ep.ID, "deliveries": h.DeliveryID(f, evt, ep.ID), "events": evt, "keys": spare.ID,
 		"tenants": "acme", "event-types": "order.created"}
 	// The fixtures the keys depend on are not deleted: that would only
 	// turn every later input into a 401.

@@ -139,7 +139,7 @@ func TestAnonymousNATSClientControlsNothing(t *testing.T) {
 	h.PublishEvent(t, "order.paid", map[string]any{"card": "4242"})
 	hookdtest.WaitFor(t, 10*time.Second, "first delivery", func() bool { return rc.Count() == 1 })
 	h.WaitIdle(t, ep.ID)
-	events, attempts := storedMsgs(t, h, topology.Names{}.EventsStream()), storedMsgs(t, h, topology.Names{}.AttemptsStream())
+	events, attempts := storedMsgs(t, h, topology.Names{}.EventsStream()), storedMsgs(t, h, topology.Names{}.LogStream())
 
 	anon := mustDialNATS(t, h.App.NATSURL())
 	kvStream := "KV_" + topology.Names{}.EndpointsBucket()
@@ -147,10 +147,10 @@ func TestAnonymousNATSClientControlsNothing(t *testing.T) {
 		{"$JS.API.STREAM.NAMES", ""},
 		{"$JS.API.INFO", ""},
 		{"$JS.API.STREAM.INFO." + topology.Names{}.EventsStream(), ""},
-		{"$JS.API.STREAM.INFO." + topology.Names{}.AttemptsStream(), ""},
+		{"$JS.API.STREAM.INFO." + topology.Names{}.LogStream(), ""},
 		{"$JS.API.STREAM.INFO." + kvStream, ""},
 		{"$JS.API.STREAM.MSG.GET." + topology.Names{}.EventsStream(), `{"seq":1}`},
-		{"$JS.API.STREAM.MSG.GET." + topology.Names{}.AttemptsStream(), `{"seq":1}`},
+		{"$JS.API.STREAM.MSG.GET." + topology.Names{}.LogStream(), `{"seq":1}`},
 		{"$JS.API.STREAM.MSG.GET." + kvStream, `{"last_by_subj":"$KV.` + topology.Names{}.EndpointsBucket() + `.` + ep.ID + `"}`},
 		{"$JS.API.DIRECT.GET." + kvStream + ".$KV." + topology.Names{}.EndpointsBucket() + "." + ep.ID, ""},
 		{"$JS.API.STREAM.PURGE." + topology.Names{}.EventsStream(), ""},
@@ -176,8 +176,8 @@ func TestAnonymousNATSClientControlsNothing(t *testing.T) {
 	if n := storedMsgs(t, h, topology.Names{}.EventsStream()); n != events {
 		t.Errorf("events stream holds %d events, had %d", n, events)
 	}
-	if n := storedMsgs(t, h, topology.Names{}.AttemptsStream()); n < attempts {
-		t.Errorf("attempts stream holds %d records, had %d", n, attempts)
+	if n := storedMsgs(t, h, topology.Names{}.LogStream()); n < attempts {
+		t.Errorf("log stream holds %d records, had %d", n, attempts)
 	}
 	if status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID, nil); status != http.StatusOK {
 		t.Errorf("endpoint after the attempts: %d %s", status, out)

@@ -15,7 +15,6 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/ops"
 )
@@ -137,7 +136,7 @@ func TestOpsEventsStayWithTheirTenant(t *testing.T) {
 	if err := json.Unmarshal(acmeOps.Requests()[0].Body, &got); err != nil {
 		t.Fatal(err)
 	}
-	want := ops.DeliveryData{Tenant: "acme", DeliveryID: delivery.ID(id, hook.ID), EndpointID: hook.ID, EventID: id,
+	want := ops.DeliveryData{Tenant: "acme", DeliveryID: h.DeliveryID(t, id, hook.ID), EndpointID: hook.ID, EventID: id,
 		EventType: "order.paid", Attempts: 1, LastStatusCode: 200, DurationSeconds: got.Data.DurationSeconds}
 	if got.Type != "hookd.delivery.succeeded" || got.Data != want || got.Data.DurationSeconds <= 0 {
 		t.Fatalf("acme's ops endpoint got %s %+v, want hookd.delivery.succeeded %+v", got.Type, got.Data, want)

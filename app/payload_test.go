@@ -289,7 +289,7 @@ func TestTransformPayload(t *testing.T) {
 	if len(textBodies) != 2 || !strings.Contains(strings.Join(textBodies, "|"), "execution.failed: ?") {
 		t.Errorf("text transform bodies %q", textBodies)
 	}
-	d := getDelivery(t, h, delivery.ID(bad, ep.ID))
+	d := getDelivery(t, h, h.DeliveryID(t, bad, ep.ID))
 	if d.Status != "dead" || len(d.Attempts) != 1 || d.Attempts[0].StatusCode != 0 {
 		t.Fatalf("failing transform: delivery %+v, want dead after one attempt that sent nothing", d)
 	}

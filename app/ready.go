@@ -14,7 +14,7 @@ import (
 // readyStreams are the streams every role needs: the core streams and the
 // endpoints bucket's.
 func readyStreams(n topology.Names) []string {
-	return []string{n.EventsStream(), n.AttemptsStream(), n.DeadStream(), n.IndexStream(), topology.KVStream(n.EndpointsBucket())}
+	return []string{n.EventsStream(), n.AttemptsStream(), n.LogStream(), n.DeadStream(), n.IndexStream(), topology.KVStream(n.EndpointsBucket())}
 }
 
 // Ready reports whether this process can do its work, for GET /readyz: its

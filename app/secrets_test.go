@@ -177,7 +177,7 @@ func TestEndpointURLsAreSealedAtRest(t *testing.T) {
 	h.PublishEvent(t, "c.d", nil)
 	hookdtest.WaitFor(t, 10*time.Second, "the dead letter", func() bool { return len(h.DeadLetters(t, refused.ID)) == 1 })
 	h.WaitIdle(t, refused.ID)
-	records := hookdtest.Messages(t, h.App.JetStream(), h.App.Names().AttemptsStream(), h.App.Names().AttemptSubject(refused.ID, "*"))
+	records := hookdtest.LogMessages(t, h, refused.ID)
 	records = append(records, h.DeadLetters(t, refused.ID)...)
 	sawHost := false
 	for _, m := range records {

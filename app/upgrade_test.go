@@ -63,13 +63,14 @@ func (l legacyLayout) delivery(id string, lane, n int, data map[string]any) stri
 	m := nats.NewMsg(subject)
 	m.Data = body
 	delivery.SetHeaders(m.Header, e, id)
+	m.Header.Set(delivery.HeaderDeliveryID, delivery.LegacyID(e.ID, id)) // that release's ids
 	if lane > 0 {
 		m.Header.Set(delivery.HeaderLane, strconv.Itoa(lane))
 	}
 	if _, err := l.js.PublishMsg(l.t.Context(), m, jetstream.WithMsgID(delivery.MsgID(e.ID, id))); err != nil {
 		l.t.Fatal(err)
 	}
-	return delivery.ID(e.ID, id)
+	return delivery.LegacyID(e.ID, id)
 }
 
 // record appends a delivery log record, as that release's worker did.

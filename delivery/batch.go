@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
 )
 
 // BatchEventType is the event type of a batch delivery.
@@ -29,15 +30,20 @@ const (
 // a crash before they were acknowledged) yields the same id, and the batch
 // stream drops the second copy; a delivery queued anew (a manual retry) is
 // a new message, so its next batch has a new id. It has the form of a
-// delivery id: a batch is a delivery.
+// delivery id (a batch is a delivery), its second the newest member's
+// store time, which its records follow (ParseID).
 func BatchID(endpointID string, members []BatchMember) string {
 	keys := make([]string, len(members))
+	var newest time.Time
 	for i, m := range members {
 		keys[i] = m.DeliveryID + "@" + strconv.FormatUint(m.Seq, 10)
+		if m.Stored.After(newest) {
+			newest = m.Stored
+		}
 	}
 	slices.Sort(keys)
 	sum := sha256.Sum256([]byte("batch\x00" + endpointID + "\x00" + strings.Join(keys, "\x00")))
-	return "dlv_" + idEncoding.EncodeToString(sum[:16])
+	return composeID(topology.Fingerprint(endpointID), newest, sum[:])
 }
 
 // BatchMember is one delivery collected into a batch.
@@ -46,6 +52,8 @@ type BatchMember struct {
 	// identify the member's queueing.
 	DeliveryID string
 	Seq        uint64
+	// Stored is when the member's message was stored.
+	Stored time.Time
 	// EventTime is when the member's event was accepted.
 	EventTime time.Time
 	// Body is the member delivery's body as stored.

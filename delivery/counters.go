@@ -54,7 +54,7 @@ type Counters struct {
 type CountersConfig struct {
 	// KV is the stats bucket (topology.Topology.Stats). Required.
 	KV jetstream.KeyValue
-	// Log is the delivery log (the attempts stream). Required.
+	// Log is the delivery log (topology.Names.LogStream). Required.
 	Log jetstream.Stream
 	// CountAttempts makes Run count the log's records, through a consumer
 	// shared by every process that does (each record is counted by one).
@@ -286,14 +286,14 @@ func (c *Counters) follow(ctx context.Context) (jetstream.ConsumeContext, error)
 		return nil, fmt.Errorf("delivery: counting consumer: %w", err)
 	}
 	cc, err := cons.Consume(func(m jetstream.Msg) {
-		var a Attempt
-		if err := json.Unmarshal(m.Data(), &a); err == nil {
+		DecodeRecords(m.Data(), func(a Attempt) {
 			if a.EndpointID == "" {
-				// Records name their endpoint in their subject too.
+				// Records of the legacy attempts stream name their
+				// endpoint in their subject too.
 				a.EndpointID = endpointOfSubject(m.Subject())
 			}
 			c.RecordAttempt(a)
-		}
+		})
 	}, jetstream.PullMaxMessages(1000), jetstream.PullHeartbeat(topology.ConsumeHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		c.log.Debug("counting consume", "err", err)
 	}))

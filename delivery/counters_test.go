@@ -59,7 +59,7 @@ func newStore(tb testing.TB) *store {
 	if s.kv, err = topo.Stats(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	if s.raw, err = js.Stream(ctx, topo.Names().AttemptsStream()); err != nil {
+	if s.raw, err = js.Stream(ctx, topo.Names().LogStream()); err != nil {
 		tb.Fatal(err)
 	}
 	return s
@@ -103,7 +103,7 @@ func (s *store) logAttempts(tb testing.TB, endpointID string, n int, outcome fun
 		if a.Outcome != delivery.OutcomeSucceeded {
 			a.StatusCode, a.Error = 500+i%4, fmt.Sprintf("HTTP %d", 500+i%4)
 		}
-		m := nats.NewMsg(s.topo.Names().AttemptSubject(endpointID, a.DeliveryID))
+		m := nats.NewMsg(s.topo.Names().LogSubject(endpointID))
 		m.Data, _ = json.Marshal(a)
 		if _, err := s.js.PublishMsgAsync(m); err != nil {
 			tb.Fatal(err)

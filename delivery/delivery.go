@@ -3,7 +3,11 @@ package delivery
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"strings"
 	"time"
+
+	"github.com/hookd/hookd/event"
+	"github.com/hookd/hookd/topology"
 )
 
 // Headers carried by a delivery message in an endpoint stream, and by its
@@ -20,11 +24,6 @@ const (
 	// HeaderAttemptBase is the number of attempts made before this queueing
 	// of the delivery (set on a manual retry).
 	HeaderAttemptBase = "Hookd-Attempt-Base"
-	// HeaderLogSeq is the sequence of the delivery's "pending" log record
-	// written with this queueing: the worker appends its first attempt
-	// record only if that is still the newest, so a queueing that a manual
-	// retry replaced meanwhile notices it.
-	HeaderLogSeq = "Hookd-Log-Seq"
 	// HeaderContentType is the content type of the delivery's body, which
 	// the worker sends; absent means application/json.
 	HeaderContentType = "Hookd-Content-Type"
@@ -50,11 +49,79 @@ const (
 
 var idEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
 
-// ID returns the id of the delivery of an event to an endpoint. It is
-// deterministic, so a re-routed event yields the same delivery id.
-func ID(eventID, endpointID string) string {
+// Parts of a delivery id after "dlv_": the endpoint's fingerprint
+// (topology.Fingerprint), the second its event was accepted, and a hash.
+const (
+	idSecondLen = 7  // 35 bits: seconds since 1970 for the next thousand years
+	idHashLen   = 11 // 55 bits of SHA-256
+	idLen       = topology.FingerprintLen + idSecondLen + idHashLen
+)
+
+// ID returns the id of the delivery of an event to an endpoint:
+// "dlv_" + the endpoint's fingerprint (8) + the second the events stream
+// accepted the event (e.Accepted, 7) + a hash of event and endpoint ids
+// (11). It is deterministic, so a re-routed event yields the same delivery
+// id, and it locates the delivery's records: its endpoint's log subject,
+// from that second on (ParseID). An event with no acceptance time (not
+// stored) takes Time's.
+func ID(e *event.Event, endpointID string) string {
+	at := e.Accepted
+	if at.IsZero() {
+		at = e.Time
+	}
+	sum := sha256.Sum256([]byte(e.ID + "\x00" + endpointID))
+	return composeID(topology.Fingerprint(endpointID), at, sum[:])
+}
+
+// LegacyID is the id an earlier release gave the delivery of an event to
+// an endpoint (a hash only), under which its records in the legacy
+// attempts stream are.
+func LegacyID(eventID, endpointID string) string {
 	sum := sha256.Sum256([]byte(eventID + "\x00" + endpointID))
 	return "dlv_" + idEncoding.EncodeToString(sum[:16])
+}
+
+func composeID(fp string, at time.Time, hash []byte) string {
+	var sec [5]byte
+	u := uint64(max(at.Unix(), 0))
+	for i := 4; i >= 0; i-- {
+		sec[i] = byte(u)
+		u >>= 8
+	}
+	b := make([]byte, 0, 4+idLen)
+	b = append(b, "dlv_"...)
+	b = append(b, fp...)
+	// 40 bits encode to 8 characters, the first of which carries the top
+	// 5 bits: zero until the year 3058, dropped.
+	b = append(b, idEncoding.EncodeToString(sec[:])[8-idSecondLen:]...)
+	b = append(b, idEncoding.EncodeToString(hash[:7])[:idHashLen]...)
+	return string(b)
+}
+
+// ParseID reads the endpoint fingerprint and the acceptance second a
+// delivery id made by ID (or BatchID) holds. An id of an earlier release
+// (a hash only) has the same form and parses to an arbitrary
+// fingerprint and time, whose log subject holds none of its records: its
+// records are in the legacy attempts stream. ok is false for what cannot
+// be a delivery id.
+func ParseID(id string) (fp string, accepted time.Time, ok bool) {
+	rest, found := strings.CutPrefix(id, "dlv_")
+	if !found || len(rest) != idLen {
+		return "", time.Time{}, false
+	}
+	fp = rest[:topology.FingerprintLen]
+	raw, err := idEncoding.DecodeString("0" + rest[topology.FingerprintLen:topology.FingerprintLen+idSecondLen])
+	if err != nil {
+		return "", time.Time{}, false
+	}
+	if _, err := idEncoding.DecodeString(fp); err != nil {
+		return "", time.Time{}, false
+	}
+	var u uint64
+	for _, c := range raw {
+		u = u<<8 | uint64(c)
+	}
+	return fp, time.Unix(int64(u), 0).UTC(), true
 }
 
 // MsgID is the Nats-Msg-Id of the delivery of an event to an endpoint: the

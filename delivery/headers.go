@@ -35,7 +35,7 @@ const HeaderMoved = "Hookd-Moved"
 // through the endpoint's stream.
 func SetHeaders(h nats.Header, e *event.Event, endpointID string) {
 	SetEventHeaders(h, e)
-	SetEndpointHeaders(h, e.ID, endpointID)
+	SetEndpointHeaders(h, e, endpointID)
 }
 
 // SetEventHeaders sets the part of SetHeaders that depends on e alone. A
@@ -50,9 +50,9 @@ func SetEventHeaders(h nats.Header, e *event.Event) {
 }
 
 // SetEndpointHeaders sets the part of SetHeaders that depends on the
-// endpoint: the delivery of event eventID to endpointID.
-func SetEndpointHeaders(h nats.Header, eventID, endpointID string) {
-	v := [...]string{endpointID, ID(eventID, endpointID)}
+// endpoint: the delivery of e to endpointID.
+func SetEndpointHeaders(h nats.Header, e *event.Event, endpointID string) {
+	v := [...]string{endpointID, ID(e, endpointID)}
 	s := v[:]
 	h[HeaderEndpointID], h[HeaderDeliveryID] = s[0:1:1], s[1:2:2]
 }

@@ -1,10 +1,12 @@
 package delivery
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,10 +70,18 @@ func (s Summary) NextAttemptAt() time.Time {
 	return s.Last.Time.Add(d)
 }
 
-// Log reads the delivery log (the attempts stream).
+// Log reads the delivery log: the log stream (topology.Names.LogStream,
+// records group-committed by a Committer), the attempts stream of earlier
+// releases until its records age out, and the deliveries waiting in the
+// delivery streams, which are pending without a record.
 type Log struct {
-	stream jetstream.Stream
+	stream jetstream.Stream // the legacy attempts stream
+	log    jetstream.Stream
 	names  topology.Names
+	topo   *topology.Topology
+	// requeued is the bucket of manual queueings; nil when it cannot be
+	// opened (History then reads to the end of the log).
+	requeued jetstream.KeyValue
 }
 
 // OpenLog opens the delivery log.
@@ -80,54 +90,285 @@ func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
-	return &Log{stream: s, names: topo.Names()}, nil
+	ls, err := topo.JetStream().Stream(ctx, topo.Names().LogStream())
+	if err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
+	l := &Log{stream: s, log: ls, names: topo.Names(), topo: topo}
+	l.requeued, _ = topo.Requeued(ctx)
+	return l, nil
 }
 
-// Summaries returns the state of every delivery of an endpoint, read as
-// the newest record of each delivery's subject. An endpoint id that is
-// not a token is natsname.ErrInvalidName.
+// clockMargin is how far before a delivery's acceptance second (or a
+// message's store time) its records are looked for: records are stamped
+// by the server storing them, whose clock may trail the events stream
+// leader's by this much on a cluster.
+const clockMargin = time.Minute
+
+// state is a delivery's current record as the log's records fold into
+// it: a record of an older queueing than one already seen is superseded
+// (a late attempt of a queueing a manual retry replaced), and a queueing's
+// "pending" record never replaces an attempt of the same queueing (it may
+// be stored after a fast worker's first attempt).
+func fold(cur *Attempt, a Attempt) bool {
+	switch {
+	case cur == nil || a.Queue > cur.Queue:
+		return true
+	case a.Queue < cur.Queue:
+		return false
+	}
+	return a.Outcome != OutcomePending || cur.Outcome == OutcomePending
+}
+
+// folder folds records into the state of each delivery, in the order
+// they are first seen.
+type folder struct {
+	state map[string]*Attempt
+	order []string
+}
+
+func (f *folder) add(a Attempt) {
+	if f.state == nil {
+		f.state = map[string]*Attempt{}
+	}
+	cur, seen := f.state[a.DeliveryID]
+	if !seen {
+		f.order = append(f.order, a.DeliveryID)
+	}
+	if fold(cur, a) {
+		f.state[a.DeliveryID] = &a
+	}
+}
+
+// Summaries returns the state of every delivery of an endpoint: its
+// records folded (see fold) from the log stream, then those of the legacy
+// attempts stream for deliveries without records in the log stream, then
+// a pending record for each delivery waiting in the delivery streams
+// without any (routed, not attempted yet: see Queued). A delivery both
+// waiting and logged (a retry waiting for its time) is what its records
+// say. An endpoint id that is not a token is natsname.ErrInvalidName.
 func (l *Log) Summaries(ctx context.Context, endpointID string) ([]Summary, error) {
 	if err := natsname.ValidToken(endpointID); err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
-	var out []Summary
-	err := l.read(ctx, jetstream.OrderedConsumerConfig{
+	// The backlog first: a delivery attempted (and so leaving it) while
+	// this reads was logged before it left, so it is in one or the other.
+	var waiting []Attempt
+	err := Queued(ctx, l.topo, endpointID, time.Time{}, func(a Attempt) bool {
+		waiting = append(waiting, a)
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	var f folder
+	err = l.readLog(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{l.names.LogSubject(endpointID)},
+		DeliverPolicy:  jetstream.DeliverAllPolicy,
+	}, func(a Attempt, _ uint64) bool {
+		if a.EndpointID == endpointID { // a fingerprint may be shared
+			f.add(a)
+		}
+		return true
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Summary, 0, len(f.order))
+	for _, id := range f.order {
+		out = append(out, Summary{Last: *f.state[id]})
+	}
+	err = l.read(ctx, l.stream, jetstream.OrderedConsumerConfig{
 		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
 		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	}, func(a Attempt) {
-		out = append(out, Summary{Last: a})
+	}, func(a Attempt, _ uint64) bool {
+		if _, ok := f.state[a.DeliveryID]; !ok {
+			out = append(out, Summary{Last: a})
+			f.add(a)
+		}
+		return true
 	})
-	return out, err
+	if err != nil {
+		return nil, err
+	}
+	for _, a := range waiting {
+		if _, ok := f.state[a.DeliveryID]; !ok {
+			out = append(out, Summary{Last: a})
+		}
+	}
+	return out, nil
 }
 
-// History returns every record of a delivery, oldest first, or ErrNotFound
-// (also for an id that cannot be one, see natsname.ValidToken).
+// Requeued is the newest manual queueing of a delivery, as kept in the
+// requeued bucket (topology.Names.RequeuedBucket).
+type Requeued struct {
+	Queue int       `json:"queue"`
+	Time  time.Time `json:"time"`
+}
+
+// History returns every record of a delivery, oldest first, the last one
+// its current state, or ErrNotFound (also for an id that cannot be one,
+// see natsname.ValidToken). Records of a queueing that a newer one
+// replaced, stored after the newer one's, are left out. It reads the
+// delivery's endpoint's log subject from the second its id holds
+// (ParseID), and stops at a final record (succeeded, dead, batched)
+// unless the delivery was queued again by hand later; then the legacy
+// attempts stream; and a delivery with no records at all is looked for
+// among those waiting for its endpoint.
 func (l *Log) History(ctx context.Context, deliveryID string) ([]Attempt, error) {
 	if err := natsname.ValidToken(deliveryID); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNotFound, err)
 	}
 	var out []Attempt
-	err := l.read(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{l.names.AttemptSubject("*", deliveryID)},
-		DeliverPolicy:  jetstream.DeliverAllPolicy,
-	}, func(a Attempt) {
-		out = append(out, a)
-	})
-	if err == nil && len(out) == 0 {
+	fp, accepted, ok := ParseID(deliveryID)
+	if ok {
+		var err error
+		if out, err = l.history(ctx, deliveryID, fp, accepted); err != nil {
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
+		err := l.read(ctx, l.stream, jetstream.OrderedConsumerConfig{
+			FilterSubjects: []string{l.names.AttemptSubject("*", deliveryID)},
+			DeliverPolicy:  jetstream.DeliverAllPolicy,
+		}, func(a Attempt, _ uint64) bool {
+			out = append(out, a)
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		if n := len(out); n > 0 {
+			// A delivery of an earlier release attempted since (under its
+			// old id): its newer records are on its endpoint's log subject.
+			last := out[n-1]
+			more, err := l.history(ctx, deliveryID, topology.Fingerprint(last.EndpointID), last.Time)
+			if err != nil {
+				return nil, err
+			}
+			for _, a := range more {
+				if a.Queue >= last.Queue {
+					out = append(out, a)
+				}
+			}
+		}
+	}
+	if len(out) == 0 && ok {
+		// Routed and not attempted yet: waiting, with no record.
+		a, err := l.findQueued(ctx, deliveryID, fp, accepted)
+		if err != nil {
+			return nil, err
+		}
+		if a != nil {
+			out = append(out, *a)
+		} else if out, err = l.history(ctx, deliveryID, fp, accepted); err != nil {
+			// Attempted meanwhile: its record is stored before it leaves
+			// the backlog.
+			return nil, err
+		}
+	}
+	if len(out) == 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNotFound, deliveryID)
 	}
+	return out, nil
+}
+
+// history reads a delivery's records from the log stream.
+func (l *Log) history(ctx context.Context, deliveryID, fp string, accepted time.Time) ([]Attempt, error) {
+	again := l.requeue(ctx, deliveryID)
+	from := accepted.Add(-clockMargin)
+	var out []Attempt
+	maxQueue := 0
+	err := l.readLog(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{l.names.LogFingerprintSubject(fp)},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &from,
+	}, func(a Attempt, _ uint64) bool {
+		if a.DeliveryID != deliveryID {
+			return true
+		}
+		if a.Queue < maxQueue {
+			return true // a late record of a replaced queueing
+		}
+		maxQueue = a.Queue
+		out = append(out, a)
+		switch a.Outcome {
+		case OutcomeSucceeded, OutcomeDead, OutcomeBatched:
+			return again != nil && a.Queue < again.Queue
+		}
+		return true
+	})
+	// A queueing's pending record may follow its first attempt's.
+	slices.SortStableFunc(out, func(a, b Attempt) int {
+		if c := cmp.Compare(a.Queue, b.Queue); c != 0 {
+			return c
+		}
+		return cmp.Compare(pendingFirst(a), pendingFirst(b))
+	})
 	return out, err
 }
 
-// checkFilter refuses a delivery-log filter subject with an id that is
-// not a token (natsname.ValidToken) or a whole-token wildcard: the ids
-// come from requests, and one too long would close the connection the
-// consumer is created on. Errors wrap natsname.ErrInvalidName. (Callers
-// that must not widen the read check their id is no wildcard, as
+func pendingFirst(a Attempt) int {
+	if a.Outcome == OutcomePending {
+		return 0
+	}
+	return 1
+}
+
+// requeue reads a delivery's newest manual queueing; nil if none (or the
+// bucket cannot be read: the caller then reads on).
+func (l *Log) requeue(ctx context.Context, deliveryID string) *Requeued {
+	if l.requeued == nil {
+		return &Requeued{Queue: 1 << 30}
+	}
+	e, err := l.requeued.Get(ctx, deliveryID)
+	if errors.Is(err, jetstream.ErrKeyNotFound) {
+		return nil
+	}
+	var r Requeued
+	if err != nil || json.Unmarshal(e.Value(), &r) != nil {
+		return &Requeued{Queue: 1 << 30}
+	}
+	return &r
+}
+
+// findQueued looks for a delivery among those waiting for the endpoints
+// whose fingerprint its id holds, stored from its acceptance second on;
+// nil if it is not there.
+func (l *Log) findQueued(ctx context.Context, deliveryID, fp string, accepted time.Time) (*Attempt, error) {
+	backlogs, err := l.topo.Backlogs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("delivery backlog: %w", err)
+	}
+	var found *Attempt
+	for endpointID := range backlogs {
+		if topology.Fingerprint(endpointID) != fp {
+			continue
+		}
+		err := Queued(ctx, l.topo, endpointID, accepted.Add(-clockMargin), func(a Attempt) bool {
+			if a.DeliveryID == deliveryID {
+				found = &a
+			}
+			return found == nil
+		})
+		if err != nil || found != nil {
+			return found, err
+		}
+	}
+	return nil, nil
+}
+
+// checkFilter refuses a delivery-log filter subject with a token that is
+// not a valid one (natsname.ValidToken) or a whole-token wildcard, or
+// with more tokens than the log's subjects have (an id with a dot): the
+// ids come from requests, and one too long would close the connection
+// the consumer is created on. Errors wrap natsname.ErrInvalidName.
+// (Callers that must not widen the read check their id is no wildcard, as
 // Summaries and History do.)
 func (l *Log) checkFilter(subject string) error {
 	toks := strings.Split(subject, ".")
-	if len(toks) != len(strings.Split(l.names.AttemptSubject("e", "d"), ".")) {
+	if len(toks) != len(strings.Split(l.names.AttemptSubject("e", "d"), ".")) &&
+		len(toks) != len(strings.Split(l.names.LogFingerprintSubject("f"), ".")) {
 		return fmt.Errorf("delivery log: %w: %s: an id has a dot", natsname.ErrInvalidName, natsname.Truncate(subject))
 	}
 	for _, tok := range toks {
@@ -146,9 +387,35 @@ func (l *Log) checkFilter(subject string) error {
 // frequent, so hundreds would otherwise linger for nats.go's 5 minutes.
 const orderedConsumerIdle = 5 * time.Second
 
-// read passes every record that cfg selects to each, with an ordered
-// consumer that is gone once read returns.
-func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt)) error {
+// readLog passes every record of the log stream's messages that cfg
+// selects to each, with its message's sequence, until each returns false.
+func (l *Log) readLog(ctx context.Context, cfg jetstream.OrderedConsumerConfig, each func(Attempt, uint64) bool) error {
+	return l.readMsgs(ctx, l.log, cfg, func(m jetstream.Msg, seq uint64) bool {
+		more := true
+		DecodeRecords(m.Data(), func(a Attempt) {
+			if more {
+				more = each(a, seq)
+			}
+		})
+		return more
+	})
+}
+
+// read passes every record of stream (one per message: the legacy
+// attempts stream) that cfg selects to each, until each returns false.
+func (l *Log) read(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, each func(Attempt, uint64) bool) error {
+	return l.readMsgs(ctx, stream, cfg, func(m jetstream.Msg, seq uint64) bool {
+		var a Attempt
+		if err := json.Unmarshal(m.Data(), &a); err == nil {
+			return each(a, seq)
+		}
+		return true
+	})
+}
+
+// readMsgs passes every message that cfg selects to each, with an ordered
+// consumer that is gone once it returns, until each returns false.
+func (l *Log) readMsgs(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, each func(jetstream.Msg, uint64) bool) error {
 	for _, f := range cfg.FilterSubjects {
 		if err := l.checkFilter(f); err != nil {
 			return err
@@ -159,7 +426,7 @@ func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, eac
 	if cfg.InactiveThreshold == 0 {
 		cfg.InactiveThreshold = orderedConsumerIdle
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, cfg)
+	cons, err := stream.OrderedConsumer(ctx, cfg)
 	if err != nil {
 		return fmt.Errorf("delivery log: %w", err)
 	}
@@ -174,19 +441,27 @@ func (l *Log) read(ctx context.Context, cfg jetstream.OrderedConsumerConfig, eac
 		if err != nil {
 			return fmt.Errorf("delivery log: %w", err)
 		}
-		n := 0
+		n, stop := 0, false
 		for m := range batch.Messages() {
 			n++
-			var a Attempt
-			if err := json.Unmarshal(m.Data(), &a); err == nil {
-				each(a)
-			}
-			if meta, err := m.Metadata(); err == nil {
+			meta, merr := m.Metadata()
+			if merr == nil {
 				left = meta.NumPending
 			}
+			if stop {
+				continue // drained: the batch's messages are read out
+			}
+			var seq uint64
+			if meta != nil {
+				seq = meta.Sequence.Stream
+			}
+			stop = !each(m, seq)
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return fmt.Errorf("delivery log: %w", err)
+		}
+		if stop {
+			return nil
 		}
 		if n == 0 {
 			// Nothing came: ask the server what is really left rather than
@@ -208,3 +483,43 @@ func WrongLastSequence(err error) bool {
 	return errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
 		apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
 }
+
+// ClockMargin is how far before a message's store time a reader of the
+// log looks for records about it (see Last).
+const ClockMargin = clockMargin
+
+// Follow passes to each, with its message's sequence, every record on an
+// endpoint's log subject (those of endpoints sharing its fingerprint
+// too) stored after sequence after, or when after is 0 from time from
+// on, until each returns false: for readers that keep their own view of
+// an endpoint's log up to date.
+func (l *Log) Follow(ctx context.Context, endpointID string, from time.Time, after uint64, each func(Attempt, uint64) bool) error {
+	cfg := jetstream.OrderedConsumerConfig{FilterSubjects: []string{l.names.LogSubject(endpointID)}}
+	if after > 0 {
+		cfg.DeliverPolicy, cfg.OptStartSeq = jetstream.DeliverByStartSequencePolicy, after+1
+	} else {
+		cfg.DeliverPolicy, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, &from
+	}
+	return l.readLog(ctx, cfg, each)
+}
+
+// Legacy returns a delivery's newest record in the legacy attempts
+// stream, nil if none.
+func (l *Log) Legacy(ctx context.Context, endpointID, deliveryID string) (*Attempt, error) {
+	m, err := l.stream.GetLastMsgForSubject(ctx, l.names.AttemptSubject(endpointID, deliveryID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
+	var a Attempt
+	if err := json.Unmarshal(m.Data, &a); err != nil {
+		return nil, fmt.Errorf("delivery log: %w", err)
+	}
+	return &a, nil
+}
+
+// Fold reports whether record a replaces cur as its delivery's state
+// (cur nil: none yet); see fold.
+func Fold(cur *Attempt, a Attempt) bool { return fold(cur, a) }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"strconv"
 	"time"
 
@@ -58,7 +59,7 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, l topol
 		return Attempt{}, fmt.Errorf("%w: %s", ErrEventExpired, last.EventID)
 	}
 	e := &event.Event{ID: last.EventID, Type: last.EventType, Subject: names.Unprefixed(raw.Subject), Time: last.EventTime, Data: event.DataOf(raw.Header, raw.Data),
-		Raw: raw.Data, Seq: last.EventSeq, Tenant: tenant.Normalize(tenantID)}
+		Raw: raw.Data, Seq: last.EventSeq, Tenant: tenant.Normalize(tenantID), Accepted: raw.Time.UTC()}
 	if len(raw.Header) > 0 {
 		e.Headers = make(map[string]string, len(raw.Header))
 		for k, v := range raw.Header {
@@ -85,36 +86,44 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, l topol
 		DeliveryID: last.DeliveryID, EventID: e.ID, EventType: e.Type, EndpointID: last.EndpointID,
 		EventSeq: e.Seq, EventTime: e.Time, Number: base, Queue: base, Lane: last.Lane, Time: time.Now().UTC(), Outcome: OutcomePending,
 	}
-	// The log record goes first, so it can never land after the new
-	// queueing's first attempt.
-	logSeq, err := appendRecord(ctx, js, names, pending, "")
-	if err != nil {
-		return Attempt{}, fmt.Errorf("requeue: log: %w", err)
-	}
 	// A disabled endpoint's goes to the queue too: a worker moves it.
 	m := nats.NewMsg(Subject(names, l, last.EndpointID, last.Lane, false))
 	p, rerr := render(e)
 	SetPayload(m, e, p, rerr, s)
 	SetHeaders(m.Header, e, last.EndpointID)
+	// Its id as it is known, made by this release's ID or an earlier one.
+	m.Header.Set(HeaderDeliveryID, last.DeliveryID)
 	if last.Lane > 0 {
 		m.Header.Set(HeaderLane, strconv.Itoa(last.Lane))
 	}
 	// The producer's trace context, as the router would have carried it.
 	tracing.Inject(tracing.Extract(context.Background(), raw.Header), m.Header)
 	m.Header.Set(HeaderAttemptBase, strconv.Itoa(base))
-	m.Header.Set(HeaderLogSeq, strconv.FormatUint(logSeq, 10))
 	msgID := MsgID(e.ID, last.EndpointID) + ".retry." + strconv.Itoa(base)
 	if last.BatchID != "" {
 		// Going into a batch made no attempt: the batch tells this
 		// queueing from one after the next batch.
 		msgID += "." + last.BatchID
 	}
+	// The delivery first: nothing says it is queued anew before it is,
+	// so the queueing it replaces carries on if this one fails (both may
+	// send once in between: at least once, never lost).
 	if _, err := js.PublishMsg(ctx, m, jetstream.WithMsgID(msgID)); err != nil {
-		// Put the state back, or the log would say "pending" for a delivery
-		// that is not queued.
-		last.Time = time.Now().UTC()
-		_, _ = appendRecord(context.WithoutCancel(ctx), js, names, last, "")
 		return Attempt{}, fmt.Errorf("requeue: %w", err)
+	}
+	// Workers drop the older queueing (its retry waiting, or its attempt
+	// in flight), and History reads past its final record.
+	if kv, err := topo.Requeued(ctx); err == nil {
+		b, _ := json.Marshal(Requeued{Queue: base, Time: pending.Time})
+		_, err = kv.Put(ctx, last.DeliveryID, b)
+		if err != nil {
+			slog.Warn("requeue not remembered: the queueing it replaces may send once more", "delivery", last.DeliveryID, "err", err)
+		}
+	}
+	// Its one record: the state until the new queueing's first attempt,
+	// which it never overrides (fold).
+	if _, err := AppendRecord(ctx, js, names, pending); err != nil {
+		slog.Warn("requeue not logged: the delivery is queued", "delivery", last.DeliveryID, "err", err)
 	}
 	// Wake the workers: they may not be pulling from an idle endpoint.
 	var lane []byte
@@ -125,14 +134,14 @@ func Requeue(ctx context.Context, topo *topology.Topology, last Attempt, l topol
 	return pending, nil
 }
 
-func appendRecord(ctx context.Context, js jetstream.JetStream, names topology.Names, a Attempt, msgID string) (uint64, error) {
-	m := nats.NewMsg(names.AttemptSubject(a.EndpointID, a.DeliveryID))
+// AppendRecord writes one record to the log stream at once, as a message
+// of its own, and returns its sequence: for the rare writers with no
+// Committer (a manual queueing, a router's dead letter).
+func AppendRecord(ctx context.Context, js jetstream.JetStream, names topology.Names, a Attempt) (uint64, error) {
+	m := nats.NewMsg(names.LogSubject(a.EndpointID))
 	m.Data, _ = json.Marshal(a)
-	var opts []jetstream.PublishOpt
-	if msgID != "" {
-		opts = append(opts, jetstream.WithMsgID(msgID))
-	}
-	ack, err := js.PublishMsg(ctx, m, opts...)
+	m.Data = append(m.Data, '\n')
+	ack, err := js.PublishMsg(ctx, m)
 	if err != nil {
 		return 0, err
 	}

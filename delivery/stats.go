@@ -2,9 +2,12 @@ package delivery
 
 import (
 	"context"
+	"fmt"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/natsname"
 )
 
 // Stats sums up an endpoint's attempts over a window of the log.
@@ -40,11 +43,10 @@ func (s Stats) SuccessRate() (float64, bool) {
 // against.
 func (l *Log) Stats(ctx context.Context, endpointID string, since time.Time) (Stats, error) {
 	var st Stats
-	err := l.read(ctx, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
-		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
-		OptStartTime:   &since,
-	}, func(a Attempt) {
+	count := func(a Attempt, _ uint64) bool {
+		if endpointID != "*" && a.EndpointID != "" && a.EndpointID != endpointID {
+			return true // another endpoint with the same fingerprint
+		}
 		switch a.Outcome {
 		case OutcomeSucceeded:
 			st.Succeeded++
@@ -60,9 +62,31 @@ func (l *Log) Stats(ctx context.Context, endpointID string, since time.Time) (St
 				st.LastFailure = &a
 			}
 		default:
-			return // a queueing, not an attempt
+			return true // a queueing, not an attempt
 		}
 		st.Attempts++
-	})
+		return true
+	}
+	subject := l.names.LogFingerprintSubject("*")
+	if endpointID != "*" {
+		subject = l.names.LogSubject(endpointID)
+	}
+	if err := natsname.ValidToken(endpointID); endpointID != "*" && err != nil {
+		return st, fmt.Errorf("delivery log: %w", err)
+	}
+	err := l.readLog(ctx, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{subject},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &since,
+	}, count)
+	if err != nil {
+		return st, err
+	}
+	// Records of an earlier release, until they age out.
+	err = l.read(ctx, l.stream, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{l.names.AttemptSubject(endpointID, "*")},
+		DeliverPolicy:  jetstream.DeliverByStartTimePolicy,
+		OptStartTime:   &since,
+	}, count)
 	return st, err
 }

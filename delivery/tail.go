@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -10,7 +9,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Record is a delivery log record with its place in the log.
+// Record is a delivery log record with its place in the log: the
+// sequence of its message, which the records group-committed with it
+// share.
 type Record struct {
 	Seq uint64
 	Attempt
@@ -21,14 +22,17 @@ type Record struct {
 // from the returned sequence.
 const maxTailScan = 2000
 
-// Tail returns up to limit records of every endpoint written after
-// sequence after, oldest first, keeping those keep accepts, and the
-// sequence to pass next time. After 0 (or beyond the log's end, as after a
-// reset) starts at the newest limit records.
+// Tail returns the records of every endpoint written after sequence
+// after, oldest first, keeping those keep accepts, and the sequence to
+// pass next time: whole messages (their records share a sequence) until
+// limit records are kept, so a message may take it a little past limit.
+// After 0 (or beyond the log's end, as after a reset) starts at the newest
+// limit messages. It reads the log stream only: the legacy attempts
+// stream receives nothing new.
 func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attempt) bool) ([]Record, uint64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	info, err := l.stream.Info(ctx)
+	info, err := l.log.Info(ctx)
 	if err != nil {
 		return nil, after, fmt.Errorf("delivery log: %w", err)
 	}
@@ -42,7 +46,7 @@ func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attem
 	if after >= last {
 		return []Record{}, last, nil
 	}
-	cons, err := l.stream.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	cons, err := l.log.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
 		// Polled every few seconds by every open dashboard: the server
@@ -66,14 +70,15 @@ func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attem
 		for m := range batch.Messages() {
 			n++
 			meta, err := m.Metadata()
-			if err != nil || len(out) == limit {
+			if err != nil || len(out) >= limit {
 				continue // drained, not taken: next stays before it
 			}
 			next = meta.Sequence.Stream
-			var a Attempt
-			if json.Unmarshal(m.Data(), &a) == nil && keep(a) {
-				out = append(out, Record{Seq: next, Attempt: a})
-			}
+			DecodeRecords(m.Data(), func(a Attempt) {
+				if keep(a) {
+					out = append(out, Record{Seq: next, Attempt: a})
+				}
+			})
 		}
 		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
 			return nil, after, fmt.Errorf("delivery log: %w", err)

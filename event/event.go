@@ -79,6 +79,10 @@ type Event struct {
 	// Tenant is the tenant the event is addressed to (tenant.Default when
 	// it names none).
 	Tenant string
+	// Accepted is when the events stream stored the event (its stream
+	// timestamp, whatever Time says): part of the event's delivery ids,
+	// which locate their records from it. Zero before it is stored.
+	Accepted time.Time
 }
 
 // ErrInvalidType reports an event type that cannot be a NATS subject suffix.

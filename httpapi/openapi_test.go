@@ -897,8 +897,8 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 	failEvent := c.h.PublishEvent(t, "fail.created", map[string]int{"n": 1})
 	deadEvent := c.h.PublishEvent(t, "gone.created", map[string]int{"n": 1})
 	heldEvent := c.h.PublishEvent(t, "held.created", nil)
-	okDelivery, failDelivery := delivery.ID(okEvent, goodID), delivery.ID(failEvent, badID)
-	deadDelivery, heldDelivery := delivery.ID(deadEvent, deadID), delivery.ID(heldEvent, heldID)
+	okDelivery, failDelivery := c.h.DeliveryID(t, okEvent, goodID), c.h.DeliveryID(t, failEvent, badID)
+	deadDelivery, heldDelivery := c.h.DeliveryID(t, deadEvent, deadID), c.h.DeliveryID(t, heldEvent, heldID)
 	last := func(id string) delivery.Outcome {
 		a := c.h.Attempts(t, id)
 		if len(a) == 0 {
@@ -908,7 +908,7 @@ func TestOpenAPIConformanceNewRoutes(t *testing.T) {
 	}
 	hookdtest.WaitFor(t, 20*time.Second, "a delivery in each state", func() bool {
 		return last(goodID) == delivery.OutcomeSucceeded && len(c.h.Attempts(t, badID)) >= 2 &&
-			last(deadID) == delivery.OutcomeDead && len(c.h.Log(t, heldID)) >= 1
+			last(deadID) == delivery.OutcomeDead && len(c.h.Queued(t, heldID)) >= 1
 	})
 
 	t.Run("POST /v1/endpoints/{id}/disable and enable", func(t *testing.T) {
@@ -1339,7 +1339,7 @@ func TestOpenAPIConformanceTenants(t *testing.T) {
 
 		// A delivery of another tenant's endpoint does not exist for a
 		// tenant key.
-		dlv := "/v1/deliveries/" + delivery.ID(acmeEvent, acmeEP)
+		dlv := "/v1/deliveries/" + c.h.DeliveryID(t, acmeEvent, acmeEP)
 		hookdtest.WaitFor(t, 10*time.Second, dlv+" pending", func() bool { return c.rawStatus(t, "GET", dlv, adminKey) == 200 })
 		c.call(t, apiCall{method: "GET", path: dlv, key: acmeKey, want: 200})
 		wantError(t, c.call(t, apiCall{method: "GET", path: dlv, key: globexKey, want: 404}), "not_found", "")

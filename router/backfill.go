@@ -117,8 +117,8 @@ func RuleHistory(ctx context.Context, topo *topology.Topology, tenantID string, 
 
 // Backfill re-evaluates ep's current rule against the stored events of
 // its tenant accepted within w, and queues a delivery to ep for every
-// match it has none for yet, exactly as routing would have (same
-// delivery id, body, lane and pending record). Events accepted after ep's
+// match it has none for yet (no log record, not waiting in its backlog),
+// exactly as routing would have (same delivery id, body and lane). Events accepted after ep's
 // creation (ep.Routes) that routing has yet to route (past its
 // consumer's ack floor) are routing's: counted as already queued, never
 // queued by both. A dry run only counts. An error (a full endpoint
@@ -134,9 +134,19 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 	if err != nil {
 		return BackfillResult{}, err
 	}
-	attempts, err := js.Stream(ctx, names.AttemptsStream())
+	// What the endpoint has a delivery for: logged (by this release or an
+	// earlier one, under its id then), or waiting with no record yet.
+	dlog, err := delivery.OpenLog(ctx, topo)
 	if err != nil {
-		return BackfillResult{}, fmt.Errorf("delivery log: %w", err)
+		return BackfillResult{}, err
+	}
+	summaries, err := dlog.Summaries(ctx, ep.ID)
+	if err != nil {
+		return BackfillResult{}, err
+	}
+	known := make(map[string]bool, len(summaries))
+	for _, s := range summaries {
+		known[s.Last.DeliveryID] = true
 	}
 	index, err := js.Stream(ctx, names.IndexStream())
 	if err != nil {
@@ -160,14 +170,11 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 			out.AlreadyQueued++ // routing's
 			return nil
 		}
-		_, err := attempts.GetLastMsgForSubject(ctx, names.AttemptSubject(ep.ID, delivery.ID(e.ID, ep.ID)))
-		switch {
-		case err == nil:
+		if known[delivery.ID(e, ep.ID)] || known[delivery.LegacyID(e.ID, ep.ID)] {
 			out.AlreadyQueued++
 			return nil
-		case !errors.Is(err, jetstream.ErrMsgNotFound):
-			return fmt.Errorf("delivery log: %w", err)
-		case opt.DryRun:
+		}
+		if opt.DryRun {
 			return nil
 		}
 		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, nil)}}

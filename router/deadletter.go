@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"time"
 
@@ -29,16 +28,14 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, pe *PublishErr
 		}
 		dead.Header.Set(delivery.HeaderError, msg)
 		dead.Header.Set(delivery.HeaderAttempts, "0")
-		dlv := delivery.ID(pe.Event.ID, id)
+		dlv := delivery.ID(pe.Event, id)
 		if _, err := r.js.PublishMsg(ctx, dead, jetstream.WithMsgID(dlv+".unroutable."+strconv.FormatInt(time.Now().Unix()/60, 10))); err != nil {
 			return err
 		}
-		// The log said "pending": it must say "dead", so retry and recover see it.
+		// It must say "dead" in the log, so retry and recover see it.
 		rec := delivery.Attempt{DeliveryID: dlv, EventID: pe.Event.ID, EventType: pe.Event.Type, EndpointID: id,
 			EventSeq: pe.Event.Seq, EventTime: pe.Event.Time, Time: time.Now().UTC(), Error: msg, Outcome: delivery.OutcomeDead}
-		m := nats.NewMsg(r.names.AttemptSubject(id, dlv))
-		m.Data, _ = json.Marshal(rec)
-		if _, err := r.js.PublishMsg(ctx, m); err != nil {
+		if _, err := delivery.AppendRecord(ctx, r.js, r.names, rec); err != nil {
 			return err
 		}
 	}

@@ -39,11 +39,11 @@ type RoutedEntry struct {
 func indexRecord(names topology.Names, e *event.Event, targets []target, reached map[string]bool, ordered bool) *nats.Msg {
 	rec := IndexRecord{EventID: e.ID, Tenant: e.Tenant, Type: e.Type, Seq: e.Seq, Time: e.Time, RoutedTo: make([]RoutedEntry, 0, len(targets)+len(reached))}
 	for id := range reached {
-		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: id, DeliveryID: delivery.ID(e.ID, id)})
+		rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: id, DeliveryID: delivery.ID(e, id)})
 	}
 	for _, t := range targets {
 		if t.err == nil {
-			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e.ID, t.ep.ID)})
+			rec.RoutedTo = append(rec.RoutedTo, RoutedEntry{EndpointID: t.ep.ID, DeliveryID: delivery.ID(e, t.ep.ID)})
 		}
 	}
 	subject := names.IndexSubject(e.Tenant, e.ID)
@@ -72,7 +72,7 @@ func addToIndex(ctx context.Context, js jetstream.JetStream, names topology.Name
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
 		return fmt.Errorf("index record of %s: %w", e.ID, err)
 	}
-	entry := RoutedEntry{EndpointID: endpointID, DeliveryID: delivery.ID(e.ID, endpointID)}
+	entry := RoutedEntry{EndpointID: endpointID, DeliveryID: delivery.ID(e, endpointID)}
 	if slices.Contains(rec.RoutedTo, entry) {
 		return nil
 	}

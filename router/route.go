@@ -78,6 +78,7 @@ func decode(m jetstream.Msg, names topology.Names, seed time.Time, log *slog.Log
 		NotJSON: !isJSON,
 		Seq:     meta.Sequence.Stream,
 	}
+	e.Accepted = e.Time // a CloudEvent's time may change Time, never this
 	if e.ID == "" {
 		e.ID = event.SequenceID(seed, meta.Sequence.Stream)
 	}
@@ -136,11 +137,8 @@ func filterEnv(e *event.Event, log *slog.Logger, env *rules.Env) {
 	}
 }
 
-// route publishes the event to every matching endpoint's stream, with each
-// delivery's "pending" log record, all at once, and waits until every
-// publish is acknowledged. A record that would land after a fast worker's
-// first attempt is refused by the stream (it expects the delivery's log to
-// be empty), so the log never goes back to "pending". The ordered lane
+// route publishes the event to every matching endpoint's subject, all at
+// once, and waits until every publish is acknowledged. The ordered lane
 // routes to ordered endpoints only, the parallel lane to the others.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) (err error) {
 	snap := r.reg.Snapshot()
@@ -271,14 +269,16 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, errs *ru
 	return rules.Lane(key, n)
 }
 
-// publishAll publishes every target's pending record and delivery at once
-// and waits for every acknowledgement; a target's err is its first failure.
+// publishAll publishes every target's delivery at once and waits for
+// every acknowledgement; a target's err is its failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
 	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs, held: &r.held}.publishAll(ctx, e, targets, rd, trace)
 }
 
-// publisher renders deliveries and publishes them with their pending
-// records: routing and backfill share it.
+// publisher renders deliveries and publishes them: routing and backfill
+// share it. It writes no log record: a delivery waiting with none is
+// pending (delivery.Queued), so a routed delivery costs one stored
+// message until its first attempt.
 type publisher struct {
 	js     jetstream.JetStream
 	names  topology.Names
@@ -291,42 +291,28 @@ type publisher struct {
 // publishAll publishes; trace is the trace context every delivery carries
 // (nil: none).
 func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
-	type pub struct {
-		t       *target
-		f       jetstream.PubAckFuture
-		pending bool
-	}
-	pubs := make([]pub, 0, 2*len(targets))
+	futures := make([]jetstream.PubAckFuture, len(targets))
 	for i := range targets {
 		t := &targets[i]
-		dm := r.deliveryMsg(e, t, rd, trace)
-		for _, pending := range []bool{true, false} {
-			m := dm
-			if pending {
-				m = r.pendingRecord(e, t)
-			}
-			f, err := r.js.PublishMsgAsync(m)
-			if err != nil {
-				t.err = err
-				break
-			}
-			pubs = append(pubs, pub{t: t, f: f, pending: pending})
+		f, err := r.js.PublishMsgAsync(r.deliveryMsg(e, t, rd, trace))
+		if err != nil {
+			t.err = err
+			continue
 		}
+		futures[i] = f
 	}
-	for _, p := range pubs {
+	for i, f := range futures {
+		if f == nil {
+			continue
+		}
 		var err error
 		select {
-		case <-p.f.Ok():
-		case err = <-p.f.Err():
+		case <-f.Ok():
+		case err = <-f.Err():
 		case <-ctx.Done():
 			err = ctx.Err()
 		}
-		if p.pending && delivery.WrongLastSequence(err) {
-			err = nil // the first attempt's record is there already
-		}
-		if err != nil && p.t.err == nil {
-			p.t.err = err
-		}
+		targets[i].err = err
 	}
 }
 
@@ -417,7 +403,7 @@ func (r publisher) deliveryMsg(e *event.Event, t *target, rd *payload.Renderer, 
 	}
 	delivery.SetPayload(m, e, p, err, r.sealer)
 	m.Header.Set(jetstream.MsgIDHeader, delivery.MsgID(e.ID, t.ep.ID))
-	delivery.SetEndpointHeaders(m.Header, e.ID, t.ep.ID)
+	delivery.SetEndpointHeaders(m.Header, e, t.ep.ID)
 	if t.lane > 0 {
 		m.Header.Set(delivery.HeaderLane, strconv.Itoa(t.lane))
 	}
@@ -431,21 +417,4 @@ func renderedSize(p payload.Rendered) int {
 		n += len(k) + len(v)
 	}
 	return n
-}
-
-// pendingRecord is the delivery log's first record of a delivery. Its
-// Nats-Msg-Id keeps a re-routed event from logging the delivery twice.
-func (r publisher) pendingRecord(e *event.Event, t *target) *nats.Msg {
-	ep := t.ep
-	dlv := delivery.ID(e.ID, ep.ID)
-	b, _ := json.Marshal(delivery.Attempt{
-		DeliveryID: dlv, EventID: e.ID, EventType: e.Type, EndpointID: ep.ID, Lane: t.lane,
-		EventSeq: e.Seq, EventTime: e.Time, Time: time.Now().UTC(), Outcome: delivery.OutcomePending,
-	})
-	m := nats.NewMsg(r.names.AttemptSubject(ep.ID, dlv))
-	m.Data = b
-	m.Header.Set(jetstream.MsgIDHeader, "queued."+dlv)
-	// Only into an empty log: after a worker's first attempt it is stale.
-	m.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
-	return m
 }

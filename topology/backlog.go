@@ -86,7 +86,7 @@ func (t *Topology) Backlog(ctx context.Context, endpointID string) (EndpointBack
 		return b, fmt.Errorf("topology: backlog: %w", err)
 	}
 	for _, es := range subjects {
-		counts, err := t.SubjectCounts(ctx, es.stream, es.subject)
+		counts, err := t.SubjectCounts(ctx, es.Stream, es.Subject)
 		if err != nil {
 			return b, err
 		}

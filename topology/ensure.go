@@ -73,7 +73,7 @@ func sameStream(have, want jetstream.StreamConfig) bool {
 		have.Discard == want.Discard && have.DiscardNewPerSubject == want.DiscardNewPerSubject &&
 		(want.MaxConsumers == 0 || have.MaxConsumers == want.MaxConsumers) &&
 		(want.Duplicates == 0 || have.Duplicates == want.Duplicates) &&
-		have.Retention == want.Retention
+		have.Retention == want.Retention && have.AllowDirect == want.AllowDirect
 }
 
 // ensureBucket creates a key-value bucket unless it exists. An existing

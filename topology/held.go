@@ -63,6 +63,9 @@ func (t *Topology) deliveryStreams() []jetstream.StreamConfig {
 		MaxConsumers: t.cfg.HeldMaxConsumers,
 		Storage:      jetstream.FileStorage,
 		Replicas:     t.cfg.Replicas,
+		// A work queue takes no reading consumers: a delivery waiting with
+		// no log record (pending) is read by direct gets (package delivery).
+		AllowDirect: true,
 	}
 	// The server refuses DiscardNewPerSubject without a per-subject limit.
 	held.DiscardNewPerSubject = held.MaxMsgsPerSubject > 0
@@ -202,19 +205,30 @@ func (t *Topology) Consumer(ctx context.Context, spec ConsumerSpec) (jetstream.C
 // may wait on, whatever its layout now: its queue subject (in the queue
 // stream holding its shard), its held subject, its ordered lanes, its
 // batches.
-func (t *Topology) endpointSubjects(ctx context.Context, endpointID string) ([]struct{ stream, subject string }, error) {
+func (t *Topology) endpointSubjects(ctx context.Context, endpointID string) ([]StreamSubject, error) {
 	n := t.names
 	queue, err := t.ShardStream(ctx, Shard(endpointID))
 	if err != nil {
 		return nil, err
 	}
-	return []struct{ stream, subject string }{
+	return []StreamSubject{
 		{queue, n.QueueSubject(endpointID)},
 		{n.HeldStream(), n.HeldSubject(endpointID)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0) + ".*"},
 		{n.BatchesStream(), n.BatchesSubject(endpointID)},
 	}, nil
+}
+
+// StreamSubject is a subject (possibly with a wildcard) of one stream.
+type StreamSubject struct{ Stream, Subject string }
+
+// EndpointSubjects are the subjects an endpoint's deliveries may wait on,
+// whatever its layout now: its queue, held and ordered subjects and its
+// batches. It fails only when the server cannot say which queue stream
+// holds the endpoint's shard.
+func (t *Topology) EndpointSubjects(ctx context.Context, endpointID string) ([]StreamSubject, error) {
+	return t.endpointSubjects(ctx, endpointID)
 }
 
 // DeleteEndpoint removes whatever an endpoint left in the delivery streams:
@@ -249,12 +263,12 @@ func (t *Topology) DeleteEndpoint(ctx context.Context, endpointID string) error 
 		return fmt.Errorf("topology: delete endpoint %s: %w", endpointID, err)
 	}
 	for _, es := range subjects {
-		s, err := t.js.Stream(ctx, es.stream)
+		s, err := t.js.Stream(ctx, es.Stream)
 		if err != nil {
 			return fmt.Errorf("topology: delete endpoint %s: %w", endpointID, err)
 		}
-		if err := s.Purge(ctx, jetstream.WithPurgeSubject(es.subject)); err != nil {
-			return fmt.Errorf("topology: delete endpoint %s: purge %s: %w", endpointID, es.subject, err)
+		if err := s.Purge(ctx, jetstream.WithPurgeSubject(es.Subject)); err != nil {
+			return fmt.Errorf("topology: delete endpoint %s: purge %s: %w", endpointID, es.Subject, err)
 		}
 	}
 	for _, name := range []string{t.names.EndpointStream(endpointID), t.names.BatchStream(endpointID)} {

@@ -2,6 +2,7 @@ package topology
 
 import (
 	"crypto/sha256"
+	"encoding/base32"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -113,6 +114,12 @@ func (n Names) DeadStream() string { return n.name("HOOKD_DEAD") }
 // and one per attempt, on AttemptSubject, so the last message of a subject
 // is the delivery's current state.
 func (n Names) AttemptsStream() string { return n.name("HOOKD_ATTEMPTS") }
+
+// LogStream is the delivery log: attempt records group-committed (see
+// delivery.Committer), one message holding an endpoint's records of a
+// short window as JSON lines, on LogSubject. It replaces AttemptsStream,
+// which is only read until its records age out.
+func (n Names) LogStream() string { return n.name("HOOKD_LOG") }
 
 // IndexStream finds events by id: one record per event, written by the
 // router, on IndexSubject (and OrderedIndexSubject for the ordered lane's).
@@ -233,6 +240,12 @@ func (n Names) RateBucket() string { return n.name("hookd_rate") }
 // held subject rather than the queue for a while: keyed by endpoint id,
 // each key expiring unless a worker renews it (see worker/shards.go).
 func (n Names) HeldBucket() string { return n.name("hookd_held") }
+
+// RequeuedBucket holds, per delivery queued again by hand (a retry, a
+// recovery), its newest queueing: keyed by delivery id, expiring with the
+// delivery log's records. Workers drop an older queueing; readers of the
+// log go on past a final record when a later queueing exists.
+func (n Names) RequeuedBucket() string { return n.name("hookd_requeued") }
 
 // RoutingBucket remembers, for an event whose routing failed for some
 // endpoints, the endpoints it did reach, so that its retries go only to the
@@ -445,6 +458,34 @@ func (n Names) DeadSubject(endpointID string) string { return n.subject("hookd.d
 func (n Names) AttemptSubject(endpointID, deliveryID string) string {
 	return n.subject("hookd.attempts." + endpointID + "." + deliveryID)
 }
+
+// fingerprintEncoding spells fingerprints with the alphabet of delivery
+// ids, so they can be part of one.
+var fingerprintEncoding = base32.NewEncoding("0123456789abcdefghjkmnpqrstvwxyz").WithPadding(base32.NoPadding)
+
+// FingerprintLen is the length of Fingerprint's result.
+const FingerprintLen = 8
+
+// Fingerprint is a short fixed-length hash of an endpoint id (40 bits of
+// SHA-256, FingerprintLen base32 characters): the token of the
+// endpoint's log subject, and the first part of its delivery ids. The
+// log's subjects are as many as the endpoints, whatever the number of
+// deliveries; two endpoints sharing a fingerprint share a subject, told
+// apart by the records' endpoint ids.
+func Fingerprint(endpointID string) string {
+	sum := sha256.Sum256([]byte(endpointID))
+	return fingerprintEncoding.EncodeToString(sum[:5])
+}
+
+// LogSubject is the subject of an endpoint's records in LogStream:
+// "hookd.log.<fingerprint>".
+func (n Names) LogSubject(endpointID string) string {
+	return n.LogFingerprintSubject(Fingerprint(endpointID))
+}
+
+// LogFingerprintSubject is LogSubject of a fingerprint (as a delivery id
+// holds it); "*" gives every endpoint's.
+func (n Names) LogFingerprintSubject(fp string) string { return n.subject("hookd.log." + fp) }
 
 // IndexSubjects is what IndexStream captures.
 func (n Names) IndexSubjects() string { return n.subject("hookd.index.>") }

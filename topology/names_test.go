@@ -18,9 +18,9 @@ var unprefixed Names
 // allNames lists every name n gives, by kind, for one endpoint id.
 func allNames(n Names, endpointID string) (streams, buckets, subjects []string) {
 	streams = []string{n.EventsStream(), n.DeadStream(), n.AttemptsStream(), n.IndexStream(),
-		n.HeldStream(), n.BatchesStream(), n.QueueStream(0, 1), n.QueueStream(1, 2), n.QueueStream(3, 4), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
+		n.HeldStream(), n.BatchesStream(), n.QueueStream(0, 1), n.QueueStream(1, 2), n.QueueStream(3, 4), n.LogStream(), n.EndpointStream(endpointID), n.BatchStream(endpointID), n.BenchStream()}
 	buckets = []string{n.EndpointsBucket(), n.HealthBucket(), n.RateBucket(), n.RoutingBucket(),
-		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.HeldBucket(), n.StatsBucket()}
+		n.TenantsBucket(), n.KeysBucket(), n.EventTypesBucket(), n.HeldBucket(), n.StatsBucket(), n.RequeuedBucket()}
 	for _, b := range buckets {
 		streams = append(streams, KVStream(b))
 	}
@@ -31,7 +31,7 @@ func allNames(n Names, endpointID string) (streams, buckets, subjects []string) 
 		n.HeldSubject(endpointID), n.QueueSubject(endpointID), n.ShardSubjects(2), n.ShardSubjects(-1), n.OrderedSubject(endpointID, 0), n.OrderedSubject(endpointID, 3),
 		n.OrderedSubjects(), n.BatchesSubject(endpointID),
 		n.IndexSubject("acme", "evt_1"), n.OrderedIndexSubject("acme", "evt_1"), n.OpsSubject("endpoint.disabled"),
-		n.BenchSubject()}
+		n.BenchSubject(), n.LogSubject(endpointID)}
 	return streams, buckets, subjects
 }
 
@@ -84,6 +84,10 @@ func TestUnprefixedNamesUnchanged(t *testing.T) {
 		n.DeadSubject("ep_1"):                "hookd.dead.ep_1",
 		n.AttemptSubject("ep_1", "*"):        "hookd.attempts.ep_1.*",
 		n.IndexSubjects():                    "hookd.index.>",
+		// The fingerprint is part of stored delivery ids: it must not move.
+		n.LogSubject("ep_1"):         "hookd.log." + Fingerprint("ep_1"),
+		Fingerprint("ep_1"):          "dmevp37r",
+		n.LogFingerprintSubject("*"): "hookd.log.*",
 		// The hash is part of the stored index: it must not move.
 		n.IndexSubject("acme", "evt_1"):        "hookd.index.a6134578990c931ceb7241203a246200",
 		n.OrderedIndexSubject("acme", "evt_1"): "hookd.index.a6134578990c931ceb7241203a246200.ordered",
@@ -346,9 +350,9 @@ func TestEnsureCoreWithPrefix(t *testing.T) {
 			t.Errorf("stream %s missing; have %v", want, names)
 		}
 	}
-	// 7 core streams and 9 buckets each: none per endpoint.
-	if len(names) != 2*(7+9) {
-		t.Errorf("%d streams, want %d: %v", len(names), 2*(7+9), names)
+	// 8 core streams and 10 buckets each: none per endpoint.
+	if len(names) != 2*(8+10) {
+		t.Errorf("%d streams, want %d: %v", len(names), 2*(8+10), names)
 	}
 	backlogs, err := prefixed.Backlogs(ctx)
 	if err != nil || len(backlogs) != 1 {

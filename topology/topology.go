@@ -316,6 +316,12 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		MaxAge:   t.cfg.RecordsMaxAge,
 		Storage:  jetstream.FileStorage,
 		Replicas: t.cfg.Replicas,
+	}, {
+		Name:     n.LogStream(),
+		Subjects: []string{n.LogFingerprintSubject("*")},
+		MaxAge:   t.cfg.RecordsMaxAge,
+		Storage:  jetstream.FileStorage,
+		Replicas: t.cfg.Replicas,
 	}}
 	return append(core, t.deliveryStreams()...)
 }
@@ -352,6 +358,12 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 	}); err != nil {
 		return fmt.Errorf("topology: bucket %s: %w", t.names.StatsBucket(), err)
 	}
+	// A manual queueing matters as long as the records it supersedes.
+	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
+		Bucket: n.RequeuedBucket(), History: 1, TTL: t.cfg.RecordsMaxAge, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
+	}); err != nil {
+		return fmt.Errorf("topology: bucket %s: %w", n.RequeuedBucket(), err)
+	}
 	// Routing progress matters only while an event is being retried.
 	if err := t.ensureBucket(ctx, jetstream.KeyValueConfig{
 		Bucket: n.RoutingBucket(), History: 1, TTL: 24 * time.Hour, Storage: jetstream.FileStorage, Replicas: t.cfg.Replicas,
@@ -359,6 +371,16 @@ func (t *Topology) ensureBuckets(ctx context.Context) error {
 		return fmt.Errorf("topology: bucket %s: %w", n.RoutingBucket(), err)
 	}
 	return nil
+}
+
+// Requeued returns the bucket of manual queueings (RequeuedBucket);
+// EnsureCore must have run.
+func (t *Topology) Requeued(ctx context.Context) (jetstream.KeyValue, error) {
+	kv, err := t.js.KeyValue(ctx, t.names.RequeuedBucket())
+	if err != nil {
+		return nil, fmt.Errorf("topology: bucket %s: %w", t.names.RequeuedBucket(), err)
+	}
+	return kv, nil
 }
 
 // Routing returns the routing progress bucket; EnsureCore must have run.

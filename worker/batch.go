@@ -3,7 +3,6 @@ package worker
 import (
 	"cmp"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -56,10 +55,9 @@ func (w *Worker) storeBatch(endpointID string, members []member) {
 		}
 		return
 	}
-	msg, pending := composeBatch(w.names, ep.Endpoint, members)
-	batchID := pending.DeliveryID
+	msg, batchID := composeBatch(w.names, ep.Endpoint, members)
 	for try := 0; ; try++ {
-		err := w.publishBatch(ctx, msg, pending)
+		err := w.publishBatch(ctx, msg)
 		if err == nil {
 			break
 		}
@@ -85,8 +83,8 @@ func (w *Worker) storeBatch(endpointID string, members []member) {
 }
 
 // composeBatch makes the batch message of members, listed in the order
-// given, and the batch's "pending" log record.
-func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member) (*nats.Msg, delivery.Attempt) {
+// given, and returns it with the batch's id.
+func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member) (*nats.Msg, string) {
 	cfg := endpoint.Batch{}
 	if ep.Batch != nil {
 		cfg = *ep.Batch
@@ -94,7 +92,7 @@ func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member)
 	cfg = cfg.WithDefaults()
 	parts := make([]delivery.BatchMember, len(members))
 	for i, m := range members {
-		parts[i] = delivery.BatchMember{DeliveryID: m.rec.DeliveryID, Seq: m.seq, EventTime: m.rec.EventTime, Body: m.body}
+		parts[i] = delivery.BatchMember{DeliveryID: m.rec.DeliveryID, Seq: m.seq, Stored: m.stored, EventTime: m.rec.EventTime, Body: m.body}
 	}
 	batchID := delivery.BatchID(ep.ID, parts)
 	body, _, end := delivery.BatchBody(ep.ID, cfg.Field, parts)
@@ -121,69 +119,40 @@ func composeBatch(names topology.Names, ep *endpoint.Endpoint, members []member)
 			}
 		}
 	}
-	pending := delivery.Attempt{DeliveryID: batchID, EventID: batchID, EventType: delivery.BatchEventType, EndpointID: ep.ID,
-		EventTime: end, Time: time.Now().UTC(), Outcome: delivery.OutcomePending, BatchSize: len(members)}
-	return msg, pending
+	return msg, batchID
 }
 
-// publishBatch stores the batch and its "pending" log record at once, as
-// routers do a delivery: the record only into an empty log, so it never
-// lands after a fast worker's first attempt.
-func (w *Worker) publishBatch(ctx context.Context, msg *nats.Msg, pending delivery.Attempt) error {
+// publishBatch stores the batch. It writes no "pending" record: a batch
+// waiting in the batches stream with no record is pending, as any
+// delivery (delivery.Queued).
+func (w *Worker) publishBatch(ctx context.Context, msg *nats.Msg) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	rec := nats.NewMsg(w.names.AttemptSubject(pending.EndpointID, pending.DeliveryID))
-	rec.Data, _ = json.Marshal(pending)
-	rec.Header.Set(jetstream.MsgIDHeader, "queued."+pending.DeliveryID)
-	rec.Header.Set(jetstream.ExpectedLastSubjSeqHeader, "0")
-	recAck, err := w.js.PublishMsgAsync(rec)
-	if err != nil {
-		return fmt.Errorf("batch log: %w", err)
-	}
 	if _, err := w.js.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("batch: %w", err)
-	}
-	select {
-	case <-recAck.Ok():
-	case err = <-recAck.Err():
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil && !delivery.WrongLastSequence(err) {
-		// The batch is stored: it is not held back for its history.
-		w.log.Warn("batch's pending record not written", "endpoint", pending.EndpointID, "batch", pending.DeliveryID, "err", err)
 	}
 	return nil
 }
 
 // recordBatched logs every member as gone into the batch, waiting until
-// the records are stored: a member is acknowledged only after, so a lost
-// acknowledgement is recognised (see admit).
+// the records are stored (group-committed together): a member is
+// acknowledged only after, so a lost acknowledgement is recognised (see
+// admit).
 func (w *Worker) recordBatched(ctx context.Context, batchID string, members []member) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	now := time.Now().UTC()
-	acks := make([]jetstream.PubAckFuture, 0, len(members))
-	var errs []error
+	commits := make([]*delivery.Commit, 0, len(members))
 	for _, m := range members {
 		rec := m.rec
 		rec.Time, rec.Outcome, rec.BatchID = now, delivery.OutcomeBatched, batchID
-		msg := nats.NewMsg(w.names.AttemptSubject(rec.EndpointID, rec.DeliveryID))
-		msg.Data, _ = json.Marshal(rec)
-		f, err := w.js.PublishMsgAsync(msg)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		acks = append(acks, f)
+		commits = append(commits, w.committer.Add(rec))
+		w.recent.forget(rec.DeliveryID)
 	}
-	for _, f := range acks {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
+	var errs []error
+	for _, c := range commits {
+		if _, err := c.Wait(ctx); err != nil {
 			errs = append(errs, err)
-		case <-ctx.Done():
-			errs = append(errs, ctx.Err())
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -58,10 +58,13 @@ type openBatch struct {
 
 // member is a delivery collected into a batch.
 type member struct {
-	msg  jetstream.Msg
-	seq  uint64 // in the held stream: with the delivery id, the batch id's input
-	body []byte // as a JSON value
-	rec  delivery.Attempt
+	msg jetstream.Msg
+	seq uint64 // in the held stream: with the delivery id, the batch id's input
+	// stored is when the message was stored: a batch id holds its
+	// newest member's.
+	stored time.Time
+	body   []byte // as a JSON value
+	rec    delivery.Attempt
 }
 
 // add is the consumer callback of a batched endpoint's deliveries.
@@ -220,8 +223,12 @@ func (w *Worker) admit(endpointID string, msg jetstream.Msg) (member, bool) {
 	rec := newRecord(endpointID, msg.Headers())
 	base, _ := strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	rec.Number, rec.Queue = base, base
+	if w.supersededQueue(rec.DeliveryID, base) {
+		w.settle(msg.Ack, "ack", endpointID, rec.DeliveryID) // a manual retry queued it anew
+		return member{}, false
+	}
 	if meta.NumDelivered > 1 {
-		last, _, err := w.lastRecord(context.Background(), endpointID, rec.DeliveryID)
+		last, err := w.lastRecord(context.Background(), endpointID, rec.DeliveryID, msg)
 		if err != nil {
 			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", rec.DeliveryID, "err", err)
 			w.settle(func() error { return msg.NakWithDelay(time.Second) }, "nak", endpointID, rec.DeliveryID)
@@ -235,7 +242,7 @@ func (w *Worker) admit(endpointID string, msg jetstream.Msg) (member, bool) {
 			rec.Number = last.Number // attempts made before batching was turned on
 		}
 	}
-	return member{msg: msg, seq: meta.Sequence.Stream, body: event.NormalizeData(msg.Data()), rec: rec}, true
+	return member{msg: msg, seq: meta.Sequence.Stream, stored: meta.Timestamp, body: event.NormalizeData(msg.Data()), rec: rec}, true
 }
 
 // maxBatchBytes is the largest batch body a message can carry.

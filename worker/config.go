@@ -44,6 +44,12 @@ type Config struct {
 	// the worker checks whether it has deliveries left, and stops pulling
 	// from it if not. Optional: default 30s.
 	IdleAfter time.Duration
+	// CommitWait is the longest an attempt record waits for others to be
+	// written with (group commit, see delivery.Committer); CommitMax is how
+	// many are written at once at most. Optional: defaults
+	// delivery.DefaultCommitWait (1ms) and delivery.DefaultCommitMax (256).
+	CommitWait time.Duration
+	CommitMax  int
 	// AutoDisableAfter disables an endpoint that has only failed for this
 	// long (its deliveries are kept). Optional: default 120h (5 days);
 	// negative turns it off.
@@ -138,6 +144,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 0 || c.EndpointConcurrency < 0 {
 		return errors.New("worker: concurrency must be positive")
+	}
+	if c.CommitWait < 0 || c.CommitMax < 0 {
+		return errors.New("worker: commit wait and max must not be negative")
 	}
 	return nil
 }

@@ -65,10 +65,7 @@ type attempt struct {
 	rec delivery.Attempt
 	// base is the attempts made before the delivery's current queueing.
 	base int
-	// logSeq is the delivery's last record's sequence, which the new
-	// record expects (0: none expected).
-	logSeq uint64
-	took   time.Duration
+	took time.Duration
 }
 
 // settlement is how a delivery message is settled without a record.
@@ -141,7 +138,10 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 	a.rec = newRecord(endpointID, msg.Headers())
 	a.base, _ = strconv.Atoi(msg.Headers().Get(delivery.HeaderAttemptBase))
 	a.rec.Number, a.rec.Queue = a.base+1, a.base
-	a.logSeq, _ = strconv.ParseUint(msg.Headers().Get(delivery.HeaderLogSeq), 10, 64)
+	if w.supersededQueue(a.rec.DeliveryID, a.base) {
+		// A manual retry queued it anew: that queueing carries on.
+		return hold(ackIt)
+	}
 	if meta.NumDelivered > 1 || msg.Headers().Get(delivery.HeaderMoved) != "" || msg.Headers().Get(topology.MigratedHeader) != "" ||
 		msg.Headers().Get(readLogHeader) != "" {
 		// A redelivery, a delivery moved out of the queue or by an
@@ -150,7 +150,7 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 		// the delivery): the log, not
 		// NumDelivered (which also counts hand-backs and held rounds),
 		// says which attempt this is.
-		last, seq, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID)
+		last, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID, msg)
 		if err != nil {
 			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", a.rec.DeliveryID, "err", err)
 			return hold(nakAfter(time.Second))
@@ -163,7 +163,6 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 		if last != nil && last.Number >= a.base {
 			a.rec.Number = last.Number + 1
 		}
-		a.logSeq = seq
 		if wait := retryWait(last, time.Now()); wait > 0 {
 			// Moved by an upgrade while it waited for a retry: it still
 			// waits, and the wait counts no attempt.
@@ -197,7 +196,7 @@ func (w *Worker) commit(ctx context.Context, msg jetstream.Msg, a *attempt, d de
 		w.pause(ctx, endpointID, d.Pause)
 	}
 	w.observe(ctx, rec, a.took, d.Delay)
-	if w.record(ctx, *rec, a.logSeq) {
+	if w.record(ctx, msg, *rec) {
 		// A manual retry queued the delivery anew while this attempt ran:
 		// that queueing carries on, this one stops here.
 		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)

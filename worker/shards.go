@@ -180,14 +180,21 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 	cp.Header.Del(readLogHeader) // this process's mark, not the delivery's: the move is read from the log anyway
 	cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream, meta.Timestamp))
 	cp.Header.Set(delivery.HeaderMoved, "1")
+	cp.Header.Del(headerLast)
+	if last := w.lastHeader(msg); last != "" {
+		cp.Header.Set(headerLast, last)
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), moveTimeout)
 	defer cancel()
-	if _, err := w.js.PublishMsg(ctx, cp); err != nil {
+	ack, err := w.js.PublishMsg(ctx, cp)
+	if err != nil {
 		w.log.Warn("delivery not moved to its endpoint's held subject, retrying", "endpoint", endpointID,
 			"delivery", msg.Headers().Get(delivery.HeaderDeliveryID), "err", err)
 		w.settle(func() error { return msg.NakWithDelay(moveRetry) }, "nak", endpointID, "")
 		return
 	}
+	// The copy's first hand-out reads its record from here, not the log.
+	w.recent.moved(msg.Headers().Get(delivery.HeaderDeliveryID), ack.Stream, ack.Sequence)
 	w.settle(msg.Ack, "ack", endpointID, msg.Headers().Get(delivery.HeaderDeliveryID))
 	// Every worker may serve it: ring the endpoint's doorbell.
 	if err := w.js.Conn().Publish(w.names.WakeSubject(endpointID), nil); err != nil {

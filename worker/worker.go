@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/internal/sender"
@@ -54,12 +55,20 @@ type Worker struct {
 	// ready is set while Run delivers, for readiness probes.
 	ready atomic.Bool
 
-	attemptsStream jetstream.Stream
-	endpoints      *endpoint.Store
-	health         kvjson.Bucket[health]
-	rate           kvjson.Bucket[tokenBucket]
-	rateLocks      sync.Map // endpoint id -> *sync.Mutex
-	pauses         sync.Map // endpoint id -> time.Time it is paused until
+	// committer group-commits the delivery log's records; dlog reads
+	// the log; requeued holds each manually requeued delivery's newest
+	// queueing (delivery id -> int); recent the records this worker
+	// stored of deliveries in progress.
+	committer *delivery.Committer
+	dlog      *delivery.Log
+	requeued  sync.Map
+	recent    recentRecords
+	views     logViews
+	endpoints *endpoint.Store
+	health    kvjson.Bucket[health]
+	rate      kvjson.Bucket[tokenBucket]
+	rateLocks sync.Map // endpoint id -> *sync.Mutex
+	pauses    sync.Map // endpoint id -> time.Time it is paused until
 	// healthy holds endpoints known to have no run of failures, so a
 	// success costs no key-value read.
 	healthy sync.Map
@@ -189,8 +198,15 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		return nil, err
 	}
 	stopped, stopStarted := context.WithCancel(context.Background())
+	committer, err := delivery.NewCommitter(delivery.CommitterConfig{JetStream: topo.JetStream(), Names: topo.Names(),
+		Wait: cfg.CommitWait, Max: cfg.CommitMax, Logger: cfg.Logger})
+	if err != nil {
+		stopStarted()
+		return nil, err
+	}
 	return &Worker{
-		stopped: stopped, stopStarted: stopStarted,
+		committer: committer,
+		stopped:   stopped, stopStarted: stopStarted,
 		cfg:       cfg,
 		topo:      topo,
 		js:        topo.JetStream(),
@@ -221,10 +237,23 @@ func (w *Worker) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// Records of deliveries still in flight are written before Run
+	// returns (stopAll waits for them first), within stopGrace.
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), stopGrace)
+		defer cancel()
+		w.committer.Close(ctx)
+	}()
 	var err error
-	if w.attemptsStream, err = w.js.Stream(ctx, w.names.AttemptsStream()); err != nil {
-		return fmt.Errorf("worker: attempts stream: %w", err)
+	if w.dlog, err = delivery.OpenLog(ctx, w.topo); err != nil {
+		return fmt.Errorf("worker: %w", err)
 	}
+	requeuedFollowed := make(chan struct{})
+	go func() {
+		defer close(requeuedFollowed)
+		w.watchRequeued(ctx)
+	}()
+	defer func() { <-requeuedFollowed }()
 	kv, err := w.topo.Endpoints(ctx)
 	if err != nil {
 		return fmt.Errorf("worker: %w", err)

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -37,7 +38,7 @@ func Messages(t testing.TB, js jetstream.JetStream, stream, subject string) []*j
 		if err != nil {
 			t.Fatalf("get %s #%d: %v", stream, seq, err)
 		}
-		if m.Subject == subject || strings.HasSuffix(subject, ".*") && strings.HasPrefix(m.Subject, strings.TrimSuffix(subject, "*")) {
+		if subject == ">" || m.Subject == subject || strings.HasSuffix(subject, ".*") && strings.HasPrefix(m.Subject, strings.TrimSuffix(subject, "*")) {
 			out = append(out, m)
 		}
 	}
@@ -57,7 +58,8 @@ func (h *Hookd) Attempts(t testing.TB, endpointID string) []delivery.Attempt {
 	return out
 }
 
-// Log returns every delivery log record of an endpoint, oldest first.
+// Log returns every delivery log record of an endpoint, oldest first:
+// those of the legacy attempts stream, then those of the log stream.
 func (h *Hookd) Log(t testing.TB, endpointID string) []delivery.Attempt {
 	t.Helper()
 	var out []delivery.Attempt
@@ -68,7 +70,21 @@ func (h *Hookd) Log(t testing.TB, endpointID string) []delivery.Attempt {
 		}
 		out = append(out, a)
 	}
+	for _, m := range LogMessages(t, h, endpointID) {
+		delivery.DecodeRecords(m.Data, func(a delivery.Attempt) {
+			if a.EndpointID == endpointID {
+				out = append(out, a)
+			}
+		})
+	}
 	return out
+}
+
+// LogMessages returns the messages of the log stream on an endpoint's log
+// subject (shared with endpoints of the same fingerprint), oldest first.
+func LogMessages(t testing.TB, h *Hookd, endpointID string) []*jetstream.RawStreamMsg {
+	t.Helper()
+	return Messages(t, h.App.JetStream(), h.App.Names().LogStream(), h.App.Names().LogSubject(endpointID))
 }
 
 // StoredEndpoint returns endpoint id as stored in the endpoints bucket
@@ -177,4 +193,22 @@ func (h *Hookd) WaitEventsStored(t testing.TB, n uint64) {
 		info, err := s.Info(context.Background())
 		return err == nil && info.State.Msgs >= n
 	})
+}
+
+// DeliveryID returns the id of the delivery of a stored event (by its
+// event id) to an endpoint, which holds the second the event was
+// accepted: read from the events stream.
+func (h *Hookd) DeliveryID(t testing.TB, eventID, endpointID string) string {
+	t.Helper()
+	var at time.Time
+	WaitFor(t, 10*time.Second, "event "+eventID+" stored", func() bool {
+		for _, m := range Messages(t, h.App.JetStream(), h.App.Names().EventsStream(), ">") {
+			if id := m.Header.Get(jetstream.MsgIDHeader); id == eventID || strings.HasSuffix(id, "/"+eventID) {
+				at = m.Time
+				return true
+			}
+		}
+		return false
+	})
+	return delivery.ID(&event.Event{ID: eventID, Accepted: at}, endpointID)
 }
