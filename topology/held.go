@@ -207,17 +207,22 @@ func (t *Topology) Consumer(ctx context.Context, spec ConsumerSpec) (jetstream.C
 // batches.
 func (t *Topology) endpointSubjects(ctx context.Context, endpointID string) ([]StreamSubject, error) {
 	n := t.names
-	queue, err := t.ShardStream(ctx, Shard(endpointID))
-	if err != nil {
-		return nil, err
-	}
-	return []StreamSubject{
-		{queue, n.QueueSubject(endpointID)},
+	out := []StreamSubject{
 		{n.HeldStream(), n.HeldSubject(endpointID)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0)},
 		{n.HeldStream(), n.OrderedSubject(endpointID, 0) + ".*"},
 		{n.BatchesStream(), n.BatchesSubject(endpointID)},
-	}, nil
+	}
+	queue, err := t.ShardStream(ctx, Shard(endpointID))
+	switch {
+	case errors.Is(err, jetstream.ErrStreamNotFound):
+		// No stream captures the shard (its layout is being replaced, or
+		// an operator narrowed it): nothing can wait there.
+		return out, nil
+	case err != nil:
+		return nil, err
+	}
+	return append([]StreamSubject{{queue, n.QueueSubject(endpointID)}}, out...), nil
 }
 
 // StreamSubject is a subject (possibly with a wildcard) of one stream.
