@@ -297,6 +297,7 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			recs = append(recs, rcfg.RuleErrors)
 		}
 		rcfg.RuleErrors = recs
+		rcfg.Attempts = a.counters
 		r, err := router.New(topo, a.reg, rcfg, a.cfg.RouterMiddleware...)
 		if err != nil {
 			return err
@@ -315,6 +316,8 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 			wcfg.Ops = ops.NewPublisher(topo)
 		}
 		wcfg.Metrics = a.metrics.Delivery
+		// Each record is counted by the process that stored it.
+		wcfg.Attempts = a.counters
 		w, err := worker.New(topo, a.reg, wcfg)
 		if err != nil {
 			return err
@@ -369,6 +372,10 @@ func (a *App) NATSURL() string {
 
 // Registry is the process's view of the endpoints.
 func (a *App) Registry() *endpoint.Registry { return a.reg }
+
+// Counters returns the endpoint stats counters this process keeps: what
+// its worker and router store is counted there.
+func (a *App) Counters() *delivery.Counters { return a.counters }
 
 // Run runs every role until ctx is done or one fails, drains them, then
 // closes the NATS connection and the embedded server. Once the stop

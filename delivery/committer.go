@@ -52,6 +52,16 @@ type CommitterConfig struct {
 	Timeout time.Duration
 	// Logger is optional: default slog.Default().
 	Logger *slog.Logger
+	// Stored is told of every record once it is stored (the endpoint
+	// stats counters: each record is counted by the process that wrote
+	// it, with no consumer reading the log back). Optional: default none.
+	Stored AttemptRecorder
+}
+
+// AttemptRecorder is told of delivery log records as they are stored
+// (Counters implements it). It must be safe for concurrent use and quick.
+type AttemptRecorder interface {
+	RecordAttempt(Attempt)
 }
 
 // Defaults of CommitterConfig.
@@ -252,6 +262,9 @@ func (c *Committer) publish(endpointID string, body []byte, recs []pendingRecord
 			c.log.Warn("delivery log records not stored", "endpoint", endpointID, "records", len(recs), "err", err)
 		}
 		for _, p := range recs {
+			if err == nil && c.cfg.Stored != nil {
+				c.cfg.Stored.RecordAttempt(p.a)
+			}
 			p.c.seq, p.c.err = seq, err
 			close(p.c.done)
 		}

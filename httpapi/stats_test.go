@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/hookdtest"
@@ -216,22 +214,27 @@ func TestEndpointStatsCostDoesNotGrowWithAttempts(t *testing.T) {
 	h := hookdtest.Start(t, app.Config{})
 	ep := h.CreateEndpoint(t, `{"url":"https://x.example/busy","events":["busy.>"],"enabled":false}`)
 	js := h.App.JetStream()
+	// Stored as a worker stores them: group-committed, each counted by the
+	// process that stored it.
+	committer, err := delivery.NewCommitter(delivery.CommitterConfig{JetStream: js, Names: h.App.Names(), Stored: h.App.Counters()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commits := make([]*delivery.Commit, 0, statsAttempts)
 	for i := range statsAttempts {
 		a := delivery.Attempt{DeliveryID: fmt.Sprintf("dlv_busy%d", i/2), EventType: "busy.x", EndpointID: ep.ID, Number: i%2 + 1,
 			Time: time.Now().UTC(), Outcome: delivery.OutcomeSucceeded}
 		if i%2 == 0 {
 			a.Outcome, a.StatusCode = delivery.OutcomeRetrying, 503
 		}
-		m := nats.NewMsg(h.App.Names().LogSubject(ep.ID))
-		m.Data, _ = json.Marshal(a)
-		if _, err := js.PublishMsgAsync(m); err != nil {
+		commits = append(commits, committer.Add(a))
+	}
+	committer.Close(t.Context())
+	for _, c := range commits {
+		if _, err := c.Wait(t.Context()); err != nil {
 			t.Fatal(err)
 		}
-		if i%1000 == 999 { // within the async window, however slow the machine
-			<-js.PublishAsyncComplete()
-		}
 	}
-	<-js.PublishAsyncComplete()
 	stats := func() statsBody {
 		status, out := h.Do(t, http.MethodGet, "/v1/endpoints/"+ep.ID+"/stats", nil)
 		if status != http.StatusOK {

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/hookd/hookd/delivery"
+
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -48,6 +50,10 @@ type Config struct {
 	// which the router also logs at WARN, at most once a minute per
 	// endpoint and kind. Optional: default none.
 	RuleErrors RuleErrorRecorder
+	// Attempts is told of the dead records the router writes for events
+	// it could not route to an endpoint (the endpoint stats counters).
+	// Optional: default none.
+	Attempts delivery.AttemptRecorder
 	// TracerProvider makes the route spans. Optional: default no-op, which
 	// still carries a producer's trace context to the deliveries.
 	TracerProvider trace.TracerProvider

@@ -38,6 +38,9 @@ func (r *Router) deadLetter(ctx context.Context, m jetstream.Msg, pe *PublishErr
 		if _, err := delivery.AppendRecord(ctx, r.js, r.names, rec); err != nil {
 			return err
 		}
+		if r.cfg.Attempts != nil {
+			r.cfg.Attempts.RecordAttempt(rec)
+		}
 	}
 	return nil
 }

@@ -7,6 +7,8 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/hookd/hookd/delivery"
+
 	"go.opentelemetry.io/otel/trace"
 	"go.opentelemetry.io/otel/trace/noop"
 
@@ -76,6 +78,9 @@ type Config struct {
 	// UserAgent is sent with every delivery. Optional: default
 	// "hookd/<version>".
 	UserAgent string
+	// Attempts is told of every delivery log record this worker stored
+	// (the endpoint stats counters). Optional: default none.
+	Attempts delivery.AttemptRecorder
 	// Metrics counts attempts, retries and dead letters, and times
 	// attempts and deliveries. Optional: default instruments of a registry
 	// of their own, which nothing serves.

@@ -199,7 +199,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 	}
 	stopped, stopStarted := context.WithCancel(context.Background())
 	committer, err := delivery.NewCommitter(delivery.CommitterConfig{JetStream: topo.JetStream(), Names: topo.Names(),
-		Wait: cfg.CommitWait, Max: cfg.CommitMax, Logger: cfg.Logger})
+		Wait: cfg.CommitWait, Max: cfg.CommitMax, Logger: cfg.Logger, Stored: cfg.Attempts})
 	if err != nil {
 		stopStarted()
 		return nil, err
