@@ -3,16 +3,12 @@ package delivery
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/natsname"
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -21,17 +17,7 @@ import (
 // connection, a wildcard would widen the read. Each read fails (History
 // with ErrNotFound) and the connection stays open.
 func TestLogReadsRefuseInvalidIDs(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	topo, _ := topology.New(js, topology.Config{})
 	ctx := context.Background()
 	if err := topo.EnsureCore(ctx); err != nil {
@@ -52,8 +38,8 @@ func TestLogReadsRefuseInvalidIDs(t *testing.T) {
 		if _, err := l.Stats(ctx, id, time.Now().Add(-time.Hour)); id != "*" && !errors.Is(err, natsname.ErrInvalidName) {
 			t.Errorf("Stats(%s): %v, want ErrInvalidName", natsname.Truncate(id), err)
 		}
-		if nc.IsClosed() {
-			t.Fatalf("connection closed after id %s: %v", natsname.Truncate(id), nc.LastError())
+		if js.Conn().IsClosed() {
+			t.Fatalf("connection closed after id %s: %v", natsname.Truncate(id), js.Conn().LastError())
 		}
 	}
 	if _, err := l.Summaries(ctx, "ep_1"); err != nil {

@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/natstest"
 )
 
 // WaitRevision returns once the snapshot has every change up to the
@@ -19,17 +19,7 @@ import (
 // finished by another writer meanwhile is a conflict.
 func TestRegistryWaitRevisionAndCreation(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	ctx := t.Context()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "eps"})
 	if err != nil {

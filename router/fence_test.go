@@ -10,8 +10,8 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/natstest"
 )
 
 // probedStream is a real stream whose Info calls are recorded.
@@ -41,17 +41,7 @@ func (s *probedStream) probes() []time.Time {
 // sequence too, which covers the backlog it has not received yet.
 func TestFenceSharesProbes(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	ctx := t.Context()
 	events, err := js.CreateStream(ctx, jetstream.StreamConfig{Name: "EV", Subjects: []string{"ev.>"}})
 	if err != nil {

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -18,17 +18,7 @@ import (
 // believed the bucket would keep the endpoint held for its lifetime.
 func TestHeldMarkEndsWithItsAge(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: log})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	ctx, cancel := context.WithCancel(t.Context())
 	defer cancel()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "held", History: 1, TTL: time.Second})

@@ -2,31 +2,17 @@ package topology
 
 import (
 	"context"
-	"io"
-	"log/slog"
 	"slices"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/internal/natstest"
 )
 
 // A second start changes nothing: every stream's stored configuration is
 // what hookd asks for, so no process updates a stream under another's
 // consumers.
 func TestEnsureCoreTwiceUpdatesNothing(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	topo, _ := New(js, Config{})
 	ctx := context.Background()
 	if err := topo.EnsureCore(ctx); err != nil {
@@ -47,17 +33,7 @@ func TestEnsureCoreTwiceUpdatesNothing(t *testing.T) {
 // on OpsSubjects gets them at the next start, keeping what it holds, and
 // stores what hookd publishes there.
 func TestEnsureCoreAddsOpsSubjectsToAnOldEventsStream(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	ctx := context.Background()
 	topo, _ := New(js, Config{})
 	n := topo.Names()

@@ -62,10 +62,16 @@ func (t *Topology) ensureQueue(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		lastErr = nil
 		for _, name := range retired {
+			// Another process may be removing it too: a failed round is
+			// tried again, it does not stop this process.
 			if err := t.removeRetired(ctx, name); err != nil {
-				return err
+				lastErr = err
 			}
+		}
+		if lastErr != nil {
+			continue
 		}
 		// Streams created at the same instant may overlap (a single
 		// nats-server does not always refuse the second): the first by name
@@ -323,6 +329,14 @@ func (t *Topology) removeRetired(ctx context.Context, name string) error {
 		m, err := s.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(">"))
 		if errors.Is(err, jetstream.ErrMsgNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
 			break // none left, or another process removed the stream after copying them
+		}
+		if errors.Is(err, nats.ErrNoResponders) {
+			// A direct get finds no responder once the stream is gone,
+			// and also while the server cannot answer: only the first
+			// ends the copy.
+			if _, serr := t.js.Stream(ctx, name); errors.Is(serr, jetstream.ErrStreamNotFound) {
+				break
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("topology: read retired queue stream %s #%d: %w", name, seq, err)

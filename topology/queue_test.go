@@ -225,8 +225,20 @@ func TestQueueLayoutRace(t *testing.T) {
 	var mu sync.Mutex
 	stop := make(chan struct{})
 	published := make(chan struct{})
+	// The first round starts from an empty one-stream layout, with no
+	// publisher yet: the processes asking for 2 and 4 replace it, however
+	// slow the machine (with deliveries flowing, the queue may never be
+	// empty when a process looks). The publisher and the worker run from
+	// the second round on.
+	queueOf(t, js, 1, nil)
+	begin := make(chan struct{})
 	go func() {
 		defer close(published)
+		select {
+		case <-begin:
+		case <-stop:
+			return
+		}
 		for i := 0; ; i++ {
 			select {
 			case <-stop:
@@ -250,6 +262,11 @@ func TestQueueLayoutRace(t *testing.T) {
 	go func() {
 		defer close(taken)
 		topo, _ := New(js, Config{})
+		select {
+		case <-begin:
+		case <-stop:
+			return
+		}
 		for {
 			select {
 			case <-stop:
@@ -275,7 +292,10 @@ func TestQueueLayoutRace(t *testing.T) {
 			}
 		}
 	}()
-	for range 4 {
+	for round := range 4 {
+		if round == 1 {
+			close(begin)
+		}
 		var wg sync.WaitGroup
 		errs := make(chan error, 6)
 		for _, k := range []int{1, 2, 4, 1, 2, 4} {

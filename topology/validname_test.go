@@ -3,15 +3,11 @@ package topology
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
-	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/natsname"
+	"github.com/hookd/hookd/internal/natstest"
 )
 
 // An endpoint id that a request made up, however long, never reaches the
@@ -20,17 +16,7 @@ import (
 // shares. Each call fails with natsname.ErrInvalidName and
 // the connection stays open.
 func TestEndpointNamesNeverCloseTheConnection(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	topo, _ := New(js, Config{})
 	ctx := context.Background()
 	if err := topo.EnsureCore(ctx); err != nil {
@@ -49,8 +35,8 @@ func TestEndpointNamesNeverCloseTheConnection(t *testing.T) {
 		if _, err := topo.Backlog(ctx, id); !errors.Is(err, natsname.ErrInvalidName) {
 			t.Errorf("Backlog(%s): %v, want natsname.ErrInvalidName", natsname.Truncate(id), err)
 		}
-		if nc.IsClosed() {
-			t.Fatalf("the connection was closed after %s: %v", natsname.Truncate(id), nc.LastError())
+		if js.Conn().IsClosed() {
+			t.Fatalf("the connection was closed after %s: %v", natsname.Truncate(id), js.Conn().LastError())
 		}
 	}
 	if _, err := js.AccountInfo(ctx); err != nil {

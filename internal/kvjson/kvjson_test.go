@@ -3,16 +3,14 @@ package kvjson_test
 import (
 	"context"
 	"errors"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/hookd/hookd/embedded"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/internal/natsname"
+	"github.com/hookd/hookd/internal/natstest"
 )
 
 // A key a request made up (an endpoint or tenant id from a URL) never
@@ -20,17 +18,7 @@ import (
 // make the server close the connection every store shares. Get and Delete
 // say "not found", Put refuses, and the connection stays open.
 func TestInvalidKeysNeverReachTheServer(t *testing.T) {
-	ns, err := embedded.Start(embedded.Config{StoreDir: t.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ns.Shutdown()
-	nc, err := ns.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	js := natstest.Start(t)
 	ctx := context.Background()
 	kv, err := js.CreateKeyValue(ctx, jetstream.KeyValueConfig{Bucket: "test"})
 	if err != nil {
@@ -48,8 +36,8 @@ func TestInvalidKeysNeverReachTheServer(t *testing.T) {
 		if err := b.Put(ctx, key, &doc, 0); !errors.Is(err, natsname.ErrInvalidName) {
 			t.Errorf("Put(%s): %v, want ErrInvalidName", natsname.Truncate(key), err)
 		}
-		if nc.IsClosed() {
-			t.Fatalf("connection closed after key %s: %v", natsname.Truncate(key), nc.LastError())
+		if js.Conn().IsClosed() {
+			t.Fatalf("connection closed after key %s: %v", natsname.Truncate(key), js.Conn().LastError())
 		}
 	}
 	// A valid key still works on the same connection.
