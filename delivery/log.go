@@ -82,6 +82,9 @@ type Log struct {
 	// requeued is the bucket of manual queueings; nil when it cannot be
 	// opened (History then reads to the end of the log).
 	requeued jetstream.KeyValue
+	// legacyEmpty: the legacy attempts stream held nothing when the log
+	// was opened.
+	legacyEmpty bool
 }
 
 // OpenLog opens the delivery log.
@@ -94,7 +97,9 @@ func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
 	}
-	l := &Log{stream: s, log: ls, names: topo.Names(), topo: topo}
+	// Nothing is written to the legacy stream any more: empty now, it
+	// stays empty, and Legacy need not ask it.
+	l := &Log{stream: s, log: ls, names: topo.Names(), topo: topo, legacyEmpty: s.CachedInfo().State.Msgs == 0}
 	l.requeued, _ = topo.Requeued(ctx)
 	return l, nil
 }
@@ -503,9 +508,26 @@ func (l *Log) Follow(ctx context.Context, endpointID string, from time.Time, aft
 	return l.readLog(ctx, cfg, each)
 }
 
+// LastSeq returns the sequence of the newest message on an endpoint's log
+// subject (0: none): one direct get, so a reader keeping its own view
+// (Follow) knows without a consumer whether anything was stored since.
+func (l *Log) LastSeq(ctx context.Context, endpointID string) (uint64, error) {
+	m, err := l.log.GetLastMsgForSubject(ctx, l.names.LogSubject(endpointID))
+	if errors.Is(err, jetstream.ErrMsgNotFound) {
+		return 0, nil
+	}
+	if err != nil {
+		return 0, fmt.Errorf("delivery log: %w", err)
+	}
+	return m.Sequence, nil
+}
+
 // Legacy returns a delivery's newest record in the legacy attempts
 // stream, nil if none.
 func (l *Log) Legacy(ctx context.Context, endpointID, deliveryID string) (*Attempt, error) {
+	if l.legacyEmpty {
+		return nil, nil
+	}
 	m, err := l.stream.GetLastMsgForSubject(ctx, l.names.AttemptSubject(endpointID, deliveryID))
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
 		return nil, nil

@@ -137,8 +137,9 @@ func filterEnv(e *event.Event, log *slog.Logger, env *rules.Env) {
 	}
 }
 
-// route publishes the event to every matching endpoint's subject, all at
-// once, and waits until every publish is acknowledged. The ordered lane
+// route publishes the event to every matching endpoint's subject and its
+// index record, all at once, and waits until every publish is
+// acknowledged. The ordered lane
 // routes to ordered endpoints only, the parallel lane to the others.
 func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator, ordered bool) (err error) {
 	snap := r.reg.Snapshot()
@@ -182,6 +183,13 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	// One renderer per event: a format that depends on the event only is
 	// rendered once, whatever the number of endpoints receiving it.
 	rd := payload.Renderer{Event: e, Env: &env, Eval: ev}
+	// The index record goes in the same flight as the deliveries: it lists
+	// every target; one whose publish fails is routed again, and the
+	// retry's record (the newest) lists it once it is reached.
+	var index jetstream.PubAckFuture
+	if !ordered || len(targets) > 0 {
+		index = r.startIndex(e, targets, done, ordered)
+	}
 	r.publishAll(ctx, e, targets, &rd, deliveryHeaders(e, traceHeaders(ctx)))
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
@@ -191,9 +199,7 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 			r.ring(t.ep.ID, t.lane)
 		}
 	}
-	if !ordered || len(targets) > 0 {
-		r.writeIndex(ctx, e, targets, done, ordered)
-	}
+	r.awaitIndex(ctx, e, index)
 	return r.failures(e, targets)
 }
 
@@ -336,17 +342,29 @@ func (r *Router) failures(e *event.Event, targets []target) error {
 	return nil
 }
 
-// writeIndex records where the event went, for GET /v1/events/{id}. It
-// never holds delivery back: a failure is only logged.
-func (r *Router) writeIndex(ctx context.Context, e *event.Event, targets []target, reached map[string]bool, ordered bool) {
+// startIndex publishes where the event goes, for GET /v1/events/{id};
+// nil if the publish could not begin (logged). The index never holds
+// delivery back: awaitIndex only logs a failure.
+func (r *Router) startIndex(e *event.Event, targets []target, reached map[string]bool, ordered bool) jetstream.PubAckFuture {
 	f, err := r.js.PublishMsgAsync(indexRecord(r.names, e, targets, reached, ordered))
-	if err == nil {
-		select {
-		case <-f.Ok():
-		case err = <-f.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
+	if err != nil {
+		r.log.Warn("event index not written", "event", e.ID, "err", err)
+		return nil
+	}
+	return f
+}
+
+// awaitIndex waits for startIndex's publish (nil: none) until ctx ends.
+func (r *Router) awaitIndex(ctx context.Context, e *event.Event, f jetstream.PubAckFuture) {
+	if f == nil {
+		return
+	}
+	var err error
+	select {
+	case <-f.Ok():
+	case err = <-f.Err():
+	case <-ctx.Done():
+		err = ctx.Err()
 	}
 	if err != nil {
 		r.log.Warn("event index not written", "event", e.ID, "err", err)

@@ -291,6 +291,14 @@ func (v *logViews) last(ctx context.Context, dlog *delivery.Log, endpointID, del
 	vw.used = now
 	if vw.state == nil || from.Before(vw.from) || len(vw.state) > maxViewDeliveries {
 		vw.state, vw.from, vw.lastSeq = map[string]delivery.Attempt{}, from, 0
+	} else if last, err := dlog.LastSeq(ctx, endpointID); err == nil && last <= vw.lastSeq {
+		// Nothing stored since the view was read (one direct get instead
+		// of a consumer per delivery: an endpoint enabled again hands out
+		// its whole backlog, each delivery asking).
+		if a, ok := vw.state[deliveryID]; ok {
+			return &a, nil
+		}
+		return nil, nil
 	}
 	err := dlog.Follow(ctx, endpointID, vw.from, vw.lastSeq, func(a delivery.Attempt, seq uint64) bool {
 		vw.lastSeq = seq
