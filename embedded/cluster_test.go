@@ -3,6 +3,7 @@ package embedded
 import (
 	"fmt"
 	"net"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,9 +26,24 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // StartCluster starts an n-node JetStream cluster on 127.0.0.1 and waits
-// until it has a meta leader and n peers.
+// until it has a meta leader and n peers. A cluster port another test
+// process took between freePorts and the listen is tried again with new
+// ports.
 func startCluster(t *testing.T, n int) ([]*Server, []Config) {
 	t.Helper()
+	for try := 1; ; try++ {
+		servers, cfgs, err := tryCluster(t, n)
+		if err == nil {
+			waitPeers(t, servers, n)
+			return servers, cfgs
+		}
+		if !strings.Contains(err.Error(), "address already in use") || try == 5 {
+			t.Fatal(err)
+		}
+	}
+}
+
+func tryCluster(t *testing.T, n int) ([]*Server, []Config, error) {
 	ports := freePorts(t, n)
 	var routes []string
 	for _, p := range ports {
@@ -40,13 +56,15 @@ func startCluster(t *testing.T, n int) ([]*Server, []Config) {
 			ClusterName: "hookd-test", ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]), Routes: routes}
 		s, err := Start(cfg)
 		if err != nil {
-			t.Fatal(err)
+			for _, started := range servers {
+				started.Shutdown()
+			}
+			return nil, nil, err
 		}
 		t.Cleanup(s.Shutdown)
 		servers, cfgs = append(servers, s), append(cfgs, cfg)
 	}
-	waitPeers(t, servers, n)
-	return servers, cfgs
+	return servers, cfgs, nil
 }
 
 // waitPeers waits until one server is meta leader with n peers and every
