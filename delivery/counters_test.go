@@ -13,7 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
-	"github.com/hookd/hookd/embedded"
+	"github.com/hookd/hookd/internal/natstest"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -30,20 +30,7 @@ type store struct {
 
 func newStore(tb testing.TB) *store {
 	tb.Helper()
-	ns, err := embedded.Start(embedded.Config{StoreDir: tb.TempDir(), Logger: quiet()})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(ns.Shutdown)
-	nc, err := ns.Connect()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
-	if err != nil {
-		tb.Fatal(err)
-	}
+	js := natstest.Start(tb, jetstream.WithPublishAsyncMaxPending(4096))
 	topo, err := topology.New(js, topology.Config{})
 	if err != nil {
 		tb.Fatal(err)

@@ -308,17 +308,22 @@ func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []tar
 		futures[i] = f
 	}
 	for i, f := range futures {
-		if f == nil {
-			continue
+		if f != nil {
+			targets[i].err = awaitPubAck(ctx, f)
 		}
-		var err error
-		select {
-		case <-f.Ok():
-		case err = <-f.Err():
-		case <-ctx.Done():
-			err = ctx.Err()
-		}
-		targets[i].err = err
+	}
+}
+
+// awaitPubAck waits for a publish's acknowledgement: nil, its refusal, or
+// ctx's error.
+func awaitPubAck(ctx context.Context, f jetstream.PubAckFuture) error {
+	select {
+	case <-f.Ok():
+		return nil
+	case err := <-f.Err():
+		return err
+	case <-ctx.Done():
+		return ctx.Err()
 	}
 }
 
@@ -359,14 +364,7 @@ func (r *Router) awaitIndex(ctx context.Context, e *event.Event, f jetstream.Pub
 	if f == nil {
 		return
 	}
-	var err error
-	select {
-	case <-f.Ok():
-	case err = <-f.Err():
-	case <-ctx.Done():
-		err = ctx.Err()
-	}
-	if err != nil {
+	if err := awaitPubAck(ctx, f); err != nil {
 		r.log.Warn("event index not written", "event", e.ID, "err", err)
 	}
 }

@@ -312,17 +312,12 @@ func (t *Topology) removeRetired(ctx context.Context, name string) error {
 	state := incarnation.State
 	var futures []jetstream.PubAckFuture
 	await := func() error {
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return fmt.Errorf("topology: copy out of retired queue stream %s: %w", name, err)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		err := awaitPubAcks(ctx, futures)
 		futures = futures[:0]
-		return nil
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("topology: copy out of retired queue stream %s: %w", name, err)
+		}
+		return err
 	}
 	moved := 0
 	for seq := state.FirstSeq; state.Msgs > 0 && seq > 0 && seq <= state.LastSeq; {

@@ -109,17 +109,12 @@ func (t *Topology) moveLegacy(ctx context.Context, stream, endpointID string, l 
 	}
 	var futures []jetstream.PubAckFuture
 	await := func() error {
-		for _, f := range futures {
-			select {
-			case <-f.Ok():
-			case err := <-f.Err():
-				return fmt.Errorf("topology: upgrade: copy out of %s: %w", stream, err)
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-		}
+		err := awaitPubAcks(ctx, futures)
 		futures = futures[:0]
-		return nil
+		if err != nil && ctx.Err() == nil {
+			return fmt.Errorf("topology: upgrade: copy out of %s: %w", stream, err)
+		}
+		return err
 	}
 	moved := 0
 	for seq := info.State.FirstSeq; seq > 0 && seq <= info.State.LastSeq; {

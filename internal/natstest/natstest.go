@@ -16,8 +16,9 @@ import (
 // Start starts an embedded JetStream server storing in a temporary
 // directory and returns a JetStream context on an in-process connection
 // to it (js.Conn() is the connection). The connection and the server are
-// closed when the test ends; the server's logs are discarded.
-func Start(tb testing.TB) jetstream.JetStream {
+// closed when the test ends; the server's logs are discarded. opts are
+// the JetStream context's.
+func Start(tb testing.TB, opts ...jetstream.JetStreamOpt) jetstream.JetStream {
 	tb.Helper()
 	ns, err := embedded.Start(embedded.Config{StoreDir: tb.TempDir(), Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
@@ -29,7 +30,7 @@ func Start(tb testing.TB) jetstream.JetStream {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(nc.Close)
-	js, err := jetstream.New(nc)
+	js, err := jetstream.New(nc, opts...)
 	if err != nil {
 		tb.Fatal(err)
 	}
