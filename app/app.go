@@ -282,29 +282,6 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.sup.Add("catalog", cat)
 		a.sup.Add("api", a.api)
 	}
-	if !a.cfg.NoRouter {
-		topo, err := a.roleTopology("router")
-		if err != nil {
-			return err
-		}
-		rcfg := a.cfg.Router
-		rcfg.Metrics = a.metrics.Routing
-		// Rule errors show on the endpoint: in the metrics, in its stats
-		// (GET /v1/endpoints/{id}/stats), and in any recorder the
-		// configuration adds.
-		recs := router.RuleErrorRecorders{a.metrics.Routing, a.counters}
-		if rcfg.RuleErrors != nil {
-			recs = append(recs, rcfg.RuleErrors)
-		}
-		rcfg.RuleErrors = recs
-		rcfg.Attempts = a.counters
-		r, err := router.New(topo, a.reg, rcfg, a.cfg.RouterMiddleware...)
-		if err != nil {
-			return err
-		}
-		a.router = r
-		a.sup.Add("router", r)
-	}
 	if !a.cfg.NoWorker {
 		topo, err := a.roleTopology("worker")
 		if err != nil {
@@ -327,6 +304,34 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		// The backlog is the same seen from any process: the workers,
 		// whose work it is, report it.
 		a.metrics.WatchBacklog(a.backlogs)
+	}
+	if !a.cfg.NoRouter {
+		topo, err := a.roleTopology("router")
+		if err != nil {
+			return err
+		}
+		rcfg := a.cfg.Router
+		rcfg.Metrics = a.metrics.Routing
+		// Rule errors show on the endpoint: in the metrics, in its stats
+		// (GET /v1/endpoints/{id}/stats), and in any recorder the
+		// configuration adds.
+		recs := router.RuleErrorRecorders{a.metrics.Routing, a.counters}
+		if rcfg.RuleErrors != nil {
+			recs = append(recs, rcfg.RuleErrors)
+		}
+		rcfg.RuleErrors = recs
+		rcfg.Attempts = a.counters
+		if a.worker != nil && a.cfg.Worker.DirectTimeout >= 0 {
+			// The fast path: this process's worker attempts what it can
+			// before the router queues it.
+			rcfg.Direct = a.worker
+		}
+		r, err := router.New(topo, a.reg, rcfg, a.cfg.RouterMiddleware...)
+		if err != nil {
+			return err
+		}
+		a.router = r
+		a.sup.Add("router", r)
 	}
 	return a.listenProbes()
 }

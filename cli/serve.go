@@ -28,6 +28,7 @@ type serveFlags struct {
 	timeout, autoDisableAfter, ackWait   time.Duration
 	autoDisableFailures, failingAfter    int
 	opsSucceeded                         bool
+	direct                               bool
 	concurrency, replicas                int
 	queueStreams                         int
 	logLevel, logFormat, sync            string
@@ -57,6 +58,7 @@ func (f *serveFlags) register(fs *flag.FlagSet) {
 	f.retry = append(durationList(nil), worker.DefaultRetrySchedule...)
 	fs.Var(&f.retry, "retry-schedule", "comma-separated delays before each retry")
 	fs.DurationVar(&f.timeout, "timeout", 15*time.Second, "timeout of one delivery attempt")
+	fs.BoolVar(&f.direct, "direct", true, "let the router's process attempt a delivery to a fast, healthy endpoint before queueing it (one stored message and one hop fewer); a failure is retried from the queue as usual")
 	fs.DurationVar(&f.eventsMaxAge, "events-max-age", 7*24*time.Hour, "how long accepted events are kept: the history backfill and rule tests read, and retries need")
 	fs.Int64Var(&f.eventsMaxBytes, "events-max-bytes", -1, "bytes of events kept at most; beyond it POST /v1/events answers 503 with Retry-After, so no event is dropped unrouted (-1: no limit)")
 	fs.Int64Var(&f.eventsMaxMsgs, "events-max-msgs", topology.DefaultEventsMaxMsgs, "events kept at most; beyond it POST /v1/events answers 503 with Retry-After (-1: no limit)")
@@ -242,6 +244,9 @@ func (f *serveFlags) config(role string, stderr io.Writer) (app.Config, error) {
 	}
 	cfg.Worker.RetrySchedule = f.retry
 	cfg.Worker.Timeout = f.timeout
+	if !f.direct {
+		cfg.Worker.DirectTimeout = -1
+	}
 	cfg.Worker.Concurrency = f.concurrency
 	cfg.Worker.AutoDisableAfter = f.autoDisableAfter
 	if f.autoDisableAfter == 0 {

@@ -31,6 +31,13 @@ func Subject(names topology.Names, l topology.EndpointLayout, endpointID string,
 // attempting it, as for a redelivery.
 const HeaderMoved = "Hookd-Moved"
 
+// HeaderRouteRetry marks a delivery published by a router that routes its
+// event again (the event was redelivered): the first routing may have
+// delivered it directly (the fast path) before failing to finish, so the
+// worker reads the delivery log before attempting it, as for a
+// redelivery.
+const HeaderRouteRetry = "Hookd-Route-Retry"
+
 // SetHeaders sets the headers a delivery of e to an endpoint carries
 // through the endpoint's stream.
 func SetHeaders(h nats.Header, e *event.Event, endpointID string) {

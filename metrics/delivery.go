@@ -27,6 +27,7 @@ var (
 type Delivery struct {
 	attempts    [len(outcomes)][len(statusClasses)]prometheus.Counter
 	retries     prometheus.Counter
+	direct      prometheus.Counter
 	deadLetters prometheus.Counter
 	duration    prometheus.Histogram
 	latency     prometheus.Histogram
@@ -39,6 +40,8 @@ func newDelivery(reg prometheus.Registerer, dead *prometheus.CounterVec) *Delive
 	d := &Delivery{
 		retries: prometheus.NewCounter(prometheus.CounterOpts{Name: "hookd_delivery_retries_total",
 			Help: "Failed attempts after which another attempt was scheduled."}),
+		direct: prometheus.NewCounter(prometheus.CounterOpts{Name: "hookd_delivery_direct_attempts_total",
+			Help: "First attempts made directly by the router's process, without queueing the delivery (the fast path); they are counted in hookd_delivery_attempts_total too."}),
 		deadLetters: dead.WithLabelValues("delivery"),
 		duration: prometheus.NewHistogram(prometheus.HistogramOpts{Name: "hookd_delivery_attempt_duration_seconds",
 			Help: "Duration of one HTTP delivery attempt, from sending to the end of the answer.", Buckets: attemptBuckets}),
@@ -50,7 +53,7 @@ func newDelivery(reg prometheus.Registerer, dead *prometheus.CounterVec) *Delive
 			d.attempts[i][j] = attempts.WithLabelValues(o, c)
 		}
 	}
-	reg.MustRegister(attempts, d.retries, d.duration, d.latency)
+	reg.MustRegister(attempts, d.retries, d.direct, d.duration, d.latency)
 	return d
 }
 
@@ -83,6 +86,9 @@ func statusClass(status int) int {
 
 // Delivered records the end-to-end latency of a successful delivery.
 func (d *Delivery) Delivered(latency time.Duration) { d.latency.Observe(max(latency, 0).Seconds()) }
+
+// Direct counts an attempt made on the fast path (worker.Worker.Direct).
+func (d *Delivery) Direct() { d.direct.Inc() }
 
 // DeadLettered counts a delivery a worker dead-lettered.
 func (d *Delivery) DeadLettered() { d.deadLetters.Inc() }

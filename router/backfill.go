@@ -178,7 +178,7 @@ func Backfill(ctx context.Context, topo *topology.Topology, ep *endpoint.Compile
 			return nil
 		}
 		t := []target{{ep: ep, lane: laneOf(ep, env, &ev, nil)}}
-		pub.publishAll(ctx, e, t, &payload.Renderer{Event: e, Env: env, Eval: &ev}, deliveryHeaders(e, eventTrace(ctx, e)))
+		pub.publishAll(ctx, e, t, &payload.Renderer{Event: e, Env: env, Eval: &ev}, deliveryHeaders(e, eventTrace(ctx, e), false))
 		if t[0].err != nil {
 			return fmt.Errorf("queue the delivery of event %s: %w", e.ID, t[0].err)
 		}

@@ -54,6 +54,11 @@ type Config struct {
 	// it could not route to an endpoint (the endpoint stats counters).
 	// Optional: default none.
 	Attempts delivery.AttemptRecorder
+	// Direct takes deliveries to attempt before they are queued (the fast
+	// path: the worker of the same process). Only the first routing of an
+	// event uses it, and only for plain endpoints that are not held.
+	// Optional: default none, every delivery is queued.
+	Direct DirectDeliverer
 	// TracerProvider makes the route spans. Optional: default no-op, which
 	// still carries a producer's trace context to the deliveries.
 	TracerProvider trace.TracerProvider

@@ -48,7 +48,7 @@ func BenchmarkDeliveryMessages(b *testing.B) {
 				var env rules.Env
 				filterEnv(e, r.log, &env)
 				rd := payload.Renderer{Event: e, Env: &env, Eval: &ev}
-				shared := deliveryHeaders(e, nil)
+				shared := deliveryHeaders(e, nil, false)
 				for i := range targets {
 					if m := pub.deliveryMsg(e, &targets[i], &rd, shared); len(m.Data) == 0 {
 						b.Fatal("empty delivery")

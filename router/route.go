@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -190,7 +191,10 @@ func (r *Router) route(ctx context.Context, m jetstream.Msg, ev *rules.Evaluator
 	if !ordered || len(targets) > 0 {
 		index = r.startIndex(e, targets, done, ordered)
 	}
-	r.publishAll(ctx, e, targets, &rd, deliveryHeaders(e, traceHeaders(ctx)))
+	// A first routing may deliver directly; a routing again queues every
+	// delivery, marked so that its worker reads the log first.
+	retry := meta.NumDelivered > 1
+	r.publishAll(ctx, e, targets, &rd, deliveryHeaders(e, traceHeaders(ctx), retry), !retry)
 	r.remember(context.WithoutCancel(ctx), e, ordered, done, targets)
 	for i := range targets {
 		// Shard consumers are always consumed: only an endpoint served by
@@ -277,8 +281,12 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, errs *ru
 
 // publishAll publishes every target's delivery at once and waits for
 // every acknowledgement; a target's err is its failure.
-func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
-	publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs, held: &r.held}.publishAll(ctx, e, targets, rd, trace)
+func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header, direct bool) {
+	p := publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs, held: &r.held}
+	if direct {
+		p.direct = r.cfg.Direct
+	}
+	p.publishAll(ctx, e, targets, rd, trace)
 }
 
 // publisher renders deliveries and publishes them: routing and backfill
@@ -290,28 +298,56 @@ type publisher struct {
 	names  topology.Names
 	log    *slog.Logger
 	sealer endpoint.Sealer
-	errs   *ruleErrors // nil: rule errors are not recorded
-	held   *heldMarks  // nil: no endpoint is marked held
+	errs   *ruleErrors     // nil: rule errors are not recorded
+	held   *heldMarks      // nil: no endpoint is marked held
+	direct DirectDeliverer // nil: every delivery is queued
 }
 
 // publishAll publishes; trace is the trace context every delivery carries
 // (nil: none).
 func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header) {
 	futures := make([]jetstream.PubAckFuture, len(targets))
+	var direct []int // targets offered to r.direct, their messages in msgs
+	var msgs []*nats.Msg
 	for i := range targets {
 		t := &targets[i]
-		f, err := r.js.PublishMsgAsync(r.deliveryMsg(e, t, rd, trace))
-		if err != nil {
-			t.err = err
+		m := r.deliveryMsg(e, t, rd, trace)
+		if r.directs(t) {
+			direct, msgs = append(direct, i), append(msgs, m)
 			continue
 		}
-		futures[i] = f
+		futures[i], t.err = r.js.PublishMsgAsync(m)
+	}
+	offer := func(j int) {
+		i := direct[j]
+		t := &targets[i]
+		err := r.direct.Direct(ctx, t.ep.ID, msgs[j])
+		if errors.Is(err, delivery.ErrDirectDeclined) {
+			futures[i], err = r.js.PublishMsgAsync(msgs[j])
+		}
+		t.err = err
+	}
+	if len(direct) == 1 {
+		offer(0) // the common case: no goroutine
+	} else if len(direct) > 1 {
+		var wg sync.WaitGroup
+		for j := range direct {
+			wg.Go(func() { offer(j) })
+		}
+		wg.Wait()
 	}
 	for i, f := range futures {
 		if f != nil {
 			targets[i].err = awaitPubAck(ctx, f)
 		}
 	}
+}
+
+// directs reports whether t's delivery is offered to r.direct: a plain
+// endpoint's, not held (which queueing would send to its held subject).
+func (r publisher) directs(t *target) bool {
+	return r.direct != nil && t.lane == 0 && t.ep.Layout().Plain() && !t.ep.Disabled && t.ep.PayloadErr == nil &&
+		(r.held == nil || !r.held.has(t.ep.ID))
 }
 
 // awaitPubAck waits for a publish's acknowledgement: nil, its refusal, or
@@ -372,12 +408,15 @@ func (r *Router) awaitIndex(ctx context.Context, e *event.Event, f jetstream.Pub
 // deliveryHeaders are the headers every delivery of e carries, made once
 // per event: trace's (the route span's context, so the worker's deliver
 // span joins the trace) and the event's own (delivery.SetEventHeaders).
-func deliveryHeaders(e *event.Event, trace nats.Header) nats.Header {
-	h := make(nats.Header, len(trace)+4)
+func deliveryHeaders(e *event.Event, trace nats.Header, retry bool) nats.Header {
+	h := make(nats.Header, len(trace)+5)
 	for k, v := range trace {
 		h[k] = v
 	}
 	delivery.SetEventHeaders(h, e)
+	if retry {
+		h[delivery.HeaderRouteRetry] = []string{"1"}
+	}
 	return h
 }
 

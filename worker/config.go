@@ -39,6 +39,12 @@ type Config struct {
 	// Concurrency bounds the deliveries in flight in this process.
 	// Optional: default 512.
 	Concurrency int
+	// DirectTimeout bounds an attempt made on the fast path (Direct), the
+	// longest a router waits for one; an attempt that needs longer is
+	// cut off and retried from the held subject. Optional: default
+	// DefaultDirectTimeout (1s), at most Timeout; negative turns the fast
+	// path off (Direct declines every delivery).
+	DirectTimeout time.Duration
 	// EndpointConcurrency bounds the deliveries in flight to one endpoint
 	// from this process. Optional: default 64.
 	EndpointConcurrency int
@@ -98,6 +104,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.Timeout == 0 {
 		c.Timeout = 15 * time.Second
+	}
+	if c.DirectTimeout == 0 {
+		c.DirectTimeout = min(DefaultDirectTimeout, c.Timeout)
 	}
 	if c.IdleAfter == 0 {
 		c.IdleAfter = 30 * time.Second

@@ -143,9 +143,10 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 		return hold(ackIt)
 	}
 	if meta.NumDelivered > 1 || msg.Headers().Get(delivery.HeaderMoved) != "" || msg.Headers().Get(topology.MigratedHeader) != "" ||
-		msg.Headers().Get(readLogHeader) != "" {
+		msg.Headers().Get(readLogHeader) != "" || msg.Headers().Get(delivery.HeaderRouteRetry) != "" {
 		// A redelivery, a delivery moved out of the queue or by an
-		// upgrade, or one stored before its consumer was made (an earlier
+		// upgrade, one routed again (its first routing may have
+		// delivered it directly), or one stored before its consumer was made (an earlier
 		// consumer, removed, forgot its redeliveries and delayed naks, not
 		// the delivery): the log, not
 		// NumDelivered (which also counts hand-backs and held rounds),

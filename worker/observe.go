@@ -21,6 +21,9 @@ import (
 // header values, signing secrets and the response body never reach it.
 func (w *Worker) observe(ctx context.Context, rec *delivery.Attempt, took, retryIn time.Duration) {
 	w.m.Attempt(string(rec.Outcome), rec.StatusCode, took)
+	if took > 0 {
+		w.latency.observe(rec.EndpointID, took)
+	}
 	if rec.Outcome == delivery.OutcomeSucceeded {
 		if !rec.EventTime.IsZero() {
 			w.m.Delivered(time.Since(rec.EventTime))

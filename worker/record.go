@@ -69,7 +69,10 @@ func (w *Worker) lastRecord(ctx context.Context, endpointID, deliveryID string, 
 		}
 	}
 	from := time.Time{}
-	if meta != nil {
+	if meta != nil && msg.Headers().Get(delivery.HeaderRouteRetry) == "" {
+		// Its records are younger than it, but for a delivery routed
+		// again, whose first routing may have recorded it directly: its
+		// event's acceptance bounds those.
 		from = meta.Timestamp.Add(-delivery.ClockMargin)
 	}
 	if _, accepted, ok := delivery.ParseID(deliveryID); ok && from.Before(accepted.Add(-delivery.ClockMargin)) {
@@ -111,7 +114,7 @@ func (w *Worker) lastHeader(msg jetstream.Msg) string {
 		return string(b)
 	}
 	h := msg.Headers()
-	if meta.NumDelivered == 1 && h.Get(delivery.HeaderMoved) == "" && h.Get(topology.MigratedHeader) == "" && h.Get(readLogHeader) == "" {
+	if meta.NumDelivered == 1 && h.Get(delivery.HeaderMoved) == "" && h.Get(topology.MigratedHeader) == "" && h.Get(readLogHeader) == "" && h.Get(delivery.HeaderRouteRetry) == "" {
 		return lastNone
 	}
 	return ""

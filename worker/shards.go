@@ -178,7 +178,11 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 		cp.Header[k] = v
 	}
 	cp.Header.Del(readLogHeader) // this process's mark, not the delivery's: the move is read from the log anyway
-	cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream, meta.Timestamp))
+	if _, direct := msg.(*directMsg); !direct {
+		// A direct delivery keeps the id its router gave it: routed again
+		// after a crash, it is not stored twice.
+		cp.Header.Set(jetstream.MsgIDHeader, topology.QueueMoveID(meta.Stream, meta.Sequence.Stream, meta.Timestamp))
+	}
 	cp.Header.Set(delivery.HeaderMoved, "1")
 	cp.Header.Del(headerLast)
 	if last := w.lastHeader(msg); last != "" {
