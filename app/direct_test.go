@@ -246,4 +246,3 @@ func TestDirectOff(t *testing.T) {
 		t.Errorf("%v direct attempts and %d queued, want 0 and 2", got, q)
 	}
 }
-
