@@ -16,8 +16,9 @@ import (
 
 // Config configures a Router.
 type Config struct {
-	// Concurrency is how many events this router routes at once.
-	// Optional: default 32.
+	// Concurrency is how many events this router routes at once; at
+	// most half of them wait on direct attempts. Optional: default
+	// DefaultConcurrency (32), twice that with Direct.
 	Concurrency int
 	// AckWait is how long an event may stay unacknowledged before JetStream
 	// gives it to another router. Optional: default 30s.
@@ -66,9 +67,17 @@ type Config struct {
 	Logger *slog.Logger
 }
 
+// DefaultConcurrency is Config.Concurrency's default without Direct.
+const DefaultConcurrency = 32
+
 func (c *Config) setDefaults() {
 	if c.Concurrency == 0 {
-		c.Concurrency = 32
+		c.Concurrency = DefaultConcurrency
+		if c.Direct != nil {
+			// Half of them may wait on direct attempts (directSlots): the
+			// other half routes as without them.
+			c.Concurrency = 2 * DefaultConcurrency
+		}
 	}
 	if c.AckWait == 0 {
 		c.AckWait = topology.DefaultRouterAckWait

@@ -283,8 +283,13 @@ func laneOf(ep *endpoint.Compiled, env *rules.Env, ev *rules.Evaluator, errs *ru
 // every acknowledgement; a target's err is its failure.
 func (r *Router) publishAll(ctx context.Context, e *event.Event, targets []target, rd *payload.Renderer, trace nats.Header, direct bool) {
 	p := publisher{js: r.js, names: r.names, log: r.log, sealer: r.reg.Sealer(), errs: r.errs, held: &r.held}
-	if direct {
-		p.direct = r.cfg.Direct
+	if direct && r.cfg.Direct != nil {
+		select {
+		case r.directSlots <- struct{}{}:
+			defer func() { <-r.directSlots }()
+			p.direct = r.cfg.Direct
+		default: // half the routes wait on direct attempts: queue this event's
+		}
 	}
 	p.publishAll(ctx, e, targets, rd, trace)
 }

@@ -44,6 +44,10 @@ type Router struct {
 	held heldMarks
 	// holds counts the naks that only held an event back (settle).
 	holds holds
+	// directSlots bounds the routes waiting on direct attempts at once
+	// (half of Concurrency), so an endpoint that turns slow never holds
+	// every route.
+	directSlots chan struct{}
 }
 
 // numLanes is how many lanes Run consumes: parallel and ordered.
@@ -65,7 +69,8 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	log := cfg.Logger.With("component", "router")
 	return &Router{cfg: cfg, js: topo.JetStream(), topo: topo, names: topo.Names(), reg: reg, log: log, mw: mw,
 		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router"),
-		errs: newRuleErrors(cfg.RuleErrors, log), creating: newCreating(cfg.PendingHold, log)}, nil
+		errs: newRuleErrors(cfg.RuleErrors, log), creating: newCreating(cfg.PendingHold, log),
+		directSlots: make(chan struct{}, max(cfg.Concurrency/2, 1))}, nil
 }
 
 // Run routes events until ctx is done. It starts only once the registry has

@@ -61,6 +61,10 @@ func (w *Worker) Direct(ctx context.Context, endpointID string, msg *nats.Msg) e
 		return ErrDeclined
 	}
 	defer w.inflight.Done()
+	if !w.directFlight.take(endpointID) {
+		return ErrDeclined
+	}
+	defer w.directFlight.give(endpointID)
 	sem := w.endpointSem(endpointID)
 	select {
 	case sem <- struct{}{}:
@@ -143,6 +147,37 @@ func (d *directMsg) NakWithDelay(time.Duration) error { return nil }
 func (d *directMsg) InProgress() error                { return nil }
 func (d *directMsg) Term() error                      { return d.Ack() }
 func (d *directMsg) TermWithReason(string) error      { return d.Ack() }
+
+// directPerEndpoint bounds the direct attempts in flight to one endpoint
+// from this process: each holds a router's route, so an endpoint that
+// turns slow holds a few of them, never all.
+const directPerEndpoint = 16
+
+// flights counts direct attempts in flight per endpoint.
+type flights struct {
+	m sync.Map // endpoint id -> *atomic.Int32
+}
+
+// take counts one more attempt to the endpoint, false (and not counted)
+// when directPerEndpoint are in flight.
+func (f *flights) take(endpointID string) bool {
+	v, ok := f.m.Load(endpointID)
+	if !ok {
+		v, _ = f.m.LoadOrStore(endpointID, new(atomic.Int32))
+	}
+	n := v.(*atomic.Int32)
+	if n.Add(1) > directPerEndpoint {
+		n.Add(-1)
+		return false
+	}
+	return true
+}
+
+func (f *flights) give(endpointID string) {
+	if v, ok := f.m.Load(endpointID); ok {
+		v.(*atomic.Int32).Add(-1)
+	}
+}
 
 // directStream stands for the stream in a direct delivery's metadata: it
 // was never stored.

@@ -85,8 +85,10 @@ type Worker struct {
 	// marked each endpoint (id -> time.Time); see markHeld.
 	heldMarks jetstream.KeyValue
 	marked    sync.Map
-	// latency is each endpoint's typical attempt duration (Direct).
-	latency latencies
+	// latency is each endpoint's typical attempt duration, directFlight
+	// its direct attempts in flight (Direct).
+	latency      latencies
+	directFlight flights
 	// warnedWake is when a wake last failed at Warn (unix ns).
 	warnedWake atomic.Int64
 	// consumers are the endpoints this worker pulls from: only those with
