@@ -224,6 +224,7 @@ func (w *Worker) commit(ctx context.Context, msg jetstream.Msg, a *attempt, d de
 			w.settleAs(msg, nakAfter(5*time.Second), endpointID, rec.DeliveryID)
 			return
 		}
+		w.fault(FaultDeadLettered, rec.DeliveryID)
 		w.m.DeadLettered()
 		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)
 	}
