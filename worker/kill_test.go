@@ -131,6 +131,32 @@ func (r *killRig) settled(t *testing.T) {
 	r.h.WaitIdle(t, r.ep.ID)
 }
 
+// inQueue returns how many deliveries wait for the endpoint in its
+// queue stream (acknowledged ones leave it).
+func (r *killRig) inQueue(t *testing.T) int {
+	t.Helper()
+	stream, err := r.h.App.Topology().ShardStream(context.Background(), topology.Shard(r.ep.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(hookdtest.Messages(t, r.h.App.JetStream(), stream, r.h.App.Names().QueueSubject(r.ep.ID)))
+}
+
+// heldStored returns how many messages the held stream ever stored: the
+// test's endpoint is the only one.
+func (r *killRig) heldStored(t *testing.T) uint64 {
+	t.Helper()
+	s, err := r.h.App.JetStream().Stream(context.Background(), r.h.App.Names().HeldStream())
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := s.Info(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.State.LastSeq
+}
+
 // sent returns how many times the receiver got the event, and fails the
 // test if it got any other.
 func (r *killRig) sent(t *testing.T, eventID string) int {
@@ -211,6 +237,96 @@ func TestKillAfterRetryRecordKeepsTheCount(t *testing.T) {
 	}
 	want := []string{"1 " + string(delivery.OutcomeRetrying), "2 " + string(delivery.OutcomeSucceeded)}
 	if got := r.records(t); !sameList(got, want) {
+		t.Errorf("log records %v, want %v", got, want)
+	}
+}
+
+// A worker killed after storing the copy of a failed delivery in its
+// endpoint's held subject, before acknowledging the original in the queue:
+// the original, handed out again while its copy waits in the held subject,
+// is moved again, and the copy's Nats-Msg-Id drops the second copy, so one
+// copy is stored and retried, and the original is not sent itself.
+func TestKillAfterMoveRetriesOneCopy(t *testing.T) {
+	cfg := killConfig()
+	// The copy's attempt waits for the original to leave the queue.
+	cfg.Worker.Timeout = 30 * time.Second
+	release := make(chan struct{})
+	r := newKillRig(t, cfg, func(n int, _ hookdtest.Request) int {
+		if n == 1 {
+			return http.StatusInternalServerError
+		}
+		// Answered once the original has left the queue: until then the
+		// copy is in the held subject, in flight or waiting, whenever the
+		// original is handed out again.
+		select {
+		case <-release:
+		case <-time.After(20 * time.Second):
+		}
+		return http.StatusOK
+	})
+	eventID := r.killAt(t, worker.FaultMoved)
+	r.takeOver(t)
+	// (or the receiver got it a third time: the original attempted beside
+	// its copy).
+	hookdtest.WaitFor(t, 20*time.Second, "the original settled in the queue", func() bool { return r.inQueue(t) == 0 || r.rc.Count() > 2 })
+	close(release)
+	r.settled(t)
+	if n := r.sent(t, eventID); n != 2 {
+		t.Errorf("receiver got the event %d times, want 2 (the failure, then one retry)", n)
+	}
+	want := []string{"1 " + string(delivery.OutcomeRetrying), "2 " + string(delivery.OutcomeSucceeded)}
+	if got := r.records(t); !sameList(got, want) {
+		t.Errorf("log records %v, want %v", got, want)
+	}
+	if n := r.heldStored(t); n != 1 {
+		t.Errorf("%d copies stored in the held stream, want 1", n)
+	}
+}
+
+// A worker killed after storing a dead letter, before acknowledging the
+// delivery: the worker taking it over neither sends it again nor stores a
+// second dead letter.
+func TestKillAfterDeadLetterStoresOne(t *testing.T) {
+	r := newKillRig(t, killConfig(), func(int, hookdtest.Request) int { return http.StatusBadRequest })
+	eventID := r.killAt(t, worker.FaultDeadLettered)
+	r.takeOver(t)
+	r.settled(t)
+	if n := r.sent(t, eventID); n != 1 {
+		t.Errorf("receiver got the event %d times, want 1", n)
+	}
+	if n := len(r.h.DeadLetters(t, r.ep.ID)); n != 1 {
+		t.Errorf("%d dead letters, want 1", n)
+	}
+	if got, want := r.records(t), []string{"1 " + string(delivery.OutcomeDead)}; !sameList(got, want) {
+		t.Errorf("log records %v, want %v", got, want)
+	}
+}
+
+// A worker killed after storing a delivery's dead record, before storing
+// its dead letter: the worker taking it over stores the dead letter from
+// the record, and does not send the delivery again.
+func TestKillAfterDeadRecordStoresTheDeadLetter(t *testing.T) {
+	r := newKillRig(t, killConfig(), func(int, hookdtest.Request) int { return http.StatusBadRequest })
+	eventID := r.killAt(t, worker.FaultRecorded)
+	if n := len(r.h.DeadLetters(t, r.ep.ID)); n != 0 {
+		t.Fatalf("%d dead letters before the take-over, want 0", n)
+	}
+	r.takeOver(t)
+	r.settled(t)
+	if n := r.sent(t, eventID); n != 1 {
+		t.Errorf("receiver got the event %d times, want 1", n)
+	}
+	dead := r.h.DeadLetters(t, r.ep.ID)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want 1", len(dead))
+	}
+	if got := dead[0].Header.Get(delivery.HeaderAttempts); got != "1" {
+		t.Errorf("dead letter says %q attempts, want 1", got)
+	}
+	if got := dead[0].Header.Get(delivery.HeaderStatusCode); got != "400" {
+		t.Errorf("dead letter says status %q, want 400", got)
+	}
+	if got, want := r.records(t), []string{"1 " + string(delivery.OutcomeDead)}; !sameList(got, want) {
 		t.Errorf("log records %v, want %v", got, want)
 	}
 }
