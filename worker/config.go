@@ -96,6 +96,13 @@ type Config struct {
 	TracerProvider trace.TracerProvider
 	// Logger receives the worker's logs. Optional: default slog.Default().
 	Logger *slog.Logger
+	// FaultHook is for fault tests only: the worker calls it at every
+	// FaultPoint a delivery reaches, with the delivery's id, and goes on
+	// when it returns. A test "kills" the worker at a point by closing the
+	// worker's NATS connection in the hook: nothing after the point
+	// reaches the server, as if the process had died there. Optional:
+	// default nil, which costs a nil check per point.
+	FaultHook func(p FaultPoint, deliveryID string)
 }
 
 func (c *Config) setDefaults() {

@@ -151,6 +151,10 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 		// the delivery): the log, not
 		// NumDelivered (which also counts hand-backs and held rounds),
 		// says which attempt this is.
+		if w.copyMayWait(ctx, endpointID, msg, meta) {
+			// Its worker may have died after moving it: moved again (takeover.go).
+			return hold(nakAfter(0))
+		}
 		last, err := w.lastRecord(ctx, endpointID, a.rec.DeliveryID, msg)
 		if err != nil {
 			w.log.Warn("delivery log unreadable, retrying", "endpoint", endpointID, "delivery", a.rec.DeliveryID, "err", err)
@@ -160,6 +164,10 @@ func (w *Worker) preflight(ctx context.Context, endpointID string, msg jetstream
 			// Delivered already (before a crash that lost the ack), or a
 			// manual retry queued it anew: never send it twice.
 			return hold(ackIt)
+		}
+		if last != nil && last.Outcome == delivery.OutcomeDead && last.Queue == a.base {
+			// Dead before a crash that lost the ack (takeover.go).
+			return hold(w.deadAgain(ctx, msg, a, *last))
 		}
 		if last != nil && last.Number >= a.base {
 			a.rec.Number = last.Number + 1
@@ -225,6 +233,7 @@ func (w *Worker) commit(ctx context.Context, msg jetstream.Msg, a *attempt, d de
 			w.settleAs(msg, nakAfter(5*time.Second), endpointID, rec.DeliveryID)
 			return
 		}
+		w.fault(FaultDeadLettered, rec.DeliveryID)
 		w.m.DeadLettered()
 		w.settleAs(msg, ackIt, endpointID, rec.DeliveryID)
 	}

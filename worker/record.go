@@ -41,6 +41,7 @@ func (w *Worker) record(ctx context.Context, msg jetstream.Msg, rec delivery.Att
 		return false
 	}
 	w.recent.remember(msg, rec)
+	w.fault(FaultRecorded, rec.DeliveryID)
 	return false
 }
 

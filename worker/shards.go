@@ -197,6 +197,7 @@ func (w *Worker) moveToHeld(msg jetstream.Msg, endpointID string) {
 		w.settle(func() error { return msg.NakWithDelay(moveRetry) }, "nak", endpointID, "")
 		return
 	}
+	w.fault(FaultMoved, msg.Headers().Get(delivery.HeaderDeliveryID))
 	// The copy's first hand-out reads its record from here, not the log.
 	w.recent.moved(msg.Headers().Get(delivery.HeaderDeliveryID), ack.Stream, ack.Sequence)
 	w.settle(msg.Ack, "ack", endpointID, msg.Headers().Get(delivery.HeaderDeliveryID))
