@@ -36,7 +36,7 @@ func BenchmarkSend(b *testing.B) {
 	}))
 	defer srv.Close()
 	s := newTestSender()
-	ep := &endpoint.Endpoint{URL: srv.URL + "/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Headers: map[string]string{"X-Team": "billing"}}
+	ep := &endpoint.Compiled{Endpoint: &endpoint.Endpoint{URL: srv.URL + "/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", Headers: map[string]string{"X-Team": "billing"}}}
 	body := (&event.Event{Type: "order.paid", Time: time.Now(), Data: event.NormalizeData(benchEvent)}).Envelope()
 	ctx := context.Background()
 	b.ReportAllocs()
@@ -59,7 +59,7 @@ func BenchmarkSend(b *testing.B) {
 //
 //	go test -run '^$' -bench SignAttempt -benchmem -count 5 ./internal/sender/
 func BenchmarkSignAttempt(b *testing.B) {
-	ep := &endpoint.Endpoint{URL: "https://example.com/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}
+	ep := &endpoint.Compiled{Endpoint: &endpoint.Endpoint{URL: "https://example.com/hook", Secret: "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"}}
 	body := (&event.Event{Type: "order.paid", Time: time.Now(), Data: event.NormalizeData(benchEvent)}).Envelope()
 	b.ReportAllocs()
 	for b.Loop() {
