@@ -253,7 +253,12 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		if err != nil {
 			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
 		}
-		dlog, err := delivery.OpenLog(context.Background(), a.topo)
+		// A waiting delivery is looked for on the endpoints its id's
+		// fingerprint names, as this process knows them: not by reading
+		// every endpoint's backlog.
+		dlog, err := delivery.OpenLog(context.Background(), a.topo, delivery.WithEndpoints(func(fp string) []string {
+			return a.reg.Snapshot().WithFingerprint(fp)
+		}))
 		if err != nil {
 			ln.Close()
 			return err

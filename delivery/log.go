@@ -85,10 +85,27 @@ type Log struct {
 	// legacyEmpty: the legacy attempts stream held nothing when the log
 	// was opened.
 	legacyEmpty bool
+	// byFingerprint finds the endpoints a delivery id's fingerprint may
+	// name (WithEndpoints); nil: every backlog is read.
+	byFingerprint func(fp string) []string
+}
+
+// LogOption configures a Log.
+type LogOption func(*Log)
+
+// WithEndpoints tells the log how to find the ids of the endpoints whose
+// id has a fingerprint (topology.Fingerprint, which delivery ids hold),
+// such as endpoint.Snapshot.WithFingerprint over the process's registry.
+// History then looks for a waiting delivery only on those endpoints'
+// subjects: the id of no known endpoint costs no request, however many
+// endpoints there are. Without it, History reads the backlogs of every
+// endpoint (topology.Topology.Backlogs) to find them.
+func WithEndpoints(byFingerprint func(fp string) []string) LogOption {
+	return func(l *Log) { l.byFingerprint = byFingerprint }
 }
 
 // OpenLog opens the delivery log.
-func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
+func OpenLog(ctx context.Context, topo *topology.Topology, opts ...LogOption) (*Log, error) {
 	s, err := topo.JetStream().Stream(ctx, topo.Names().AttemptsStream())
 	if err != nil {
 		return nil, fmt.Errorf("delivery log: %w", err)
@@ -101,6 +118,9 @@ func OpenLog(ctx context.Context, topo *topology.Topology) (*Log, error) {
 	// stays empty, and Legacy need not ask it.
 	l := &Log{stream: s, log: ls, names: topo.Names(), topo: topo, legacyEmpty: s.CachedInfo().State.Msgs == 0}
 	l.requeued, _ = topo.Requeued(ctx)
+	for _, o := range opts {
+		o(l)
+	}
 	return l, nil
 }
 
@@ -341,15 +361,12 @@ func (l *Log) requeue(ctx context.Context, deliveryID string) *Requeued {
 // whose fingerprint its id holds, stored from its acceptance second on;
 // nil if it is not there.
 func (l *Log) findQueued(ctx context.Context, deliveryID, fp string, accepted time.Time) (*Attempt, error) {
-	backlogs, err := l.topo.Backlogs(ctx)
+	endpoints, err := l.endpointsOf(ctx, fp)
 	if err != nil {
-		return nil, fmt.Errorf("delivery backlog: %w", err)
+		return nil, err
 	}
 	var found *Attempt
-	for endpointID := range backlogs {
-		if topology.Fingerprint(endpointID) != fp {
-			continue
-		}
+	for _, endpointID := range endpoints {
 		err := Queued(ctx, l.topo, endpointID, accepted.Add(-clockMargin), func(a Attempt) bool {
 			if a.DeliveryID == deliveryID {
 				found = &a
@@ -361,6 +378,25 @@ func (l *Log) findQueued(ctx context.Context, deliveryID, fp string, accepted ti
 		}
 	}
 	return nil, nil
+}
+
+// endpointsOf returns the ids of the endpoints whose fingerprint is fp:
+// from WithEndpoints' lookup, else those of every endpoint with a backlog.
+func (l *Log) endpointsOf(ctx context.Context, fp string) ([]string, error) {
+	if l.byFingerprint != nil {
+		return l.byFingerprint(fp), nil
+	}
+	backlogs, err := l.topo.Backlogs(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("delivery backlog: %w", err)
+	}
+	var out []string
+	for endpointID := range backlogs {
+		if topology.Fingerprint(endpointID) == fp {
+			out = append(out, endpointID)
+		}
+	}
+	return out, nil
 }
 
 // checkFilter refuses a delivery-log filter subject with a token that is

@@ -31,6 +31,9 @@ type Compiled struct {
 	// change of expr's grammar can cause it). The endpoint stays known, so
 	// its pending deliveries are still made; routers skip it and log.
 	Broken error
+
+	// keys are the endpoint's secrets parsed, on first use (SigningKeys).
+	keys atomic.Pointer[parsedSecrets]
 }
 
 // Registry follows the endpoints bucket and keeps a compiled snapshot of it,

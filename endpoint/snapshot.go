@@ -8,6 +8,7 @@ import (
 	"github.com/hookd/hookd/internal/persist"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/tenant"
+	"github.com/hookd/hookd/topology"
 )
 
 // Snapshot is an immutable view of every endpoint at one moment.
@@ -22,6 +23,8 @@ type Snapshot struct {
 	// tenants holds, per tenant (normalized), an index of its endpoints'
 	// rules keyed by endpoint id.
 	tenants persist.Map[string, *rules.Index[*Compiled]]
+	// byFP holds the endpoint ids by fingerprint (WithFingerprint).
+	byFP    persist.Map[fingerprint, fpIDs]
 	ordered int // how many endpoints are ordered
 
 	// all and lists (per tenant) are built on first use: routing needs
@@ -30,6 +33,54 @@ type Snapshot struct {
 	all     []*Compiled
 	mu      sync.Mutex
 	lists   map[string][]*Compiled
+}
+
+// fingerprint is topology.Fingerprint of an endpoint id, as bytes.
+type fingerprint [topology.FingerprintLen]byte
+
+func (f fingerprint) hash() uint64 { return persist.StringHash(string(f[:])) }
+
+// fpIDs are the ids of the endpoints of one fingerprint: almost always
+// one (40 bits: two of 100,000 ids share one with a probability of about
+// 0.5%), held without a slice.
+type fpIDs struct {
+	id   string
+	more *[]string
+}
+
+func (f fpIDs) with(id string) fpIDs {
+	if f.id == "" {
+		return fpIDs{id: id}
+	}
+	var more []string
+	if f.more != nil {
+		more = append(more, *f.more...)
+	}
+	more = append(more, id)
+	return fpIDs{id: f.id, more: &more}
+}
+
+// without returns f without id; empty reports nothing is left.
+func (f fpIDs) without(id string) (_ fpIDs, empty bool) {
+	var all []string
+	if f.id != id {
+		all = append(all, f.id)
+	}
+	if f.more != nil {
+		for _, m := range *f.more {
+			if m != id {
+				all = append(all, m)
+			}
+		}
+	}
+	if len(all) == 0 {
+		return fpIDs{}, true
+	}
+	out := fpIDs{id: all[0]}
+	if rest := all[1:]; len(rest) > 0 {
+		out.more = &rest
+	}
+	return out, false
 }
 
 // change is one endpoint's new state: c, or deleted when c is nil.
@@ -43,6 +94,7 @@ func emptySnapshot() *Snapshot {
 	return &Snapshot{
 		byID:    persist.NewMap[string, *Compiled](persist.StringHash),
 		tenants: persist.NewMap[string, *rules.Index[*Compiled]](persist.StringHash),
+		byFP:    persist.NewMap[fingerprint, fpIDs](fingerprint.hash),
 	}
 }
 
@@ -59,11 +111,12 @@ func NewSnapshot(list []*Compiled) *Snapshot {
 // with returns a new snapshot with changes applied in order; s is
 // unchanged.
 func (s *Snapshot) with(changes []change) *Snapshot {
-	next := &Snapshot{byID: s.byID, tenants: s.tenants, ordered: s.ordered}
+	next := &Snapshot{byID: s.byID, tenants: s.tenants, byFP: s.byFP, ordered: s.ordered}
 	ed := persist.NewEdit() // one batch: see persist.Edit
 	perTenant := map[string][]rules.Change[*Compiled]{}
 	for _, ch := range changes {
-		if old, ok := next.byID.Get(ch.id); ok {
+		old, existed := next.byID.Get(ch.id)
+		if existed {
 			t := tenant.Normalize(old.Tenant)
 			perTenant[t] = append(perTenant[t], rules.Change[*Compiled]{Key: ch.id, Delete: true})
 			if old.Ordered() {
@@ -72,7 +125,13 @@ func (s *Snapshot) with(changes []change) *Snapshot {
 		}
 		if ch.c == nil {
 			next.byID = next.byID.DeleteIn(ed, ch.id)
+			if existed {
+				next.unfileFingerprint(ed, ch.id)
+			}
 			continue
+		}
+		if !existed {
+			next.fileFingerprint(ed, ch.id)
 		}
 		next.byID = next.byID.SetIn(ed, ch.id, ch.c)
 		t := tenant.Normalize(ch.c.Tenant)
@@ -139,6 +198,41 @@ func (s *Snapshot) ForTenant(tenantID string) []*Compiled {
 	}
 	s.lists[t] = list
 	return list
+}
+
+// WithFingerprint returns the ids of the endpoints whose id has the
+// fingerprint fp (topology.Fingerprint, which delivery ids hold): usually
+// one or none, two when ids collide. It is a lookup, whatever the number
+// of endpoints.
+func (s *Snapshot) WithFingerprint(fp string) []string {
+	if len(fp) != topology.FingerprintLen {
+		return nil
+	}
+	ids, ok := s.byFP.Get(fingerprint([]byte(fp)))
+	if !ok {
+		return nil
+	}
+	out := []string{ids.id}
+	if ids.more != nil {
+		out = append(out, *ids.more...)
+	}
+	return out
+}
+
+func (s *Snapshot) fileFingerprint(ed *persist.Edit, id string) {
+	f := fingerprint([]byte(topology.Fingerprint(id)))
+	ids, _ := s.byFP.Get(f)
+	s.byFP = s.byFP.SetIn(ed, f, ids.with(id))
+}
+
+func (s *Snapshot) unfileFingerprint(ed *persist.Edit, id string) {
+	f := fingerprint([]byte(topology.Fingerprint(id)))
+	ids, _ := s.byFP.Get(f)
+	if ids, empty := ids.without(id); empty {
+		s.byFP = s.byFP.DeleteIn(ed, f)
+	} else {
+		s.byFP = s.byFP.SetIn(ed, f, ids)
+	}
 }
 
 // Candidates appends to dst[:0] the endpoints of env's tenant ("" is the

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/event"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/tenant"
@@ -53,7 +54,7 @@ func (a *API) testSend(w http.ResponseWriter, r *http.Request) {
 		Data: in.Data, Raw: in.Data, Tenant: tenant.Normalize(ep.Tenant)}
 	// The endpoint's format, as its deliveries have it.
 	p, renderErr := renderFor(ep)(ev)
-	req, err := sender.BuildRequest(ep, ev.ID, p.Body, a.timeout, time.Now())
+	req, err := sender.BuildRequest(&endpoint.Compiled{Endpoint: ep}, ev.ID, p.Body, a.timeout, time.Now())
 	if err != nil {
 		writeError(w, fieldError("secret", "%v", err))
 		return

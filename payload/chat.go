@@ -47,7 +47,7 @@ type message struct {
 
 func messageOf(e *event.Event, env *rules.Env) message {
 	m := message{typ: e.Type, id: e.ID}
-	data, _ := env.Data.(map[string]any)
+	data, _ := env.LoadData().(map[string]any)
 	m.title = clip(firstString(data, titleFields), maxTitle)
 	m.text = clip(firstString(data, textFields), maxText)
 	for _, f := range linkFields {

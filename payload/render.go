@@ -65,9 +65,10 @@ func NewEnv(e *event.Event) *rules.Env {
 	if env.Subject == "" && e.Type != "" {
 		env.Subject = event.Subject(e.Type)
 	}
-	// As routers see it: data that is not JSON, or nests too deep, is null.
-	if !e.NotJSON && !event.TooDeep(e.Data) && json.Unmarshal(e.Data, &env.Data) != nil {
-		env.Data = nil
+	// As routers see it: data that is not JSON, or nests too deep, is
+	// null; decoded only if something reads it.
+	if !e.NotJSON {
+		env.DeferData(e.Data, nil)
 	}
 	return env
 }

@@ -2,7 +2,6 @@ package router
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -125,17 +124,29 @@ func forged(names topology.Names, subject string, e *event.Event) bool {
 // nests too deep, or that Go cannot hold (1e999) is null: the body is
 // still delivered as sent, and retrying could never help.
 // It fills env in place, so routing an event moves one Env to the heap, not
-// two.
+// two. The data is decoded only if an expression or index condition of
+// an endpoint the event is matched against reads it (rules.Env.DeferData):
+// an event for endpoints without data filters is never decoded.
 func filterEnv(e *event.Event, log *slog.Logger, env *rules.Env) {
 	*env = rules.Env{Type: e.Type, ID: e.ID, Subject: e.Subject, Time: e.Time, Headers: e.Headers, Tenant: e.Tenant, Source: e.Source}
 	if e.NotJSON {
 		log.Debug("event body is not JSON: routed with data null", "event", e.ID)
-	} else if event.TooDeep(e.Data) {
-		log.Debug("event data nested too deep for filters: routed with data null", "event", e.ID)
-	} else if err := json.Unmarshal(e.Data, &env.Data); err != nil {
-		log.Debug("event data not decodable for filters: routed with data null", "event", e.ID, "err", err)
-		env.Data = nil
+		return
 	}
+	var report rules.DataReporter
+	if log != nil {
+		report = (*dataLog)(log)
+	}
+	env.DeferData(e.Data, report)
+}
+
+// dataLog logs why an event's data reads as null, when it is decoded. It
+// is a *slog.Logger: converting one to a rules.DataReporter allocates
+// nothing per event.
+type dataLog slog.Logger
+
+func (l *dataLog) DataNull(env *rules.Env, err error) {
+	(*slog.Logger)(l).Debug("event data null for filters: routed with data null", "event", env.ID, "err", err)
 }
 
 // route publishes the event to every matching endpoint's subject and its

@@ -11,6 +11,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/jsmsg"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/topology"
@@ -215,6 +216,9 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 				case <-stopping:
 					return
 				case m := <-msgs:
+					// Its metadata read once: the fence, decoding,
+					// progress and settling each ask.
+					m = jsmsg.WithMetadata(m)
 					r.settle(ctx, m, handle(routeCtx, m, &ev))
 				}
 			}

@@ -54,6 +54,11 @@ type Env struct {
 	// meter counts the budgets of the run in progress; set by the
 	// Evaluator running it (so an Env is run by one Evaluator at a time).
 	meter *meter
+	// deferred: Data is still to be decoded from raw (DeferData), and
+	// report told if it reads as null.
+	deferred bool
+	raw      []byte
+	report   DataReporter
 }
 
 // Filter is a compiled filter expression. It is safe for concurrent use;
@@ -64,6 +69,8 @@ type Filter struct {
 	// conds are the equalities the filter needs to be true (see analyze),
 	// found once here rather than each time an Index files the rule.
 	conds []cond
+	// data: the filter may read the event's data (usesData).
+	data bool
 }
 
 // CompileFilter compiles src, which must yield a boolean. An empty src
@@ -87,7 +94,7 @@ func CompileFilter(src string) (*Filter, error) {
 	if t := program.Node().Type(); t != nil && t.Kind() != reflect.Bool && t.Kind() != reflect.Interface {
 		return nil, fmt.Errorf("%w: expected bool, but got %s", ErrInvalidFilter, t)
 	}
-	return &Filter{src: src, program: slim(program), conds: analyze(src)}, nil
+	return &Filter{src: src, program: slim(program), conds: analyze(src), data: usesData(src)}, nil
 }
 
 // slim returns p without its syntax tree, which expr keeps only for
@@ -140,7 +147,7 @@ func (e *Evaluator) Match(f *Filter, env *Env) (bool, error) {
 	if f == nil {
 		return true, nil
 	}
-	out, err := e.run(f.program, env)
+	out, err := e.run(f.program, f.data, env)
 	if err != nil {
 		return false, err
 	}
@@ -172,8 +179,12 @@ func kindOf(v any) string {
 // run runs every program under its budgets (MemoryBudget, WorkBudget and
 // the others), counted afresh for each run; expr's VM turns a panic inside
 // a run into an error. A run over a budget returns an error wrapping
-// ErrBudget.
-func (e *Evaluator) run(p *vm.Program, env *Env) (any, error) {
+// ErrBudget. data says the program may read the event's data: deferred
+// data is decoded first (outside the budgets, as it always was).
+func (e *Evaluator) run(p *vm.Program, data bool, env *Env) (any, error) {
+	if data {
+		env.LoadData()
+	}
 	e.vm.MemoryBudget = MemoryBudget
 	e.meter.reset()
 	env.meter = &e.meter

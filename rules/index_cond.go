@@ -110,7 +110,7 @@ func (p path) resolve(env *Env) (value, lookup) {
 	case rootID:
 		return value{kind: kindString, s: env.ID}, found
 	}
-	cur := env.Data
+	cur := env.LoadData() // a condition on data: the event's is decoded now
 	for _, k := range p.keys {
 		switch m := cur.(type) {
 		case map[string]any:

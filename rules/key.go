@@ -19,6 +19,7 @@ var ErrInvalidKey = errors.New("invalid ordering key")
 type Key struct {
 	src     string
 	program *vm.Program
+	data    bool // it may read the event's data (usesData)
 }
 
 // CompileKey compiles src under the same limits as filters. An empty src
@@ -34,7 +35,7 @@ func CompileKey(src string) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidKey, err.Error())
 	}
-	return &Key{src: src, program: program}, nil
+	return &Key{src: src, program: program, data: usesData(src)}, nil
 }
 
 // String returns the key's source.
@@ -53,7 +54,7 @@ func (e *Evaluator) Key(k *Key, env *Env) (string, error) {
 	if k == nil {
 		return "", nil
 	}
-	out, err := e.run(k.program, env)
+	out, err := e.run(k.program, k.data, env)
 	if err != nil {
 		return "", err
 	}

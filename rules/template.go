@@ -35,6 +35,7 @@ type Template struct {
 type templatePart struct {
 	text    string
 	program *vm.Program
+	data    bool // the expression may read the event's data (usesData)
 }
 
 // IsTemplate reports whether s holds an expression to render: whether it
@@ -73,7 +74,7 @@ func CompileTemplate(src string) (*Template, error) {
 		if err != nil {
 			return nil, fmt.Errorf("%w: in %s%s%s: %s", ErrInvalidTemplate, templateOpen, code, templateClose, err.Error())
 		}
-		t.parts = append(t.parts, templatePart{program: program})
+		t.parts = append(t.parts, templatePart{program: program, data: usesData(code)})
 		rest = next
 	}
 	return t, nil
@@ -100,7 +101,7 @@ func (e *Evaluator) Render(t *Template, env *Env) (string, error) {
 			b.WriteString(p.text)
 			continue
 		}
-		out, err := e.run(p.program, env)
+		out, err := e.run(p.program, p.data, env)
 		if err != nil {
 			return "", err
 		}

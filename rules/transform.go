@@ -20,6 +20,7 @@ var ErrInvalidTransform = errors.New("invalid transform")
 type Transform struct {
 	src     string
 	program *vm.Program
+	data    bool // it may read the event's data (usesData)
 }
 
 // CompileTransform compiles src, whose result may be of any type. An empty
@@ -35,7 +36,7 @@ func CompileTransform(src string) (*Transform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %s", ErrInvalidTransform, err.Error())
 	}
-	return &Transform{src: src, program: program}, nil
+	return &Transform{src: src, program: program, data: usesData(src)}, nil
 }
 
 // String returns the transform's source.
@@ -53,5 +54,5 @@ func (e *Evaluator) Transform(t *Transform, env *Env) (any, error) {
 	if t == nil {
 		return nil, nil
 	}
-	return e.run(t.program, env)
+	return e.run(t.program, t.data, env)
 }

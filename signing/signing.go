@@ -6,7 +6,6 @@ package signing
 
 import (
 	"errors"
-	"io"
 	"strconv"
 	"strings"
 	"time"
@@ -50,7 +49,7 @@ type Key interface {
 }
 
 var (
-	_ Key = HMACKey(nil)
+	_ Key = (*HMACKey)(nil)
 	_ Key = Ed25519Key(nil)
 )
 
@@ -116,14 +115,10 @@ func Signature(id string, ts time.Time, body []byte, keys ...Key) string {
 	return string(b)
 }
 
-// writeSignedContent writes what every scheme signs, "id.timestamp.body",
-// to w piece by piece: the body is not copied.
-func writeSignedContent(w io.Writer, id string, ts time.Time, body []byte) {
-	var head [96]byte
-	h := append(head[:0], id...)
-	h = append(h, '.')
-	h = strconv.AppendInt(h, ts.Unix(), 10)
-	h = append(h, '.')
-	_, _ = w.Write(h)
-	_, _ = w.Write(body)
+// appendSignedHead appends what is signed before the body, "id.timestamp.".
+func appendSignedHead(dst []byte, id string, ts time.Time) []byte {
+	dst = append(dst, id...)
+	dst = append(dst, '.')
+	dst = strconv.AppendInt(dst, ts.Unix(), 10)
+	return append(dst, '.')
 }

@@ -4,8 +4,12 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/base64"
+	"fmt"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -73,7 +77,7 @@ func TestAppendSignAppends(t *testing.T) {
 	long := strings.Repeat("i", 200) // longer than the stack buffer of the content's head
 	body := []byte(strings.Repeat("b", 5000))
 	ts := time.Unix(1764238272, 0)
-	mac := hmac.New(sha256.New, []byte(hk.(HMACKey)))
+	mac := hmac.New(sha256.New, hk.(*HMACKey).key)
 	mac.Write([]byte(long + ".1764238272." + string(body)))
 	want := "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
 	for _, k := range []Key{hk, ek} {
@@ -90,5 +94,55 @@ func TestAppendSignAppends(t *testing.T) {
 	}
 	if got := Signature(long, ts, body, hk, ek, hk); got != want+" "+ek.Sign(long, ts, body)+" "+want {
 		t.Fatalf("three keys: %q", got)
+	}
+}
+
+// A key reuses its MAC state from one signature to the next, however many
+// sign at once: every signature is still crypto/hmac's over its own
+// content, and an idle key's spare state goes to the collector.
+func TestHMACKeyReusesItsStateSafely(t *testing.T) {
+	const secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+	k, err := ParseHMACKey(secret)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := func(id string, body []byte) string {
+		mac := hmac.New(sha256.New, k.key)
+		mac.Write([]byte(id + ".1764238272." + string(body)))
+		return "v1," + base64.StdEncoding.EncodeToString(mac.Sum(nil))
+	}
+	ts := time.Unix(1764238272, 0)
+	errs := make(chan string, 8)
+	var wg sync.WaitGroup
+	for g := range 8 {
+		wg.Go(func() {
+			for i := range 200 {
+				id, body := fmt.Sprintf("msg_%d_%d", g, i), []byte(strings.Repeat(strconv.Itoa(i), i))
+				if got := k.Sign(id, ts, body); got != want(id, body) {
+					errs <- fmt.Sprintf("%s: %s, want %s", id, got, want(id, body))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for e := range errs {
+		t.Fatal(e)
+	}
+	buf, body := make([]byte, 0, 64), []byte("{}")
+	if allocs := testing.AllocsPerRun(100, func() { k.AppendSign(buf[:0], "msg_1", ts, body) }); allocs > 0 {
+		t.Errorf("a signature with a spare state made %.0f allocations, want none", allocs)
+	}
+	k.Sign("msg_1", ts, nil)
+	if k.spare.Value() == nil {
+		t.Fatal("no spare state kept after a signature")
+	}
+	runtime.GC()
+	if k.spare.Value() != nil {
+		t.Fatal("an idle key still holds its spare state after a collection")
+	}
+	if got := k.Sign("msg_2", ts, []byte("x")); got != want("msg_2", []byte("x")) {
+		t.Fatalf("after the collection: %s, want %s", got, want("msg_2", []byte("x")))
 	}
 }

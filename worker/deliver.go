@@ -248,7 +248,7 @@ func (w *Worker) request(a *attempt, body []byte) (sender.Request, error) {
 	if a.pl.RenderError != "" {
 		return sender.Request{}, &sender.PermanentError{Err: fmt.Errorf("%w: %s", errNotRendered, a.pl.RenderError)}
 	}
-	req, err := sender.BuildRequest(a.ep.Endpoint, a.rec.EventID, body, w.cfg.Timeout, time.Now())
+	req, err := sender.BuildRequest(a.ep, a.rec.EventID, body, w.cfg.Timeout, time.Now())
 	req.ContentType, req.Rendered = a.pl.ContentType, a.pl.Headers
 	return req, err
 }

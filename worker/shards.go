@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/internal/jsmsg"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -109,6 +110,7 @@ func (w *Worker) dispatchShard(msg jetstream.Msg) {
 		_ = msg.Nak() // another worker takes it now
 		return
 	}
+	msg = jsmsg.WithMetadata(msg) // read once: preflight, the log and a move ask
 	id, ok := w.names.EndpointOfQueue(msg.Subject())
 	if !ok {
 		w.settle(msg.Term, "term", msg.Subject(), "")

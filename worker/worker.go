@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/endpoint"
+	"github.com/hookd/hookd/internal/jsmsg"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/internal/sender"
 	"github.com/hookd/hookd/metrics"
@@ -418,6 +419,8 @@ func (w *Worker) consume(ctx context.Context, ec *endpointConsumer, spec topolog
 	created := cons.CachedInfo().Created
 	inner := handle
 	handle = func(msg jetstream.Msg) {
+		// Its metadata read once: here, preflight, the log and a move ask.
+		msg = jsmsg.WithMetadata(msg)
 		if meta, err := msg.Metadata(); err == nil && meta.Timestamp.Before(created) && msg.Headers() != nil {
 			msg.Headers().Set(readLogHeader, "1")
 		}
