@@ -45,6 +45,13 @@ type Config struct {
 	// DefaultDirectTimeout (1s), at most Timeout; negative turns the fast
 	// path off (Direct declines every delivery).
 	DirectTimeout time.Duration
+	// DirectMaxLatency is the typical attempt duration (a moving average
+	// of this worker's attempts to the endpoint, whatever their path)
+	// from which an endpoint is no longer delivered to directly: its
+	// router would wait on it. An endpoint's first deliveries are queued,
+	// as its duration is not known yet. Optional: default
+	// DefaultDirectMaxLatency (100ms).
+	DirectMaxLatency time.Duration
 	// EndpointConcurrency bounds the deliveries in flight to one endpoint
 	// from this process. Optional: default 64.
 	EndpointConcurrency int
@@ -115,6 +122,9 @@ func (c *Config) setDefaults() {
 	if c.DirectTimeout == 0 {
 		c.DirectTimeout = min(DefaultDirectTimeout, c.Timeout)
 	}
+	if c.DirectMaxLatency == 0 {
+		c.DirectMaxLatency = DefaultDirectMaxLatency
+	}
 	if c.IdleAfter == 0 {
 		c.IdleAfter = 30 * time.Second
 	}
@@ -165,6 +175,9 @@ func (c Config) Validate() error {
 	}
 	if c.Concurrency < 0 || c.EndpointConcurrency < 0 {
 		return errors.New("worker: concurrency must be positive")
+	}
+	if c.DirectMaxLatency < 0 {
+		return errors.New("worker: direct max latency must not be negative")
 	}
 	if c.CommitWait < 0 || c.CommitMax < 0 {
 		return errors.New("worker: commit wait and max must not be negative")

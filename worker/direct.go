@@ -36,11 +36,8 @@ var ErrDirectUnsettled = errors.New("worker: direct delivery failed and could no
 // DefaultDirectTimeout bounds a direct attempt (Config.DirectTimeout).
 const DefaultDirectTimeout = time.Second
 
-// directLatency is the typical attempt duration above which an endpoint is
-// not delivered to directly: its router would wait on it. An endpoint's
-// duration is learnt from its attempts, whatever their path, so the
-// first deliveries to an endpoint go through the queue.
-const directLatency = 100 * time.Millisecond
+// DefaultDirectMaxLatency is Config.DirectMaxLatency's default.
+const DefaultDirectMaxLatency = 100 * time.Millisecond
 
 // Direct makes the first attempt of a delivery (msg, as a router would
 // queue it on the endpoint's queue subject) now, in the caller's goroutine,
@@ -54,7 +51,7 @@ const directLatency = 100 * time.Millisecond
 // was not rendered; ErrDirectUnsettled when the attempt failed and the
 // delivery could not be stored for its retry.
 func (w *Worker) Direct(ctx context.Context, endpointID string, msg *nats.Msg) error {
-	if w.cfg.DirectTimeout < 0 || !w.ready.Load() || !w.latency.fast(endpointID) {
+	if w.cfg.DirectTimeout < 0 || !w.ready.Load() || !w.latency.fast(endpointID, w.cfg.DirectMaxLatency) {
 		return ErrDeclined
 	}
 	if !w.begin() {
@@ -191,7 +188,7 @@ type latencies struct {
 
 // observe adds an attempt's duration to the endpoint's average (weight
 // 1/8: one slow attempt in a fast run takes the endpoint off the fast
-// path at once when it is 8 times directLatency or more).
+// path at once when it is 8 times Config.DirectMaxLatency or more).
 func (l *latencies) observe(endpointID string, took time.Duration) {
 	v, ok := l.m.Load(endpointID)
 	if !ok {
@@ -205,8 +202,9 @@ func (l *latencies) observe(endpointID string, took time.Duration) {
 	n.Store(old + (int64(took)-old)/8) // a lost update costs one sample
 }
 
-// fast reports whether the endpoint's attempts are known to be short.
-func (l *latencies) fast(endpointID string) bool {
+// fast reports whether the endpoint's attempts are known to take less
+// than limit.
+func (l *latencies) fast(endpointID string, limit time.Duration) bool {
 	v, ok := l.m.Load(endpointID)
-	return ok && time.Duration(v.(*atomic.Int64).Load()) < directLatency
+	return ok && time.Duration(v.(*atomic.Int64).Load()) < limit
 }
