@@ -418,8 +418,9 @@ func (l *Log) read(ctx context.Context, stream jetstream.Stream, cfg jetstream.O
 	})
 }
 
-// readMsgs passes every message that cfg selects to each, with an ordered
-// consumer that is gone once it returns, until each returns false.
+// readMsgs passes every message that cfg selects to each, with its
+// stream sequence, until each returns false (readStream: a consumer made
+// for the read and gone once it returns).
 func (l *Log) readMsgs(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, each func(jetstream.Msg, uint64) bool) error {
 	for _, f := range cfg.FilterSubjects {
 		if err := l.checkFilter(f); err != nil {
@@ -431,52 +432,8 @@ func (l *Log) readMsgs(ctx context.Context, stream jetstream.Stream, cfg jetstre
 	if cfg.InactiveThreshold == 0 {
 		cfg.InactiveThreshold = orderedConsumerIdle
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
+	if err := readStream(ctx, stream, cfg, each); err != nil {
 		return fmt.Errorf("delivery log: %w", err)
-	}
-	left := cons.CachedInfo().NumPending
-	for left > 0 {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		// Asking for no more than is left returns as soon as it arrived,
-		// instead of waiting out the fetch's expiry for more.
-		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		n, stop := 0, false
-		for m := range batch.Messages() {
-			n++
-			meta, merr := m.Metadata()
-			if merr == nil {
-				left = meta.NumPending
-			}
-			if stop {
-				continue // drained: the batch's messages are read out
-			}
-			var seq uint64
-			if meta != nil {
-				seq = meta.Sequence.Stream
-			}
-			stop = !each(m, seq)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		if stop {
-			return nil
-		}
-		if n == 0 {
-			// Nothing came: ask the server what is really left rather than
-			// return a partial answer.
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return fmt.Errorf("delivery log: %w", err)
-			}
-			left = info.NumPending
-		}
 	}
 	return nil
 }
