@@ -3,11 +3,15 @@ package delivery
 import (
 	"bytes"
 	"context"
+	cryptorand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -24,6 +28,15 @@ import (
 // window instead of one per record. The caller settles a delivery only
 // once its record's commit is done (Commit.Wait), so the log is complete
 // before the delivery leaves its stream. Safe for concurrent use.
+//
+// A message that is not stored (refused, or no acknowledgement within
+// Timeout: it may be stored or not) fails its records' commits at once,
+// as a caller must not hold a delivery for its history, and is kept to
+// be written later: it is sent again, the same bytes under the same
+// Nats-Msg-Id (so that the log stream drops it if the first send was
+// stored after all, within the stream's duplicate window), with backoff,
+// until stored or Close (see unstored). Each record is told to Stored
+// once, when it is stored, however many sends that took.
 type Committer struct {
 	cfg CommitterConfig
 	log *slog.Logger
@@ -33,6 +46,13 @@ type Committer struct {
 	timer   *time.Timer
 	closed  bool
 	flights sync.WaitGroup
+
+	// msgIDs names the log messages: a prefix of this committer's own
+	// and a count.
+	msgIDPrefix string
+	msgIDs      atomic.Uint64
+
+	later unstored
 }
 
 // CommitterConfig configures a Committer.
@@ -54,8 +74,21 @@ type CommitterConfig struct {
 	Logger *slog.Logger
 	// Stored is told of every record once it is stored (the endpoint
 	// stats counters: each record is counted by the process that wrote
-	// it, with no consumer reading the log back). Optional: default none.
+	// it, with no consumer reading the log back), a record written late
+	// when it is. Optional: default none.
 	Stored AttemptRecorder
+	// LaterMaxRecords and LaterMaxBytes bound what is kept to be written
+	// later (records, and bytes of their messages). A message that would
+	// pass either is dropped, logged at ERROR with its records' count and
+	// first delivery: delivery never waits for its history, and memory
+	// stays bounded while storage refuses writes. Optional: defaults
+	// DefaultLaterMaxRecords and DefaultLaterMaxBytes.
+	LaterMaxRecords int
+	LaterMaxBytes   int
+	// LaterWait is the first wait before a message not stored is sent
+	// again; it doubles at each failure up to LaterMaxWait, give or take
+	// a fifth. Optional: defaults DefaultLaterWait and DefaultLaterMaxWait.
+	LaterWait, LaterMaxWait time.Duration
 }
 
 // AttemptRecorder is told of delivery log records as they are stored
@@ -68,6 +101,14 @@ type AttemptRecorder interface {
 const (
 	DefaultCommitWait = time.Millisecond
 	DefaultCommitMax  = 256
+	// A record is a few hundred bytes (at most a few KiB): 100,000 of them
+	// are about 8 minutes of a 200 deliveries/s workload, 64 MiB at most.
+	DefaultLaterMaxRecords = 100_000
+	DefaultLaterMaxBytes   = 64 << 20
+	// Sent again after 250ms, then at most every 5 s: many times within
+	// the log stream's duplicate window (2 minutes by default).
+	DefaultLaterWait    = 250 * time.Millisecond
+	DefaultLaterMaxWait = 5 * time.Second
 )
 
 // maxCommitBytes bounds one message's records: well within the server's
@@ -88,6 +129,18 @@ func (c *CommitterConfig) setDefaults() {
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
+	if c.LaterMaxRecords == 0 {
+		c.LaterMaxRecords = DefaultLaterMaxRecords
+	}
+	if c.LaterMaxBytes == 0 {
+		c.LaterMaxBytes = DefaultLaterMaxBytes
+	}
+	if c.LaterWait == 0 {
+		c.LaterWait = DefaultLaterWait
+	}
+	if c.LaterMaxWait == 0 {
+		c.LaterMaxWait = max(DefaultLaterMaxWait, c.LaterWait)
+	}
 }
 
 // Validate reports a configuration a Committer cannot run with.
@@ -97,6 +150,11 @@ func (c CommitterConfig) Validate() error {
 		return errors.New("delivery: a committer needs JetStream")
 	case c.Wait < 0 || c.Max < 0 || c.Timeout < 0:
 		return fmt.Errorf("delivery: committer wait %s, max %d and timeout %s must not be negative", c.Wait, c.Max, c.Timeout)
+	case c.LaterMaxRecords < 0 || c.LaterMaxBytes < 0 || c.LaterWait < 0 || c.LaterMaxWait < 0:
+		return fmt.Errorf("delivery: committer later max records %d, max bytes %d, wait %s and max wait %s must not be negative",
+			c.LaterMaxRecords, c.LaterMaxBytes, c.LaterWait, c.LaterMaxWait)
+	case c.LaterMaxWait < c.LaterWait:
+		return fmt.Errorf("delivery: committer later max wait %s is below its wait %s", c.LaterMaxWait, c.LaterWait)
 	}
 	return nil
 }
@@ -107,7 +165,9 @@ func NewCommitter(cfg CommitterConfig) (*Committer, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Committer{cfg: cfg, log: cfg.Logger.With("component", "committer")}, nil
+	c := &Committer{cfg: cfg, log: cfg.Logger.With("component", "committer"), msgIDPrefix: newMsgIDPrefix()}
+	c.later.c = c
+	return c, nil
 }
 
 // ErrCommitterClosed reports a record added after Close.
@@ -194,9 +254,11 @@ func (c *Committer) flushTimer() {
 	}
 }
 
-// Close writes what is pending, waits for every commit in flight until
-// ctx ends (storage that never acknowledges must not hold a shutdown),
-// and refuses records from then on (ErrCommitterClosed).
+// Close writes what is pending, waits for every commit in flight, tries
+// once more to write what could not be stored, all until ctx ends
+// (storage that never acknowledges must not hold a shutdown), logs at
+// ERROR how many records are left unwritten (they are lost: see
+// unstored), and refuses records from then on (ErrCommitterClosed).
 func (c *Committer) Close(ctx context.Context) {
 	c.mu.Lock()
 	c.closed = true
@@ -218,7 +280,12 @@ func (c *Committer) Close(ctx context.Context) {
 	case <-done:
 	case <-ctx.Done():
 	}
+	c.later.close(ctx)
 }
+
+// Unwritten returns how many records and bytes are kept to be written
+// later (see CommitterConfig.LaterMaxRecords).
+func (c *Committer) Unwritten() (records, bytes int) { return c.later.size() }
 
 // write publishes batch, one message per endpoint (more when one would be
 // too large), and resolves each record's commit with its message's fate.
@@ -257,9 +324,17 @@ func (c *Committer) write(batch []pendingRecord) {
 func (c *Committer) publish(endpointID string, body []byte, recs []pendingRecord) {
 	m := nats.NewMsg(c.cfg.Names.LogSubject(endpointID))
 	m.Data = body
+	// An id of its own, kept by a send again: the log stream stores the
+	// message once if the first send was stored after all.
+	m.Header.Set(jetstream.MsgIDHeader, c.msgIDPrefix+strconv.FormatUint(c.msgIDs.Add(1), 36))
 	resolve := func(seq uint64, err error) {
 		if err != nil {
-			c.log.Warn("delivery log records not stored", "endpoint", endpointID, "records", len(recs), "err", err)
+			// The callers are told at once; the records are written later.
+			attempts := make([]Attempt, len(recs))
+			for i, p := range recs {
+				attempts[i] = p.a
+			}
+			c.later.keep(&unstoredMsg{endpointID: endpointID, msg: m, recs: attempts, first: time.Now(), err: err})
 		}
 		for _, p := range recs {
 			if err == nil && c.cfg.Stored != nil {
@@ -277,17 +352,34 @@ func (c *Committer) publish(endpointID string, body []byte, recs []pendingRecord
 	c.flights.Add(1)
 	go func() {
 		defer c.flights.Done()
-		t := time.NewTimer(c.cfg.Timeout)
-		defer t.Stop()
-		select {
-		case ack := <-f.Ok():
-			resolve(ack.Sequence, nil)
-		case err := <-f.Err():
-			resolve(0, err)
-		case <-t.C:
-			resolve(0, fmt.Errorf("delivery log: no acknowledgement within %s", c.cfg.Timeout))
-		}
+		resolve(c.awaitAck(f))
 	}()
+}
+
+// awaitAck waits for a publish's acknowledgement, Timeout at most.
+func (c *Committer) awaitAck(f jetstream.PubAckFuture) (uint64, error) {
+	t := time.NewTimer(c.cfg.Timeout)
+	defer t.Stop()
+	select {
+	case ack := <-f.Ok():
+		return ack.Sequence, nil
+	case err := <-f.Err():
+		return 0, err
+	case <-t.C:
+		return 0, fmt.Errorf("delivery log: %w within %s", errNoAck, c.cfg.Timeout)
+	}
+}
+
+// errNoAck reports a log message whose acknowledgement did not come in
+// time: it may be stored or not.
+var errNoAck = errors.New("no acknowledgement")
+
+// newMsgIDPrefix returns a prefix no other committer's log messages share:
+// "hookd-log-" and 64 random bits.
+func newMsgIDPrefix() string {
+	var b [8]byte
+	_, _ = cryptorand.Read(b[:])
+	return "hookd-log-" + hex.EncodeToString(b[:]) + "-"
 }
 
 // DecodeRecords reads the records of one log message (JSON lines); lines

@@ -130,19 +130,33 @@ func OpenLog(ctx context.Context, topo *topology.Topology, opts ...LogOption) (*
 // leader's by this much on a cluster.
 const clockMargin = time.Minute
 
-// state is a delivery's current record as the log's records fold into
-// it: a record of an older queueing than one already seen is superseded
-// (a late attempt of a queueing a manual retry replaced), and a queueing's
-// "pending" record never replaces an attempt of the same queueing (it may
-// be stored after a fast worker's first attempt).
+// fold reports whether record a replaces cur as its delivery's state, as
+// the log's records are read in the order they were stored: a record of
+// an older queueing than one already seen is superseded (a late attempt
+// of a queueing a manual retry replaced), and a queueing's "pending"
+// record never replaces an attempt of the same queueing (it may be stored
+// after a fast worker's first attempt). Within a queueing, records are
+// stored in the order they were made, except one whose first write
+// failed and that the Committer wrote later: an earlier attempt's record
+// (a lower number), or a retrying record of the attempt a final record
+// (succeeded, dead, batched) closed, never replaces what followed it.
 func fold(cur *Attempt, a Attempt) bool {
 	switch {
 	case cur == nil || a.Queue > cur.Queue:
 		return true
 	case a.Queue < cur.Queue:
 		return false
+	case a.Outcome == OutcomePending || cur.Outcome == OutcomePending:
+		return cur.Outcome == OutcomePending
+	case a.Number != cur.Number:
+		return a.Number > cur.Number
 	}
-	return a.Outcome != OutcomePending || cur.Outcome == OutcomePending
+	return final(a.Outcome) || !final(cur.Outcome)
+}
+
+// final reports an outcome after which a queueing makes no more attempts.
+func final(o Outcome) bool {
+	return o == OutcomeSucceeded || o == OutcomeDead || o == OutcomeBatched
 }
 
 // folder folds records into the state of each delivery, in the order
@@ -323,12 +337,21 @@ func (l *Log) history(ctx context.Context, deliveryID, fp string, accepted time.
 		}
 		return true
 	})
-	// A queueing's pending record may follow its first attempt's.
+	// A queueing's pending record may follow its first attempt's, and a
+	// record written late (Committer) the records of later attempts: the
+	// order they were made in is queueing, pending, attempt number, a
+	// final record last (see fold).
 	slices.SortStableFunc(out, func(a, b Attempt) int {
 		if c := cmp.Compare(a.Queue, b.Queue); c != 0 {
 			return c
 		}
-		return cmp.Compare(pendingFirst(a), pendingFirst(b))
+		if c := cmp.Compare(pendingFirst(a), pendingFirst(b)); c != 0 {
+			return c
+		}
+		if c := cmp.Compare(a.Number, b.Number); c != 0 {
+			return c
+		}
+		return cmp.Compare(finalLast(a), finalLast(b))
 	})
 	return out, err
 }
@@ -338,6 +361,13 @@ func pendingFirst(a Attempt) int {
 		return 0
 	}
 	return 1
+}
+
+func finalLast(a Attempt) int {
+	if final(a.Outcome) {
+		return 1
+	}
+	return 0
 }
 
 // requeue reads a delivery's newest manual queueing; nil if none (or the
@@ -454,8 +484,9 @@ func (l *Log) read(ctx context.Context, stream jetstream.Stream, cfg jetstream.O
 	})
 }
 
-// readMsgs passes every message that cfg selects to each, with an ordered
-// consumer that is gone once it returns, until each returns false.
+// readMsgs passes every message that cfg selects to each, with its
+// stream sequence, until each returns false (readStream: a consumer made
+// for the read and gone once it returns).
 func (l *Log) readMsgs(ctx context.Context, stream jetstream.Stream, cfg jetstream.OrderedConsumerConfig, each func(jetstream.Msg, uint64) bool) error {
 	for _, f := range cfg.FilterSubjects {
 		if err := l.checkFilter(f); err != nil {
@@ -467,52 +498,8 @@ func (l *Log) readMsgs(ctx context.Context, stream jetstream.Stream, cfg jetstre
 	if cfg.InactiveThreshold == 0 {
 		cfg.InactiveThreshold = orderedConsumerIdle
 	}
-	cons, err := stream.OrderedConsumer(ctx, cfg)
-	if err != nil {
+	if err := readStream(ctx, stream, cfg, each); err != nil {
 		return fmt.Errorf("delivery log: %w", err)
-	}
-	left := cons.CachedInfo().NumPending
-	for left > 0 {
-		if err := ctx.Err(); err != nil {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		// Asking for no more than is left returns as soon as it arrived,
-		// instead of waiting out the fetch's expiry for more.
-		batch, err := cons.Fetch(int(min(left, 1000)), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		n, stop := 0, false
-		for m := range batch.Messages() {
-			n++
-			meta, merr := m.Metadata()
-			if merr == nil {
-				left = meta.NumPending
-			}
-			if stop {
-				continue // drained: the batch's messages are read out
-			}
-			var seq uint64
-			if meta != nil {
-				seq = meta.Sequence.Stream
-			}
-			stop = !each(m, seq)
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return fmt.Errorf("delivery log: %w", err)
-		}
-		if stop {
-			return nil
-		}
-		if n == 0 {
-			// Nothing came: ask the server what is really left rather than
-			// return a partial answer.
-			info, err := cons.Info(ctx)
-			if err != nil {
-				return fmt.Errorf("delivery log: %w", err)
-			}
-			left = info.NumPending
-		}
 	}
 	return nil
 }

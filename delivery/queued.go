@@ -100,23 +100,41 @@ type directGetRequest struct {
 	StartTime *time.Time `json:"start_time,omitempty"`
 }
 
-// errDirectGet reports a direct get the server refused.
-var errDirectGet = errors.New("direct get refused")
+// errDirectUnanswered reports a direct get no server answered: none
+// subscribes to the stream's direct gets (a replica stops answering them
+// while it is not current, after a heal or a restart, and a stream may
+// not allow them), or the one asked did not answer within directWait (its
+// route is dead and not yet dropped).
+var errDirectUnanswered = errors.New("direct get unanswered")
+
+// directWait bounds the wait for the first answer to one direct get: a
+// replica answers in milliseconds; a request routed to one cut off is
+// never answered.
+const directWait = 2 * time.Second
 
 // directGet passes each message of stream on subject (a wildcard may be
 // used) stored at or after from, oldest first, to each until it returns
 // false, in batches of directBatch ($JS.API.DIRECT.GET, nats.go has no
-// API for batches).
+// API for batches), any replica answering. When none does, it reads on
+// from the stream's leader one message at a time (leaderGet): slower, but
+// the backlog is readable as long as the stream has a leader.
 func directGet(ctx context.Context, js jetstream.JetStream, stream, subject string, from time.Time, each func(*nats.Msg) bool) error {
-	nc := js.Conn()
-	prefix := js.Options().APIPrefix
-	if prefix == "" {
-		prefix = jetstream.DefaultAPIPrefix
+	last, err := directGetBatches(ctx, js, stream, subject, from, each)
+	if !errors.Is(err, errDirectUnanswered) {
+		return err
 	}
+	return leaderGet(ctx, js, stream, subject, last+1, from, each)
+}
+
+// directGetBatches is directGet by direct gets only; it returns the
+// sequence of the last message passed (0: none), and errDirectUnanswered
+// when no replica answered.
+func directGetBatches(ctx context.Context, js jetstream.JetStream, stream, subject string, from time.Time, each func(*nats.Msg) bool) (uint64, error) {
+	nc := js.Conn()
 	inbox := nc.NewRespInbox()
 	sub, err := nc.SubscribeSync(inbox)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer func() { _ = sub.Unsubscribe() }()
 	req := directGetRequest{NextFor: subject, Batch: directBatch, MaxBytes: directMaxBytes}
@@ -126,38 +144,141 @@ func directGet(ctx context.Context, js jetstream.JetStream, stream, subject stri
 		from = from.UTC()
 		req.StartTime = &from
 	}
+	var last uint64
 	for {
 		body, _ := json.Marshal(req)
-		if err := nc.PublishRequest(prefix+"DIRECT.GET."+stream, inbox, body); err != nil {
-			return err
+		if err := nc.PublishRequest(apiPrefix(js)+"DIRECT.GET."+stream, inbox, body); err != nil {
+			return last, err
 		}
-		var last uint64
 		more := false
-		for done := false; !done; {
-			m, err := sub.NextMsgWithContext(ctx)
+		for answered, done := false, false; !done; answered = true {
+			m, err := nextAnswer(ctx, sub, answered)
 			if err != nil {
-				return err
+				return last, err
 			}
 			switch status := m.Header.Get("Status"); status {
 			case "":
 				seq, _ := strconv.ParseUint(m.Header.Get(jetstream.SequenceHeader), 10, 64)
 				last = max(last, seq)
 				if !each(m) {
-					return nil
+					return last, nil
 				}
 			case "204": // end of the batch
 				pending, _ := strconv.ParseUint(m.Header.Get("Nats-Num-Pending"), 10, 64)
 				more = pending > 0 && last > 0
 				done = true
 			case "404": // nothing (more) on the subject
-				return nil
-			default: // 503: nobody answers direct gets (see topology's AllowDirect)
-				return fmt.Errorf("%w: %s %s %s", errDirectGet, stream, status, m.Header.Get("Description"))
+				return last, nil
+			case "503": // no responders: nobody answers direct gets now
+				return last, fmt.Errorf("%w: %s", errDirectUnanswered, stream)
+			default:
+				return last, fmt.Errorf("direct get of %s refused: %s %s", stream, status, m.Header.Get("Description"))
 			}
 		}
 		if !more {
-			return nil
+			return last, nil
 		}
 		req.Seq, req.StartTime = last+1, nil
+	}
+}
+
+// nextAnswer waits for the next message of a direct get's answer: the
+// first within directWait, the rest (streamed right behind it) until ctx
+// ends.
+func nextAnswer(ctx context.Context, sub *nats.Subscription, answered bool) (*nats.Msg, error) {
+	wctx := ctx
+	if !answered {
+		var cancel context.CancelFunc
+		wctx, cancel = context.WithTimeout(ctx, directWait)
+		defer cancel()
+	}
+	m, err := sub.NextMsgWithContext(wctx)
+	switch {
+	case errors.Is(err, nats.ErrNoResponders):
+		// nats.go turns the server's 503 status into this error.
+		return nil, fmt.Errorf("%w: %w", errDirectUnanswered, err)
+	case err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded):
+		return nil, fmt.Errorf("%w within %s", errDirectUnanswered, directWait)
+	}
+	return m, err
+}
+
+func apiPrefix(js jetstream.JetStream) string {
+	if p := js.Options().APIPrefix; p != "" {
+		return p
+	}
+	return jetstream.DefaultAPIPrefix
+}
+
+// leaderWait bounds one request to a stream's leader.
+const leaderWait = 5 * time.Second
+
+// leaderGetRequest is the server's JSApiMsgGetRequest for one message.
+type leaderGetRequest struct {
+	Seq       uint64     `json:"seq,omitempty"`
+	NextFor   string     `json:"next_by_subj"`
+	StartTime *time.Time `json:"start_time,omitempty"`
+}
+
+// leaderGetResponse is the server's JSApiMsgGetResponse.
+type leaderGetResponse struct {
+	Message *struct {
+		Subject  string    `json:"subject"`
+		Sequence uint64    `json:"seq"`
+		Header   []byte    `json:"hdrs"`
+		Data     []byte    `json:"data"`
+		Time     time.Time `json:"time"`
+	} `json:"message"`
+	Error *jetstream.APIError `json:"error"`
+}
+
+// leaderGet is directGet through the stream leader ($JS.API.STREAM.MSG.GET,
+// one message per request: the server takes no batch there), from
+// sequence seq when above 1, else from time from (zero: the start). The
+// messages passed carry the headers a direct get's do (sequence, store
+// time).
+func leaderGet(ctx context.Context, js jetstream.JetStream, stream, subject string, seq uint64, from time.Time, each func(*nats.Msg) bool) error {
+	nc := js.Conn()
+	req := leaderGetRequest{NextFor: subject, Seq: max(seq, 1)}
+	if seq <= 1 && !from.IsZero() {
+		from = from.UTC()
+		req.Seq, req.StartTime = 0, &from
+	}
+	for {
+		body, _ := json.Marshal(req)
+		// A stream with no leader is answered by nobody: bounded, as the
+		// API's own requests are.
+		rctx, cancel := context.WithTimeout(ctx, leaderWait)
+		raw, err := nc.RequestWithContext(rctx, apiPrefix(js)+"STREAM.MSG.GET."+stream, body)
+		cancel()
+		if err != nil {
+			return fmt.Errorf("stream %s leader: %w", stream, err)
+		}
+		var resp leaderGetResponse
+		if err := json.Unmarshal(raw.Data, &resp); err != nil {
+			return fmt.Errorf("stream %s leader: %w", stream, err)
+		}
+		if resp.Error != nil {
+			if resp.Error.ErrorCode == jetstream.JSErrCodeMessageNotFound {
+				return nil // nothing (more) on the subject
+			}
+			return fmt.Errorf("stream %s leader: %w", stream, resp.Error)
+		}
+		if resp.Message == nil {
+			return fmt.Errorf("stream %s leader: an answer without a message", stream)
+		}
+		m := nats.NewMsg(resp.Message.Subject)
+		m.Data = resp.Message.Data
+		if len(resp.Message.Header) > 0 {
+			if m.Header, err = nats.DecodeHeadersMsg(resp.Message.Header); err != nil {
+				return fmt.Errorf("stream %s leader: message %d: %w", stream, resp.Message.Sequence, err)
+			}
+		}
+		m.Header.Set(jetstream.SequenceHeader, strconv.FormatUint(resp.Message.Sequence, 10))
+		m.Header.Set(jetstream.TimeStampHeaer, resp.Message.Time.UTC().Format(time.RFC3339Nano))
+		if !each(m) {
+			return nil
+		}
+		req.Seq, req.StartTime = resp.Message.Sequence+1, nil
 	}
 }

@@ -2,7 +2,6 @@ package delivery
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -46,47 +45,26 @@ func (l *Log) Tail(ctx context.Context, after uint64, limit int, keep func(Attem
 	if after >= last {
 		return []Record{}, last, nil
 	}
-	cons, err := l.log.OrderedConsumer(ctx, jetstream.OrderedConsumerConfig{
+	out := []Record{}
+	next, scanned := after, 0
+	err = readStream(ctx, l.log, jetstream.OrderedConsumerConfig{
 		DeliverPolicy: jetstream.DeliverByStartSequencePolicy,
 		OptStartSeq:   after + 1,
 		// Polled every few seconds by every open dashboard: the server
-		// drops each one soon after, not 5 minutes later.
+		// drops each one soon after.
 		InactiveThreshold: orderedConsumerIdle,
+	}, func(m jetstream.Msg, seq uint64) bool {
+		next = seq
+		DecodeRecords(m.Data(), func(a Attempt) {
+			if keep(a) {
+				out = append(out, Record{Seq: seq, Attempt: a})
+			}
+		})
+		scanned++
+		return len(out) < limit && scanned < maxTailScan
 	})
 	if err != nil {
 		return nil, after, fmt.Errorf("delivery log: %w", err)
-	}
-	out := []Record{}
-	next := after
-	// Asking for exactly what is there returns as soon as it arrived;
-	// records written meanwhile are the next call's.
-	left := min(cons.CachedInfo().NumPending, maxTailScan)
-	for left > 0 && len(out) < limit && ctx.Err() == nil {
-		batch, err := cons.Fetch(int(left), jetstream.FetchMaxWait(2*time.Second))
-		if err != nil {
-			return nil, after, fmt.Errorf("delivery log: %w", err)
-		}
-		n := 0
-		for m := range batch.Messages() {
-			n++
-			meta, err := m.Metadata()
-			if err != nil || len(out) >= limit {
-				continue // drained, not taken: next stays before it
-			}
-			next = meta.Sequence.Stream
-			DecodeRecords(m.Data(), func(a Attempt) {
-				if keep(a) {
-					out = append(out, Record{Seq: next, Attempt: a})
-				}
-			})
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, context.DeadlineExceeded) {
-			return nil, after, fmt.Errorf("delivery log: %w", err)
-		}
-		if n == 0 {
-			break // records aged out under us: what was read stands
-		}
-		left -= uint64(min(n, int(left)))
 	}
 	return out, next, nil
 }

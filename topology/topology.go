@@ -320,8 +320,11 @@ func (t *Topology) coreStreams() []jetstream.StreamConfig {
 		Name:     n.LogStream(),
 		Subjects: []string{n.LogFingerprintSubject("*")},
 		MaxAge:   t.cfg.RecordsMaxAge,
-		Storage:  jetstream.FileStorage,
-		Replicas: t.cfg.Replicas,
+		// A log message sent again after its first send's acknowledgement
+		// was lost is dropped within it (delivery.Committer).
+		Duplicates: t.cfg.DuplicateWindow,
+		Storage:    jetstream.FileStorage,
+		Replicas:   t.cfg.Replicas,
 	}}
 	return append(core, t.deliveryStreams()...)
 }

@@ -35,9 +35,11 @@ func (w *Worker) record(ctx context.Context, msg jetstream.Msg, rec delivery.Att
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
 	if _, err := w.committer.Add(rec).Wait(ctx); err != nil {
-		// The delivery itself is not held back for its history.
-		w.log.Warn("attempt not recorded", "endpoint", rec.EndpointID, "delivery", rec.DeliveryID, "err", err)
-		w.recent.forget(rec.DeliveryID)
+		// The delivery itself is not held back for its history: the
+		// committer keeps the record and writes it later. The attempt was
+		// made all the same, so the next one here is numbered after it.
+		w.log.Warn("attempt not recorded yet, to be written later", "endpoint", rec.EndpointID, "delivery", rec.DeliveryID, "err", err)
+		w.recent.remember(msg, rec)
 		return false
 	}
 	w.recent.remember(msg, rec)
