@@ -359,11 +359,13 @@ func (r publisher) publishAll(ctx context.Context, e *event.Event, targets []tar
 	}
 }
 
-// directs reports whether t's delivery is offered to r.direct: a plain
-// endpoint's, not held (which queueing would send to its held subject).
+// directs reports whether t's delivery is offered to r.direct: a plain,
+// enabled endpoint's. One marked held (busy, or failing) is offered too:
+// the worker declines it unless the endpoint's last attempt succeeded, so
+// a busy endpoint that answers well keeps the fast path while its backlog
+// drains from its held subject.
 func (r publisher) directs(t *target) bool {
-	return r.direct != nil && t.lane == 0 && t.ep.Layout().Plain() && !t.ep.Disabled && t.ep.PayloadErr == nil &&
-		(r.held == nil || !r.held.has(t.ep.ID))
+	return r.direct != nil && t.lane == 0 && t.ep.Layout().Plain() && !t.ep.Disabled && t.ep.PayloadErr == nil
 }
 
 // awaitPubAck waits for a publish's acknowledgement: nil, its refusal, or

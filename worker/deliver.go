@@ -82,9 +82,10 @@ var (
 )
 
 func (w *Worker) settleAs(msg jetstream.Msg, s settlement, endpointID, deliveryID string) {
-	if s.op == "nak" && w.fromQueue(msg) {
+	if _, direct := msg.(*directMsg); s.op == "nak" && (direct || w.fromQueue(msg)) {
 		// A delivery that waits leaves the shard (see shards.go), and so do
-		// the endpoint's next ones while it is failing or held back.
+		// the endpoint's next ones while it is failing or held back; a
+		// direct delivery that waits is stored there first.
 		w.markHeld(endpointID)
 		w.moveToHeld(msg, endpointID)
 		return

@@ -40,18 +40,25 @@ const DefaultDirectTimeout = time.Second
 const DefaultDirectMaxLatency = 100 * time.Millisecond
 
 // Direct makes the first attempt of a delivery (msg, as a router would
-// queue it on the endpoint's queue subject) now, in the caller's goroutine,
+// queue it: on the endpoint's queue subject, or its held subject while
+// the endpoint is marked held) now, in the caller's goroutine,
 // within Config.DirectTimeout. It returns nil once the delivery is
 // settled: delivered and recorded, or its failed attempt recorded and the
 // delivery stored for its retry (or dead-lettered). It returns
 // ErrDeclined, having done nothing, when the worker is not running or
 // stopping, when the endpoint is unknown, disabled, paused, not plain
 // (ordered, batched, rate limited, max_in_flight), not known to answer
-// fast, or busy (its or the worker's slots taken), or when the delivery
-// was not rendered; ErrDirectUnsettled when the attempt failed and the
+// fast, not known healthy (its last attempt here failed, or none
+// succeeded yet), or busy (its or the worker's slots taken), or when the
+// delivery was not rendered; ErrDirectUnsettled when the attempt failed and the
 // delivery could not be stored for its retry.
 func (w *Worker) Direct(ctx context.Context, endpointID string, msg *nats.Msg) error {
 	if w.cfg.DirectTimeout < 0 || !w.ready.Load() || !w.latency.fast(endpointID, w.cfg.DirectMaxLatency) {
+		return ErrDeclined
+	}
+	if _, ok := w.healthy.Load(endpointID); !ok {
+		// Its last attempt here failed (or none succeeded yet): its
+		// deliveries take the queue's path, with its retries and holds.
 		return ErrDeclined
 	}
 	if !w.begin() {
