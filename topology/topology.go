@@ -396,10 +396,11 @@ func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
 // A client that misses two renews its pull request: a request that no
 // longer reaches a consumer leader (its server cut off, a leadership that
 // moved without telling, the embedded server restarting JetStream, see
-// embedded.Storage) is noticed within two seconds, where nats.go's
+// embedded.Storage) is noticed within four seconds, where nats.go's
 // default (half of a 30 s expiry) would leave deliveries waiting for half
-// a minute.
-const ConsumeHeartbeat = time.Second
+// a minute. Not shorter: a consumer's callback blocked on purpose (a
+// worker's backpressure) misses heartbeats too, and each miss pulls again.
+const ConsumeHeartbeat = 2 * time.Second
 
 // ConsumeExpiry is how long each pull request of hookd's pull consumers
 // lasts before the client makes a new one. A request kept by a server
