@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hookd/hookd/internal/natsname"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -28,6 +29,10 @@ type Store struct {
 	kv    jetstream.KeyValue
 	log   *slog.Logger
 	ready chan struct{}
+	// loaded closes ready once: a watch begun again loads again.
+	loaded sync.Once
+	// follow reports the watch's failures (see Run).
+	follow transient.Reporter
 
 	mu     sync.RWMutex
 	byHash map[string]*Key
@@ -35,36 +40,51 @@ type Store struct {
 
 // NewStore returns a Store over kv; Run must run for Authenticate to work.
 func NewStore(kv jetstream.KeyValue, log *slog.Logger) *Store {
-	return &Store{kv: kv, log: log, ready: make(chan struct{}), byHash: map[string]*Key{}}
+	return &Store{kv: kv, log: log, ready: make(chan struct{}), byHash: map[string]*Key{},
+		follow: transient.Reporter{Log: log, Msg: "api keys not followed, retrying"}}
 }
 
-// Run follows the bucket until ctx is done.
+// Run follows the bucket until ctx is done. A watch that fails because
+// JetStream is unavailable for now, or that ends by itself, is begun
+// again with backoff (the keys known stay usable meanwhile; WatchErr says
+// why they may be stale); other errors end Run.
 func (s *Store) Run(ctx context.Context) error {
+	purge := time.NewTicker(time.Minute)
+	defer purge.Stop()
+	return transient.Follow(ctx, &s.follow, func(ctx context.Context, following func()) error {
+		return s.watch(ctx, purge.C, following)
+	})
+}
+
+// WatchErr is why the store does not follow the bucket now, nil while it
+// does or before Run.
+func (s *Store) WatchErr() error { return s.follow.Err() }
+
+func (s *Store) watch(ctx context.Context, purge <-chan time.Time, following func()) error {
 	w, err := s.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("api keys: watch: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	initial := true
-	purge := time.NewTicker(time.Minute)
-	defer purge.Stop()
 	for {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-purge.C:
+		case <-purge:
 			s.purgeExpired(ctx)
 		case entry, ok := <-w.Updates():
 			if !ok {
 				if ctx.Err() != nil {
 					return nil // the watch ends with ctx, sometimes before ctx.Done is seen
 				}
-				return errors.New("api keys: watch closed")
+				return fmt.Errorf("api keys: %w", transient.ErrWatchClosed)
 			}
 			if entry == nil {
 				if initial {
 					initial = false
-					close(s.ready)
+					s.loaded.Do(func() { close(s.ready) })
+					following()
 				}
 				continue
 			}

@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/http"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -21,6 +23,7 @@ import (
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/httpapi"
 	"github.com/hookd/hookd/internal/sender"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/ops"
@@ -66,10 +69,26 @@ type App struct {
 	// counters keep the endpoint stats; the router counts rule errors into
 	// them (RecordRuleError), the worker role's process counts attempts.
 	counters *delivery.Counters
+	// catalog follows the event types, for the API; nil without one.
+	catalog *catalog.Catalog
+	// start is what New waits for; apiHandler and probesHandler serve
+	// the listeners, first httpapi.Starting (see listen).
+	start         startState
+	apiHandler    handlerSwitch
+	probesHandler handlerSwitch
+	// asyncFailures bounds the logging of failed asynchronous publishes.
+	asyncFailures transient.Limit
 }
 
 // New connects, creates the topology and prepares every role; Run starts
 // them. On error, everything New started is stopped again.
+//
+// While JetStream is unavailable for now (a cluster without quorum, a
+// leader being elected) New waits and retries with backoff, until ctx
+// ends: meanwhile the API and metrics listeners answer GET /healthz, and
+// GET /readyz 503 saying what the start waits for (see startStep). It
+// returns an error at once for what retrying cannot mend: a refused
+// permission, bad credentials, an invalid configuration.
 func New(ctx context.Context, cfg Config) (_ *App, err error) {
 	cfg.setDefaults()
 	if err := cfg.Validate(); err != nil {
@@ -82,7 +101,11 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			a.close()
 		}
 	}()
-	if err := a.connect(); err != nil {
+	if err := a.listen(); err != nil {
+		return nil, err
+	}
+	a.start.set("connect to NATS", nil)
+	if err := a.connect(ctx); err != nil {
 		return nil, err
 	}
 	if a.js, err = a.jetStream(a.nc); err != nil {
@@ -98,13 +121,16 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 		return nil, err
 	}
 	if err := a.ensureCore(ctx); err != nil {
-		return nil, a.refused(err)
-	}
-	kv, err := a.topo.Endpoints(ctx)
-	if err != nil {
 		return nil, err
 	}
-	if err := a.upgrade(ctx, kv); err != nil {
+	var kv jetstream.KeyValue
+	if err := a.startStep(ctx, "open the endpoints bucket", nil, func(ctx context.Context) (err error) {
+		kv, err = a.topo.Endpoints(ctx)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := a.startStep(ctx, "upgrade the delivery streams", nil, func(ctx context.Context) error { return a.upgrade(ctx, kv) }); err != nil {
 		return nil, err
 	}
 	box, err := a.secretBox()
@@ -120,30 +146,50 @@ func New(ctx context.Context, cfg Config) (_ *App, err error) {
 			return nil, err
 		}
 	}
-	return a, a.addRoles(kv)
+	return a, a.addRoles(ctx, kv)
 }
 
 func (a *App) setUpKeys(ctx context.Context) error {
-	kv, err := a.topo.Keys(ctx)
-	if err != nil {
+	var kv jetstream.KeyValue
+	if err := a.startStep(ctx, "open the API keys bucket", nil, func(ctx context.Context) (err error) {
+		kv, err = a.topo.Keys(ctx)
+		return err
+	}); err != nil {
 		return err
 	}
 	a.keys = apikey.NewStore(kv, a.log.With("component", "apikeys"))
-	if a.cfg.AdminKey != "" {
-		return a.keys.Ensure(ctx, a.cfg.AdminKey, "admin (configured)", apikey.ScopeAdmin)
-	}
-	a.createdKey, err = a.keys.Bootstrap(ctx)
-	return err
+	return a.startStep(ctx, "store the admin API key", nil, func(ctx context.Context) (err error) {
+		if a.cfg.AdminKey != "" {
+			return a.keys.Ensure(ctx, a.cfg.AdminKey, "admin (configured)", apikey.ScopeAdmin)
+		}
+		a.createdKey, err = a.keys.Bootstrap(ctx)
+		return err
+	})
 }
 
 // CreatedAdminKey is the admin API key this start created because none
 // existed, to be shown once; "" when none was created.
 func (a *App) CreatedAdminKey() string { return a.createdKey }
 
+// publishAckTimeout is how long an asynchronous publish may wait for its
+// acknowledgement before JetStream's client gives up on it: a little more
+// than the longest any part waits for one (the router's PublishTimeout,
+// the delivery log's 10 s). Without it a publish whose acknowledgement is
+// lost (its stream's leader cut off before NATS notices) would hold one
+// of the 4096 pending slots for good, and once they are all held every
+// publish stalls.
+func (a *App) publishAckTimeout() time.Duration {
+	return max(a.cfg.Router.PublishTimeout, 10*time.Second) + 5*time.Second
+}
+
 func (a *App) jetStream(nc *nats.Conn) (jetstream.JetStream, error) {
-	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096),
+	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096), jetstream.WithPublishAsyncTimeout(a.publishAckTimeout()),
 		jetstream.WithPublishAsyncErrHandler(func(_ jetstream.JetStream, m *nats.Msg, err error) {
-			a.log.Warn("async publish failed", "subject", m.Subject, "err", err)
+			// Every publish fails while a stream is unreachable: said at
+			// a bounded rate.
+			if ok, skipped := a.asyncFailures.Allow(); ok {
+				a.log.Warn("async publish failed", "subject", m.Subject, "err", err, "not_logged", skipped)
+			}
 		}))
 	if err != nil {
 		return nil, fmt.Errorf("app: jetstream: %w", err)
@@ -200,7 +246,7 @@ func (a *App) natsOptions(name string) []nats.Option {
 	)
 }
 
-func (a *App) connect() error {
+func (a *App) connect(ctx context.Context) error {
 	if !a.cfg.embedded() {
 		if _, err := a.cfg.NATSClient.options(); err != nil {
 			return err
@@ -230,8 +276,12 @@ func (a *App) connect() error {
 	if err != nil {
 		return err
 	}
-	// A cluster node can create streams only once the cluster has formed.
-	if err := a.ns.WaitJetStream(2 * time.Minute); err != nil {
+	// A cluster node can create streams only once the cluster has formed,
+	// which takes a quorum of its nodes: the node waits for it as long as
+	// it takes (a node restarted while the others are cut off must be
+	// there when they return).
+	always := func(error) bool { return true }
+	if err := a.startStep(ctx, "join the JetStream cluster", always, func(context.Context) error { return a.ns.WaitJetStream(time.Second) }); err != nil {
 		a.ns.Shutdown()
 		a.ns = nil
 		return err
@@ -243,46 +293,41 @@ func (a *App) connect() error {
 	return err
 }
 
-func (a *App) addRoles(kv jetstream.KeyValue) error {
+func (a *App) addRoles(ctx context.Context, kv jetstream.KeyValue) error {
 	a.sup.Add("registry", a.reg)
-	if err := a.setUpCounters(); err != nil {
+	if err := a.setUpCounters(ctx); err != nil {
 		return err
 	}
 	if a.cfg.HTTPAddr != "" {
-		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
-		if err != nil {
-			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
-		}
-		// A waiting delivery is looked for on the endpoints its id's
-		// fingerprint names, as this process knows them: not by reading
-		// every endpoint's backlog.
-		dlog, err := delivery.OpenLog(context.Background(), a.topo, delivery.WithEndpoints(func(fp string) []string {
-			return a.reg.Snapshot().WithFingerprint(fp)
-		}))
-		if err != nil {
-			ln.Close()
+		var dlog *delivery.Log
+		var tkv, ekv jetstream.KeyValue
+		if err := a.startStep(ctx, "open the delivery log and the tenants and event types buckets", nil, func(ctx context.Context) (err error) {
+			// A waiting delivery is looked for on the endpoints its id's
+			// fingerprint names, as this process knows them: not by
+			// reading every endpoint's backlog.
+			if dlog, err = delivery.OpenLog(ctx, a.topo, delivery.WithEndpoints(func(fp string) []string {
+				return a.reg.Snapshot().WithFingerprint(fp)
+			})); err != nil {
+				return err
+			}
+			if tkv, err = a.topo.Tenants(ctx); err != nil {
+				return err
+			}
+			ekv, err = a.topo.EventTypes(ctx)
 			return err
-		}
-		tkv, err := a.topo.Tenants(context.Background())
-		if err != nil {
-			ln.Close()
-			return err
-		}
-		ekv, err := a.topo.EventTypes(context.Background())
-		if err != nil {
-			ln.Close()
+		}); err != nil {
 			return err
 		}
 		cat := catalog.New(ekv, a.log.With("component", "catalog"))
+		a.catalog = cat
 		api, err := httpapi.New(httpapi.Config{Topology: a.topo, Endpoints: endpoint.NewStore(kv, a.endpointOpts...), Keys: a.keys, Catalog: cat,
 			Sender:     sender.New(version.UserAgent(), netguard.New(a.cfg.Worker.AllowNets), a.log),
 			Deliveries: dlog, Counters: a.counters, Storage: a.storageState(), Tenants: tenant.NewStore(tkv), Timeout: a.cfg.Worker.Timeout, KeyRateLimit: a.cfg.APIKeyRateLimit, HTTPSOnly: a.cfg.HTTPSOnly,
 			Ready: a.Ready, Metrics: a.metrics.Handler(), Logger: a.log})
 		if err != nil {
-			ln.Close()
 			return err
 		}
-		a.api = httpapi.NewServer(ln, api)
+		a.apiHandler.set(api)
 		a.sup.Add("apikeys", a.keys)
 		a.sup.Add("catalog", cat)
 		a.sup.Add("api", a.api)
@@ -338,20 +383,39 @@ func (a *App) addRoles(kv jetstream.KeyValue) error {
 		a.router = r
 		a.sup.Add("router", r)
 	}
-	return a.listenProbes()
+	if a.probes != nil {
+		a.probesHandler.set(httpapi.Probes(a.Ready, a.metrics.Handler()))
+		a.sup.Add("metrics", a.probes)
+	}
+	return nil
 }
 
-// listenProbes listens on Config.MetricsAddr, if set.
-func (a *App) listenProbes() error {
-	if a.cfg.MetricsAddr == "" {
-		return nil
+// listen listens on Config.HTTPAddr and Config.MetricsAddr, if set, and
+// serves httpapi.Starting on them at once: while New waits for JetStream
+// (a cluster without quorum), an orchestrator's liveness probe finds the
+// process alive and its readiness probe finds it not ready, saying why,
+// rather than a port that refuses connections. addRoles then hands the
+// listeners to the API and the probes.
+func (a *App) listen() error {
+	starting := httpapi.Starting(a.start.ready, a.metrics.Handler())
+	if a.cfg.HTTPAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.HTTPAddr)
+		if err != nil {
+			return fmt.Errorf("app: http listen %s: %w", a.cfg.HTTPAddr, err)
+		}
+		a.apiHandler.set(starting)
+		a.api = httpapi.NewServer(ln, &a.apiHandler)
+		a.api.Start()
 	}
-	ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
-	if err != nil {
-		return fmt.Errorf("app: metrics listen %s: %w", a.cfg.MetricsAddr, err)
+	if a.cfg.MetricsAddr != "" {
+		ln, err := net.Listen("tcp", a.cfg.MetricsAddr)
+		if err != nil {
+			return fmt.Errorf("app: metrics listen %s: %w", a.cfg.MetricsAddr, err)
+		}
+		a.probesHandler.set(starting)
+		a.probes = httpapi.NewServer(ln, &a.probesHandler)
+		a.probes.Start()
 	}
-	a.probes = httpapi.NewServer(ln, httpapi.Probes(a.Ready, a.metrics.Handler()))
-	a.sup.Add("metrics", a.probes)
 	return nil
 }
 
@@ -406,7 +470,14 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // close closes what New opened, when New fails.
-func (a *App) close() { a.closeBy(time.Now().Add(ShutdownCloseTime)) }
+func (a *App) close() {
+	for _, srv := range []*httpapi.Server{a.api, a.probes} {
+		if srv != nil {
+			srv.Close()
+		}
+	}
+	a.closeBy(time.Now().Add(ShutdownCloseTime))
+}
 
 // JetStream is the process's JetStream context, for tests and tools.
 func (a *App) JetStream() jetstream.JetStream { return a.js }
@@ -464,27 +535,95 @@ func (a *App) upgrade(ctx context.Context, kv jetstream.KeyValue) error {
 }
 
 // ensureCore creates the streams and buckets. A cluster that has just
-// formed may time out or lack peers for a while: a node retries for up to
-// two minutes.
+// formed may also lack peers for a while ("no suitable peers for
+// placement"): a cluster node retries any error for two minutes, as long
+// as a cluster may take to gather, and errors of JetStream being
+// unavailable for now (no quorum) as long as it takes.
 func (a *App) ensureCore(ctx context.Context) error {
-	if a.cfg.ClusterName == "" {
-		return a.topo.EnsureCore(ctx)
+	forming := time.Now().Add(2 * time.Minute)
+	retry := func(error) bool { return a.cfg.ClusterName != "" && time.Now().Before(forming) }
+	return a.startStep(ctx, "create the streams and buckets", retry, a.topo.EnsureCore)
+}
+
+// startAttempt bounds each attempt of a start step (a JetStream request
+// times out after 5 s by itself; EnsureCore makes a few dozen).
+const startAttempt = 15 * time.Second
+
+// startStep runs f until it succeeds, waiting out with backoff JetStream
+// being unavailable for now (transient.Temporary, or retry's errors): what
+// it waits for is logged at a bounded rate and is what GET /readyz says
+// meanwhile. It returns f's error at once when retrying cannot mend it,
+// and when the NATS server refused hookd a permission (a request on a
+// subject the user may not publish on shows only as a timeout); ctx's
+// error once ctx ends.
+func (a *App) startStep(ctx context.Context, what string, retry func(error) bool, f func(context.Context) error) error {
+	rep := &transient.Reporter{Log: a.log, Msg: "cannot " + what + " yet, retrying"}
+	if a.cfg.ClusterName != "" {
+		// Nodes started together wait for each other a little: said at
+		// INFO for that long.
+		rep.Expected = 30 * time.Second
 	}
-	deadline := time.Now().Add(2 * time.Minute)
+	a.start.set(what, rep)
+	var b transient.Backoff
 	for {
-		attempt, cancel := context.WithTimeout(ctx, 15*time.Second)
-		err := a.topo.EnsureCore(attempt)
+		attempt, cancel := context.WithTimeout(ctx, startAttempt)
+		err := f(attempt)
 		cancel()
-		if err == nil || ctx.Err() != nil || time.Now().After(deadline) {
+		switch {
+		case err == nil:
+			rep.Recovered()
+			return nil
+		case ctx.Err() != nil:
+			return fmt.Errorf("app: %s: %w", what, ctx.Err())
+		case a.nc != nil && errors.Is(a.nc.LastError(), nats.ErrPermissionViolation):
+			return a.refused(err)
+		case !transient.Temporary(err) && (retry == nil || !retry(err)):
 			return err
 		}
-		a.log.Info("cluster not ready for streams yet, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-			return ctx.Err()
-		case <-time.After(500 * time.Millisecond):
+		rep.Failed(err)
+		if !transient.Sleep(ctx, b.Next()) {
+			return fmt.Errorf("app: %s: %w", what, ctx.Err())
 		}
 	}
+}
+
+// startState is what New waits for, for GET /readyz while it does.
+type startState struct {
+	mu   sync.Mutex
+	step string
+	rep  *transient.Reporter
+}
+
+func (s *startState) set(step string, rep *transient.Reporter) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.step, s.rep = step, rep
+}
+
+// ready is the readiness of a process starting: never ready, saying what
+// it waits for.
+func (s *startState) ready(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.rep != nil {
+		if err := s.rep.Err(); err != nil {
+			return fmt.Errorf("starting: %w", err)
+		}
+	}
+	if s.step == "" {
+		return errors.New("starting")
+	}
+	return fmt.Errorf("starting: %s", s.step)
+}
+
+// handlerSwitch serves the handler set last: a listener serves
+// httpapi.Starting while New waits, then the API or the probes.
+type handlerSwitch struct{ h atomic.Pointer[http.Handler] }
+
+func (s *handlerSwitch) set(h http.Handler) { s.h.Store(&h) }
+
+func (s *handlerSwitch) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	(*s.h.Load()).ServeHTTP(w, r)
 }
 
 // refused adds to err the NATS server's refusal of something hookd's

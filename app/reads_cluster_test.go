@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/nats-io/nats.go"
-
 	"github.com/hookd/hookd/app"
 	"github.com/hookd/hookd/internal/hookdtest"
 	"github.com/hookd/hookd/topology"
@@ -96,7 +94,7 @@ func TestClusterReadsAnswerOnEveryNode(t *testing.T) {
 	names := nodes[1].App.Names()
 	for _, stream := range []string{names.LogStream(), names.HeldStream(), names.IndexStream(), names.EventsStream(),
 		topology.KVStream(names.StatsBucket()), topology.KVStream(names.EndpointsBucket())} {
-		stepDown(t, nc, stream)
+		stepDown(t, nc, stream, "")
 	}
 	healthy("leaders stepped down")
 
@@ -124,17 +122,4 @@ func get(t *testing.T, n *hookdtest.Hookd, path string) (int, string) {
 	defer resp.Body.Close()
 	out, _ := io.ReadAll(io.LimitReader(resp.Body, 300))
 	return resp.StatusCode, string(out)
-}
-
-// stepDown asks a stream's leader to step down (another is elected).
-func stepDown(t *testing.T, nc *nats.Conn, stream string) {
-	t.Helper()
-	var resp struct {
-		Success bool
-		Error   *struct{ Description string }
-	}
-	m, err := nc.Request("$JS.API.STREAM.LEADER.STEPDOWN."+stream, nil, 10*time.Second)
-	if err != nil || json.Unmarshal(m.Data, &resp) != nil || !resp.Success {
-		t.Fatalf("step down %s: %v %+v", stream, err, resp.Error)
-	}
 }

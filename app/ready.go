@@ -19,7 +19,8 @@ func readyStreams(n topology.Names) []string {
 
 // Ready reports whether this process can do its work, for GET /readyz: its
 // NATS connections are up, JetStream answers and its streams exist, the
-// endpoints are loaded, and each of its roles runs (the router consumes
+// endpoints are loaded and followed (as are the API keys and event types
+// with an API), and each of its roles runs (the router consumes
 // both lanes of the events stream, the worker delivers), and the embedded
 // server's storage takes writes. nil when ready;
 // otherwise the error lists everything missing.
@@ -34,12 +35,16 @@ func (a *App) Ready(ctx context.Context) error {
 		}
 	}
 	for _, name := range readyStreams(a.topo.Names()) {
-		_, err := a.js.Stream(ctx, name)
+		s, err := a.js.Stream(ctx, name)
 		switch {
 		case errors.Is(err, jetstream.ErrStreamNotFound):
 			missing = append(missing, "stream "+name+" missing")
 		case err != nil:
 			return fmt.Errorf("JetStream unreachable: %w", err)
+		default:
+			if err := quorum(s.CachedInfo()); err != nil {
+				missing = append(missing, "stream "+name+" "+err.Error())
+			}
 		}
 	}
 	if err := a.storageErr(); err != nil {
@@ -50,6 +55,20 @@ func (a *App) Ready(ctx context.Context) error {
 	default:
 		missing = append(missing, "endpoints not loaded yet")
 	}
+	// The buckets this process follows: each is watched again after a
+	// failure, and says why meanwhile.
+	watchErrs := []error{a.reg.WatchErr()}
+	if a.keys != nil {
+		watchErrs = append(watchErrs, a.keys.WatchErr())
+	}
+	if a.catalog != nil {
+		watchErrs = append(watchErrs, a.catalog.WatchErr())
+	}
+	for _, err := range watchErrs {
+		if err != nil {
+			missing = append(missing, err.Error())
+		}
+	}
 	if a.router != nil && !a.router.Ready() {
 		missing = append(missing, "router not consuming the events stream")
 	}
@@ -58,6 +77,30 @@ func (a *App) Ready(ctx context.Context) error {
 	}
 	if len(missing) > 0 {
 		return errors.New(strings.Join(missing, "; "))
+	}
+	return nil
+}
+
+// quorum is nil when a replicated stream has a leader and a majority of
+// its replicas online: it can store. Without one its server may still
+// answer for it, naming itself leader with every other replica offline,
+// while nothing written to it is acknowledged.
+func quorum(info *jetstream.StreamInfo) error {
+	c := info.Cluster
+	if c == nil || info.Config.Replicas <= 1 {
+		return nil
+	}
+	if c.Leader == "" {
+		return errors.New("has no leader")
+	}
+	online := 1 // the leader
+	for _, r := range c.Replicas {
+		if !r.Offline {
+			online++
+		}
+	}
+	if need := (1+len(c.Replicas))/2 + 1; online < need {
+		return fmt.Errorf("has no quorum (%d of %d replicas online)", online, 1+len(c.Replicas))
 	}
 	return nil
 }

@@ -3,16 +3,28 @@ package catalog
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"sort"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/transient"
 )
 
 // Run follows the bucket until ctx is done, keeping every type compiled in
-// memory.
+// memory. A watch that fails because JetStream is unavailable for now, or
+// that ends by itself, is begun again with backoff (the types known stay
+// in use meanwhile; WatchErr says why they may be stale); other errors end
+// Run.
 func (c *Catalog) Run(ctx context.Context) error {
+	return transient.Follow(ctx, &c.follow, c.watch)
+}
+
+// WatchErr is why the catalogue does not follow the bucket now, nil while
+// it does or before Run.
+func (c *Catalog) WatchErr() error { return c.follow.Err() }
+
+func (c *Catalog) watch(ctx context.Context, following func()) error {
 	w, err := c.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("event types: watch: %w", err)
@@ -28,12 +40,13 @@ func (c *Catalog) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return nil // the watch ends with ctx, sometimes before ctx.Done is seen
 				}
-				return errors.New("event types: watch closed")
+				return fmt.Errorf("event types: %w", transient.ErrWatchClosed)
 			}
 			if e == nil {
 				if initial {
 					initial = false
-					close(c.ready)
+					c.loaded.Do(func() { close(c.ready) })
+					following()
 				}
 				continue
 			}

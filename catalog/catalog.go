@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/transient"
 )
 
 // Errors, checked with errors.Is.
@@ -31,6 +33,10 @@ type Catalog struct {
 	log   *slog.Logger
 	now   func() time.Time
 	ready chan struct{}
+	// loaded closes ready once: a watch begun again loads again.
+	loaded sync.Once
+	// follow reports the watch's failures (see Run).
+	follow transient.Reporter
 
 	mu sync.RWMutex
 	// byName holds every type seen, by name, with the revision it was
@@ -46,7 +52,8 @@ type entry struct {
 
 // New returns a Catalog over kv; Run must run for Check to answer.
 func New(kv jetstream.KeyValue, log *slog.Logger) *Catalog {
-	return &Catalog{kv: kv, log: log, now: time.Now, ready: make(chan struct{}), byName: map[string]entry{}}
+	return &Catalog{kv: kv, log: log, now: time.Now, ready: make(chan struct{}), byName: map[string]entry{},
+		follow: transient.Reporter{Log: log, Msg: "event types not followed, retrying"}}
 }
 
 // Create stores a new event type; timestamps are assigned. Errors are

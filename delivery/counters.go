@@ -294,9 +294,9 @@ func (c *Counters) follow(ctx context.Context) (jetstream.ConsumeContext, error)
 			}
 			c.RecordAttempt(a)
 		})
-	}, jetstream.PullMaxMessages(1000), jetstream.PullHeartbeat(topology.ConsumeHeartbeat), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
+	}, append(topology.ConsumeOptions(1000), jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 		c.log.Debug("counting consume", "err", err)
-	}))
+	}))...)
 	if err != nil {
 		return nil, fmt.Errorf("delivery: counting: %w", err)
 	}

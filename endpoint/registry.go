@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/payload"
 	"github.com/hookd/hookd/rules"
 )
@@ -45,6 +46,11 @@ type Registry struct {
 	snap  atomic.Pointer[Snapshot]
 	ready chan struct{}
 
+	// loaded closes ready once: a watch begun again loads again.
+	loaded sync.Once
+	// follow reports the watch's failures (see Run).
+	follow transient.Reporter
+
 	mu          sync.Mutex
 	subscribers []chan struct{}
 	sealer      Sealer
@@ -53,7 +59,8 @@ type Registry struct {
 
 // NewRegistry returns a Registry over kv.
 func NewRegistry(kv jetstream.KeyValue, log *slog.Logger, opts ...Option) *Registry {
-	r := &Registry{kv: kv, log: log, ready: make(chan struct{}), sealer: apply(opts).sealer}
+	r := &Registry{kv: kv, log: log, ready: make(chan struct{}), sealer: apply(opts).sealer,
+		follow: transient.Reporter{Log: log, Msg: "endpoints not followed, retrying"}}
 	r.snap.Store(emptySnapshot())
 	return r
 }
@@ -80,14 +87,36 @@ func (r *Registry) Sealer() Sealer { return orPlain(r.sealer) }
 // Ready is closed once every endpoint stored when Run started is loaded.
 func (r *Registry) Ready() <-chan struct{} { return r.ready }
 
-// Run watches the bucket until ctx is done and returns ctx's error.
+// Run watches the bucket until ctx is done and returns ctx's error. A
+// watch that fails because JetStream is unavailable for now (no quorum, a
+// leader election), or that ends by itself, is begun again with backoff:
+// the snapshot stays as it was meanwhile, WatchErr says why it is not
+// followed, and the new watch's values bring it up to date. Other errors
+// (a refused permission, the bucket missing) end Run.
 func (r *Registry) Run(ctx context.Context) error {
+	if err := transient.Follow(ctx, &r.follow, r.watch); err != nil {
+		return err
+	}
+	return ctx.Err()
+}
+
+// WatchErr is why the registry does not follow the bucket now (its
+// snapshot may then be stale), nil while it does or before Run.
+func (r *Registry) WatchErr() error { return r.follow.Err() }
+
+// watch follows the bucket until ctx ends or the watch fails.
+func (r *Registry) watch(ctx context.Context, following func()) error {
 	w, err := r.kv.WatchAll(ctx)
 	if err != nil {
 		return fmt.Errorf("endpoints: watch: %w", err)
 	}
 	defer func() { _ = w.Stop() }()
 	initial := true
+	loaded := func() {
+		initial = false
+		r.loaded.Do(func() { close(r.ready) })
+		following()
+	}
 	for {
 		select {
 		case <-ctx.Done():
@@ -97,12 +126,11 @@ func (r *Registry) Run(ctx context.Context) error {
 				if ctx.Err() != nil {
 					return ctx.Err() // the watch ends with ctx, sometimes before ctx.Done is seen
 				}
-				return fmt.Errorf("endpoints: watch closed")
+				return fmt.Errorf("endpoints: %w", transient.ErrWatchClosed)
 			}
 			if entry == nil {
 				if initial {
-					initial = false
-					close(r.ready)
+					loaded()
 				}
 				continue
 			}
@@ -116,9 +144,8 @@ func (r *Registry) Run(ctx context.Context) error {
 				case e, ok := <-w.Updates():
 					if !ok || e == nil {
 						if ok && initial {
-							initial = false
 							r.applyAll(batch)
-							close(r.ready)
+							loaded()
 							batch = nil
 						}
 						break more

@@ -28,6 +28,30 @@ func Probes(ready ReadyFunc, metrics http.Handler) http.Handler {
 	return mux
 }
 
+// Starting serves a process that is starting (waiting for JetStream, say)
+// on any of its listeners: GET /healthz answers 200 (the process is
+// alive), GET /readyz 503 not_ready with what starting's error says, GET
+// /metrics the metrics (nil: none), and every other request 503
+// not_ready with Retry-After, as the API does while it cannot work.
+func Starting(starting ReadyFunc, metrics http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", healthz)
+	mux.Handle("GET /readyz", readyz(starting))
+	if metrics != nil {
+		mux.Handle("GET /metrics", metrics)
+	}
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		msg := "starting"
+		ctx, cancel := context.WithTimeout(r.Context(), readyTimeout)
+		defer cancel()
+		if err := starting(ctx); err != nil {
+			msg = err.Error()
+		}
+		writeError(w, &apiError{Status: http.StatusServiceUnavailable, Code: "not_ready", Message: msg, RetryAfter: 5})
+	})
+	return mux
+}
+
 // healthz answers while the process is alive: a liveness probe.
 func healthz(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})

@@ -3,11 +3,13 @@ package router
 import (
 	"context"
 	"errors"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -47,24 +49,23 @@ func (h *heldMarks) prune() {
 	})
 }
 
-// follow keeps the marks until ctx is done, watching anew after a failure.
-func (h *heldMarks) follow(ctx context.Context, open func(context.Context) (jetstream.KeyValue, error), log interface {
-	Warn(string, ...any)
-}) {
+// follow keeps the marks until ctx is done, watching anew after a failure
+// (with backoff, logged at a bounded rate: the bucket is unreachable for
+// as long as JetStream is).
+func (h *heldMarks) follow(ctx context.Context, open func(context.Context) (jetstream.KeyValue, error), log *slog.Logger) {
+	rep := transient.Reporter{Log: log, Msg: "held marks not followed, retrying"}
+	var b transient.Backoff
 	for ctx.Err() == nil {
-		err := h.watch(ctx, open)
+		err := h.watch(ctx, open, func() { b.Reset(); rep.Recovered() })
 		if ctx.Err() != nil {
 			return
 		}
-		log.Warn("held marks not followed, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		rep.Failed(err)
+		transient.Sleep(ctx, b.Next())
 	}
 }
 
-func (h *heldMarks) watch(ctx context.Context, open func(context.Context) (jetstream.KeyValue, error)) error {
+func (h *heldMarks) watch(ctx context.Context, open func(context.Context) (jetstream.KeyValue, error), following func()) error {
 	kv, err := open(ctx)
 	if err != nil {
 		return err
@@ -87,7 +88,8 @@ func (h *heldMarks) watch(ctx context.Context, open func(context.Context) (jetst
 				return errors.New("held marks watcher closed")
 			}
 			if e == nil {
-				continue // the initial values are in
+				following() // the initial values are in
+				continue
 			}
 			if e.Operation() == jetstream.KeyValuePut {
 				h.m.Store(e.Key(), e.Created())

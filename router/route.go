@@ -413,14 +413,43 @@ func (r *Router) startIndex(e *event.Event, targets []target, reached map[string
 	return f
 }
 
-// awaitIndex waits for startIndex's publish (nil: none) until ctx ends.
+// Bounds on awaitIndex's wait. The record was published in the same
+// flight as the deliveries, whose acknowledgements came first: a working
+// index stream has answered by now or within milliseconds. One that does
+// not answer (its leader cut off, and NATS not yet aware) must not hold
+// routing: each route waits for its record at most indexWait, and once a
+// wait ran out, only indexWaitDegraded, until a record is acknowledged in
+// time again. The event's acknowledgement waits for its deliveries only;
+// a record left behind is still written if its publish gets through (the
+// index is best effort: GET /v1/events/{id} says "not routed yet" without
+// one).
+const (
+	indexWait         = 2 * time.Second
+	indexWaitDegraded = 50 * time.Millisecond
+)
+
+// awaitIndex waits for startIndex's publish (nil: none), until ctx ends
+// and for at most indexWait (see there).
 func (r *Router) awaitIndex(ctx context.Context, e *event.Event, f jetstream.PubAckFuture) {
 	if f == nil {
 		return
 	}
-	if err := awaitPubAck(ctx, f); err != nil {
-		r.log.Warn("event index not written", "event", e.ID, "err", err)
+	wait := indexWait
+	if r.indexSlow.Load() {
+		wait = indexWaitDegraded
 	}
+	ctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	err := awaitPubAck(ctx, f)
+	if err == nil {
+		r.indexSlow.Store(false)
+		r.indexLeft.Recovered()
+		return
+	}
+	if errors.Is(err, context.DeadlineExceeded) {
+		r.indexSlow.Store(true)
+	}
+	r.indexLeft.Failed(err, "event", e.ID, "waited", wait)
 }
 
 // deliveryHeaders are the headers every delivery of e carries, made once

@@ -12,6 +12,7 @@ import (
 
 	"github.com/hookd/hookd/endpoint"
 	"github.com/hookd/hookd/internal/jsmsg"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/rules"
 	"github.com/hookd/hookd/topology"
@@ -45,6 +46,10 @@ type Router struct {
 	held heldMarks
 	// holds counts the naks that only held an event back (settle).
 	holds holds
+	// indexSlow is set while index records are not acknowledged in time
+	// (awaitIndex); indexLeft reports them, at a bounded rate.
+	indexSlow atomic.Bool
+	indexLeft transient.Reporter
 	// directSlots bounds the routes waiting on direct attempts at once
 	// (half of Concurrency), so an endpoint that turns slow never holds
 	// every route.
@@ -71,7 +76,8 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config, mw ...Midd
 	return &Router{cfg: cfg, js: topo.JetStream(), topo: topo, names: topo.Names(), reg: reg, log: log, mw: mw,
 		m: cfg.Metrics, tracer: tracing.NewTracer(cfg.TracerProvider, "github.com/hookd/hookd/router"),
 		errs: newRuleErrors(cfg.RuleErrors, log), creating: newCreating(cfg.PendingHold, log),
-		directSlots: make(chan struct{}, max(cfg.Concurrency/2, 1))}, nil
+		directSlots: make(chan struct{}, max(cfg.Concurrency/2, 1)),
+		indexLeft:   transient.Reporter{Log: log, Msg: "event index not written (routing does not wait for it)"}}, nil
 }
 
 // Run routes events until ctx is done. It starts only once the registry has
@@ -85,26 +91,41 @@ func (r *Router) Run(ctx context.Context) error {
 	case <-ctx.Done():
 		return nil
 	}
+	// Until JetStream answers (a cluster without quorum, a leader being
+	// elected) or another process has made the streams, the router waits
+	// and retries; it is not ready meanwhile.
 	var stream, bucket jetstream.Stream
+	rep := transient.Reporter{Log: r.log, Msg: "events stream or endpoints bucket not found, retrying"}
+	var b transient.Backoff
 	for {
 		var err error
 		if stream, err = r.js.Stream(ctx, r.names.EventsStream()); err == nil {
 			if bucket, err = r.js.Stream(ctx, topology.KVStream(r.names.EndpointsBucket())); err == nil {
+				rep.Recovered()
 				break
 			}
 		}
-		r.log.Warn("events stream or endpoints bucket not found, retrying", "err", err)
-		select {
-		case <-ctx.Done():
+		if ctx.Err() != nil {
 			return nil
-		case <-time.After(time.Second):
+		}
+		rep.Failed(err)
+		if !transient.Sleep(ctx, b.Next()) {
+			return nil
 		}
 	}
 	r.seed = stream.CachedInfo().Created
 	r.fence = newFence(stream, bucket, r.reg, min(10*time.Second, r.cfg.AckWait/3), r.log)
-	if kv, err := r.js.KeyValue(ctx, r.names.RoutingBucket()); err == nil {
+	// Without the bucket, retried events go to every endpoint again: it is
+	// waited for while JetStream is unavailable for now, not given up.
+	err := transient.Retry(ctx, &transient.Reporter{Log: r.log, Msg: "routing progress bucket not opened, retrying"}, func(ctx context.Context) error {
+		kv, err := r.js.KeyValue(ctx, r.names.RoutingBucket())
 		r.routing = kv
-	} else {
+		return err
+	})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if err != nil {
 		r.log.Warn("routing progress bucket missing: retried events go to every endpoint again", "err", err)
 	}
 	var followers sync.WaitGroup
@@ -160,23 +181,31 @@ func (r *Router) handler(ordered bool) Handler {
 }
 
 // runLane consumes one lane until ctx is done; if its consumer stops on its
-// own (deleted, say), it is created again.
+// own (deleted, say, or its pull requests refused) or cannot be made
+// (JetStream unavailable for now), it is made again at once, then with
+// backoff while that keeps failing.
 func (r *Router) runLane(ctx context.Context, stream jetstream.Stream, l lane, handle Handler) {
+	rep := transient.Reporter{Log: r.log, Msg: "router consumer " + l.consumer + " not consuming, restarting"}
+	var b transient.Backoff
+	consuming := func() {
+		b.Reset()
+		rep.Recovered()
+	}
 	for {
-		err := r.consume(ctx, stream, l, handle)
+		err := r.consume(ctx, stream, l, handle, consuming)
 		if ctx.Err() != nil {
 			return
 		}
-		r.log.Warn("router consumer stopped, restarting", "consumer", l.consumer, "err", err)
-		select {
-		case <-ctx.Done():
+		rep.Failed(err)
+		if !transient.Sleep(ctx, b.Next()) {
 			return
-		case <-time.After(time.Second):
 		}
 	}
 }
 
-func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, handle Handler) error {
+// consume consumes l until ctx is done or its consumer stops; consuming
+// is called once it consumes.
+func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, handle Handler, consuming func()) error {
 	cons, err := stream.CreateOrUpdateConsumer(ctx, topology.RouterConsumerConfig(l.ordered, r.cfg.AckWait))
 	if err != nil {
 		return fmt.Errorf("router: consumer %s: %w", l.consumer, err)
@@ -189,13 +218,14 @@ func (r *Router) consume(ctx context.Context, stream jetstream.Stream, l lane, h
 		case <-stopping:
 			_ = m.Nak() // let another router have it now
 		}
-	}, jetstream.PullMaxMessages(max(2*l.concurrency, 2)), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
+	}, append(topology.ConsumeOptions(max(2*l.concurrency, 2)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
-			r.log.Debug("consume", "err", err)
-		}))
+			r.log.Debug("consume", "consumer", l.consumer, "err", err)
+		}))...)
 	if err != nil {
 		return fmt.Errorf("router: consume: %w", err)
 	}
+	consuming()
 	r.consuming.Add(1)
 	defer r.consuming.Add(-1)
 	// Routes go on after ctx ends, to finish what they began, but for

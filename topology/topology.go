@@ -396,11 +396,32 @@ func (t *Topology) Routing(ctx context.Context) (jetstream.KeyValue, error) {
 }
 
 // ConsumeHeartbeat is the idle heartbeat hookd's pull consumers ask for.
-// A client that misses two renews its pull request: after the embedded
-// server restarts JetStream (see embedded.Storage) the reopened consumers
-// know none of the requests made before, and the default (half of a 30 s
-// expiry) would leave deliveries waiting for half a minute.
+// A client that misses two renews its pull request: a request that no
+// longer reaches a consumer leader (its server cut off, a leadership that
+// moved without telling, the embedded server restarting JetStream, see
+// embedded.Storage) is noticed within four seconds, where nats.go's
+// default (half of a 30 s expiry) would leave deliveries waiting for half
+// a minute. Not shorter: a consumer's callback blocked on purpose (a
+// worker's backpressure) misses heartbeats too, and each miss pulls again.
 const ConsumeHeartbeat = 2 * time.Second
+
+// ConsumeExpiry is how long each pull request of hookd's pull consumers
+// lasts before the client makes a new one. A request kept by a server
+// that still heartbeats but no longer hands out messages (a leader on
+// the wrong side of a partition that has not yet stepped down, or one
+// that did and forgot its requests) is renewed after at most this, not
+// after nats.go's default 30 s. At least twice ConsumeHeartbeat.
+const ConsumeExpiry = 5 * time.Second
+
+// ConsumeOptions are the Consume options of hookd's pull consumers:
+// at most maxMessages buffered, ConsumeHeartbeat and ConsumeExpiry. nats.go
+// itself pulls again after a missed heartbeat, a leadership change (the
+// server's 409) and a reconnect; a consume context that stops (its
+// consumer deleted) is the caller's to start again.
+func ConsumeOptions(maxMessages int) []jetstream.PullConsumeOpt {
+	return []jetstream.PullConsumeOpt{jetstream.PullMaxMessages(maxMessages),
+		jetstream.PullHeartbeat(ConsumeHeartbeat), jetstream.PullExpiry(ConsumeExpiry)}
+}
 
 // StatsMaxAge is how long endpoint counts are kept: a day more than the
 // longest stats window (7 days).

@@ -10,6 +10,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/hookd/hookd/delivery"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -135,7 +136,15 @@ func (w *Worker) supersededQueue(deliveryID string, queue int) bool {
 // delay, in which a superseded attempt may still be made (and is ignored
 // by the log's readers): at least once, never lost.
 func (w *Worker) watchRequeued(ctx context.Context) {
-	kv, err := w.topo.Requeued(ctx)
+	var kv jetstream.KeyValue
+	err := transient.Retry(ctx, &transient.Reporter{Log: w.log, Msg: "manual queueings bucket not opened, retrying"}, func(ctx context.Context) error {
+		var err error
+		kv, err = w.topo.Requeued(ctx)
+		return err
+	})
+	if ctx.Err() != nil {
+		return
+	}
 	if err != nil {
 		w.log.Warn("manual queueings not followed: a superseded retry may be sent once more", "err", err)
 		return

@@ -11,6 +11,7 @@ import (
 
 	"github.com/hookd/hookd/delivery"
 	"github.com/hookd/hookd/internal/jsmsg"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/topology"
 )
 
@@ -36,16 +37,43 @@ const moveRetry = 5 * time.Second
 
 // consumeShards starts consuming every shard consumer. A shard whose queue
 // stream is missing (another process replacing the queue's layout; see
-// topology.Config.QueueStreams) is left to reconcileShards.
+// topology.Config.QueueStreams) or that JetStream cannot serve for now (no
+// quorum, a leader being elected) is left to reconcileShards.
 func (w *Worker) consumeShards(ctx context.Context) error {
+	defer w.countShardsDown()
 	for shard := range topology.Shards {
-		if err := w.consumeShard(ctx, shard); errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound) {
+		err := w.consumeShard(ctx, shard)
+		switch {
+		case err == nil:
+		case errors.Is(err, jetstream.ErrStreamNotFound) || errors.Is(err, jetstream.ErrConsumerNotFound):
 			w.log.Warn("shard not consumed yet", "shard", shard, "err", err)
-		} else if err != nil {
+		case transient.Temporary(err):
+			w.shardsRep.Failed(err, "shard", shard)
+		default:
 			return err
 		}
 	}
 	return nil
+}
+
+// countShardsDown counts the shards not consumed, for Ready.
+func (w *Worker) countShardsDown() {
+	down := 0
+	for _, cc := range w.shards {
+		if cc == nil {
+			down++
+			continue
+		}
+		select {
+		case <-cc.Closed():
+			down++
+		default:
+		}
+	}
+	w.shardsDown.Store(int32(down))
+	if down == 0 {
+		w.shardsRep.Recovered()
+	}
 }
 
 // consumeShard consumes a shard's consumer on the queue stream the server
@@ -61,11 +89,10 @@ func (w *Worker) consumeShard(ctx context.Context, shard int) error {
 	if err != nil {
 		return fmt.Errorf("shard consumer %d: %w", shard, err)
 	}
-	cc, err := cons.Consume(w.dispatchShard,
-		jetstream.PullMaxMessages(max(w.cfg.Concurrency/topology.Shards, 1)), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
+	cc, err := cons.Consume(w.dispatchShard, append(topology.ConsumeOptions(max(w.cfg.Concurrency/topology.Shards, 1)),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			w.log.Debug("consume shard", "shard", shard, "err", err)
-		}))
+		}))...)
 	if err != nil {
 		return fmt.Errorf("consume shard %d: %w", shard, err)
 	}
@@ -76,8 +103,22 @@ func (w *Worker) consumeShard(ctx context.Context, shard int) error {
 // reconcileShards starts a shard's consumption that is not running: one
 // that stopped on its own (its consumer deleted by hand, say, or with its
 // queue stream when another process replaced the queue's layout:
-// EnsureCore made it), or that could not start.
+// EnsureCore made it), or that could not start (JetStream unavailable for
+// now). Failures are logged at a bounded rate: during an outage every
+// round fails.
 func (w *Worker) reconcileShards(ctx context.Context) {
+	defer w.countShardsDown()
+	if time.Now().Before(w.shardsRetryAt) {
+		return // backing off: each try waits for JetStream's answer
+	}
+	failed := false
+	defer func() {
+		if failed {
+			w.shardsRetryAt = time.Now().Add(w.shardsBackoff.Next())
+		} else {
+			w.shardsBackoff.Reset()
+		}
+	}()
 	for shard, cc := range w.shards {
 		if cc != nil {
 			select {
@@ -86,18 +127,17 @@ func (w *Worker) reconcileShards(ctx context.Context) {
 				continue
 			}
 		}
-		w.log.Warn("shard consumption stopped, restarting", "shard", shard)
+		w.log.Debug("shard consumption stopped, restarting", "shard", shard)
 		stream, err := w.topo.ShardStream(ctx, shard)
+		if err == nil {
+			_, err = w.js.CreateOrUpdateConsumer(ctx, stream, w.topo.ShardConsumerConfig(shard))
+		}
+		if err == nil {
+			err = w.consumeShard(ctx, shard)
+		}
 		if err != nil {
-			w.log.Warn("shard consumer not restored", "shard", shard, "err", err)
-			continue
-		}
-		if _, err := w.js.CreateOrUpdateConsumer(ctx, stream, w.topo.ShardConsumerConfig(shard)); err != nil {
-			w.log.Warn("shard consumer not restored", "shard", shard, "err", err)
-			continue
-		}
-		if err := w.consumeShard(ctx, shard); err != nil {
-			w.log.Warn("shard not consumed", "shard", shard, "err", err)
+			failed = true
+			w.shardsRep.Failed(err, "shard", shard)
 		}
 	}
 }

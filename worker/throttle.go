@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/hookd/hookd/internal/transient"
 )
 
 // pausePrefix starts the rate bucket's keys that hold endpoint pauses;
@@ -82,20 +84,23 @@ func (w *Worker) waitPause(ec *endpointConsumer, msg jetstream.Msg) {
 // watchPauses keeps this worker's view of other workers' pauses, until ctx
 // is done.
 func (w *Worker) watchPauses(ctx context.Context) {
+	// Logged at a bounded rate, with backoff: the bucket is unreachable
+	// for as long as JetStream is.
+	rep := transient.Reporter{Log: w.log, Msg: "endpoint pauses not followed, retrying"}
+	var b transient.Backoff
 	for ctx.Err() == nil {
-		err := w.followPauses(ctx)
+		err := w.followPauses(ctx, func() { b.Reset(); rep.Recovered() })
 		if ctx.Err() != nil {
 			return
 		}
-		w.log.Warn("endpoint pauses not followed, retrying", "err", err)
-		select {
-		case <-ctx.Done():
-		case <-time.After(time.Second):
-		}
+		rep.Failed(err)
+		transient.Sleep(ctx, b.Next())
 	}
 }
 
-func (w *Worker) followPauses(ctx context.Context) error {
+// followPauses follows the pauses until ctx ends or the watch fails;
+// following is called once the current ones are in.
+func (w *Worker) followPauses(ctx context.Context, following func()) error {
 	watcher, err := w.rate.KV.Watch(ctx, pausePrefix+"*")
 	if err != nil {
 		return err
@@ -109,8 +114,12 @@ func (w *Worker) followPauses(ctx context.Context) error {
 			if !ok {
 				return errors.New("pause watcher closed")
 			}
-			if e == nil || e.Operation() != jetstream.KeyValuePut {
-				continue // end of the initial values, or expired
+			if e == nil {
+				following() // the initial values are in
+				continue
+			}
+			if e.Operation() != jetstream.KeyValuePut {
+				continue // expired
 			}
 			var p endpointPause
 			if json.Unmarshal(e.Value(), &p) != nil {

@@ -15,6 +15,7 @@ import (
 	"github.com/hookd/hookd/internal/jsmsg"
 	"github.com/hookd/hookd/internal/kvjson"
 	"github.com/hookd/hookd/internal/sender"
+	"github.com/hookd/hookd/internal/transient"
 	"github.com/hookd/hookd/metrics"
 	"github.com/hookd/hookd/netguard"
 	"github.com/hookd/hookd/topology"
@@ -78,8 +79,16 @@ type Worker struct {
 	// sems holds each endpoint's semaphore of deliveries in flight from
 	// this worker (endpoint id -> chan struct{}; see endpointSem).
 	sems sync.Map
-	// shards are the shard consumers' consumptions (Run's goroutine).
-	shards [topology.Shards]jetstream.ConsumeContext
+	// shards are the shard consumers' consumptions (Run's goroutine);
+	// shardsDown counts those not running, for Ready; shardsRep reports
+	// them while they cannot be restarted.
+	shards     [topology.Shards]jetstream.ConsumeContext
+	shardsDown atomic.Int32
+	shardsRep  transient.Reporter
+	// shardsRetryAt is when reconcileShards may try again after a
+	// failure, drawn from shardsBackoff.
+	shardsRetryAt time.Time
+	shardsBackoff transient.Backoff
 	// movers bounds the deliveries being moved out of the queue at once.
 	movers chan struct{}
 	// heldMarks is the held marks bucket, marked the last time this worker
@@ -209,7 +218,7 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		stopStarted()
 		return nil, err
 	}
-	return &Worker{
+	w := &Worker{
 		committer: committer,
 		stopped:   stopped, stopStarted: stopStarted,
 		cfg:       cfg,
@@ -230,7 +239,9 @@ func New(topo *topology.Topology, reg *endpoint.Registry, cfg Config) (*Worker, 
 		quit:      make(chan struct{}),
 
 		batchBacklog: map[string]bool{},
-	}, nil
+	}
+	w.shardsRep = transient.Reporter{Log: w.log, Msg: "shard consumers not consuming, restarting"}
+	return w, nil
 }
 
 // Run delivers until ctx is done, then stops pulling, hands back what it had
@@ -249,8 +260,14 @@ func (w *Worker) Run(ctx context.Context) error {
 		defer cancel()
 		w.committer.Close(ctx)
 	}()
-	var err error
-	if w.dlog, err = delivery.OpenLog(ctx, w.topo); err != nil {
+	// Until JetStream answers (a cluster without quorum, a leader being
+	// elected) the worker waits and retries; it is not ready meanwhile.
+	err := transient.Retry(ctx, &transient.Reporter{Log: w.log, Msg: "delivery streams and buckets not opened, retrying"}, w.open)
+	if ctx.Err() != nil {
+		w.stopAll()
+		return nil
+	}
+	if err != nil {
 		return fmt.Errorf("worker: %w", err)
 	}
 	requeuedFollowed := make(chan struct{})
@@ -259,21 +276,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		w.watchRequeued(ctx)
 	}()
 	defer func() { <-requeuedFollowed }()
-	kv, err := w.topo.Endpoints(ctx)
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	w.endpoints = endpoint.NewStore(kv, w.cfg.EndpointOptions...)
-	hkv, err := w.topo.Health(ctx)
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	w.health = kvjson.Bucket[health]{KV: hkv, Kind: "endpoint health"}
-	rkv, err := w.topo.Rate(ctx)
-	if err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
-	w.rate = kvjson.Bucket[tokenBucket]{KV: rkv, Kind: "rate limit"}
 	pausesFollowed := make(chan struct{})
 	go func() {
 		defer close(pausesFollowed)
@@ -285,9 +287,6 @@ func (w *Worker) Run(ctx context.Context) error {
 		return fmt.Errorf("worker: doorbell: %w", err)
 	}
 	defer func() { _ = sub.Unsubscribe() }()
-	if w.heldMarks, err = w.topo.Held(ctx); err != nil {
-		return fmt.Errorf("worker: %w", err)
-	}
 	if err := w.consumeShards(ctx); err != nil {
 		w.stopAll()
 		return fmt.Errorf("worker: %w", err)
@@ -319,9 +318,35 @@ func (w *Worker) Run(ctx context.Context) error {
 	}
 }
 
+// open opens the streams and buckets Run works with.
+func (w *Worker) open(ctx context.Context) error {
+	var err error
+	if w.dlog, err = delivery.OpenLog(ctx, w.topo); err != nil {
+		return err
+	}
+	kv, err := w.topo.Endpoints(ctx)
+	if err != nil {
+		return err
+	}
+	w.endpoints = endpoint.NewStore(kv, w.cfg.EndpointOptions...)
+	hkv, err := w.topo.Health(ctx)
+	if err != nil {
+		return err
+	}
+	w.health = kvjson.Bucket[health]{KV: hkv, Kind: "endpoint health"}
+	rkv, err := w.topo.Rate(ctx)
+	if err != nil {
+		return err
+	}
+	w.rate = kvjson.Bucket[tokenBucket]{KV: rkv, Kind: "rate limit"}
+	w.heldMarks, err = w.topo.Held(ctx)
+	return err
+}
+
 // Ready reports whether the worker is delivering: its endpoints are
-// loaded and it listens for their doorbells (for readiness probes).
-func (w *Worker) Ready() bool { return w.ready.Load() }
+// loaded, it listens for their doorbells and consumes every shard (for
+// readiness probes).
+func (w *Worker) Ready() bool { return w.ready.Load() && w.shardsDown.Load() == 0 }
 
 // reconcile stops consuming endpoints that were disabled or deleted, or
 // changed their layout, and those idle with nothing left to deliver; it
@@ -426,11 +451,10 @@ func (w *Worker) consume(ctx context.Context, ec *endpointConsumer, spec topolog
 		}
 		inner(msg)
 	}
-	cc, err := cons.Consume(handle,
-		jetstream.PullMaxMessages(prefetch), jetstream.PullHeartbeat(topology.ConsumeHeartbeat),
+	cc, err := cons.Consume(handle, append(topology.ConsumeOptions(prefetch),
 		jetstream.ConsumeErrHandler(func(_ jetstream.ConsumeContext, err error) {
 			w.log.Debug("consume", "endpoint", ec.id, "err", err)
-		}))
+		}))...)
 	if err != nil {
 		ec.drain(closedAfter(drainTimeout))
 		return fmt.Errorf("consume endpoint %s: %w", ec.id, err)

@@ -75,6 +75,10 @@ func Start(t testing.TB, cfg app.Config) *Hookd {
 	return run(t, a)
 }
 
+// Run runs a hookd made by app.New until the test ends (Start makes and
+// runs one): for tests that start it themselves, while New waits.
+func Run(t testing.TB, a *app.App) *Hookd { return run(t, a) }
+
 // run runs a until the test ends.
 func run(t testing.TB, a *app.App) *Hookd {
 	ctx, cancel := context.WithCancel(context.Background())
