@@ -546,8 +546,15 @@ func (a *App) ensureCore(ctx context.Context) error {
 }
 
 // startAttempt bounds each attempt of a start step (a JetStream request
-// times out after 5 s by itself; EnsureCore makes a few dozen).
-const startAttempt = 15 * time.Second
+// times out after 5 s by itself; EnsureCore makes a few dozen, and what an
+// attempt created is kept, so the next goes on from there). Short, with
+// startBackoff's cap: an attempt begun while the cluster had no quorum
+// must not hold the start long after quorum returns (a restarted node's
+// API answered 20 s after the heal with 15 s).
+const startAttempt = 8 * time.Second
+
+// startBackoff caps the wait between a start step's attempts.
+const startBackoff = 2 * time.Second
 
 // startStep runs f until it succeeds, waiting out with backoff JetStream
 // being unavailable for now (transient.Temporary, or retry's errors): what
@@ -564,7 +571,7 @@ func (a *App) startStep(ctx context.Context, what string, retry func(error) bool
 		rep.Expected = 30 * time.Second
 	}
 	a.start.set(what, rep)
-	var b transient.Backoff
+	b := transient.Backoff{Max: startBackoff}
 	for {
 		attempt, cancel := context.WithTimeout(ctx, startAttempt)
 		err := f(attempt)
