@@ -16,17 +16,46 @@ type Server struct {
 	srv   *http.Server
 	start sync.Once
 	errc  chan error // Serve's result, once started
+	// fresh holds the connections that have not sent a request yet
+	// (http.StateNew), closed at the shutdown (see Run).
+	mu    sync.Mutex
+	fresh map[net.Conn]struct{}
 }
 
 // NewServer returns a Server for h on ln.
 func NewServer(ln net.Listener, h http.Handler) *Server {
-	return &Server{ln: ln, errc: make(chan error, 1), srv: &http.Server{
+	s := &Server{ln: ln, errc: make(chan error, 1), fresh: map[net.Conn]struct{}{}}
+	s.srv = &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      60 * time.Second,
 		IdleTimeout:       120 * time.Second,
-	}}
+		ConnState:         s.track,
+	}
+	return s
+}
+
+// track keeps the set of connections that have sent no request yet.
+func (s *Server) track(c net.Conn, state http.ConnState) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if state == http.StateNew {
+		s.fresh[c] = struct{}{}
+	} else {
+		delete(s.fresh, c)
+	}
+}
+
+// closeFresh closes the connections that have sent no request: Shutdown
+// counts them as active for 5 s (a client's transport often dials a
+// connection it then leaves unused), which held a stop for that long.
+func (s *Server) closeFresh() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.fresh {
+		_ = c.Close()
+	}
 }
 
 // Addr is the address the server listens on.
@@ -56,6 +85,10 @@ func (s *Server) Run(ctx context.Context) error {
 	}
 	shutdownCtx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
 	defer cancel()
+	// Shutdown first stops the listener, so no connection is new after
+	// this; one that sent its request meanwhile is no longer fresh.
+	stopFresh := time.AfterFunc(50*time.Millisecond, s.closeFresh)
+	defer stopFresh.Stop()
 	if err := s.srv.Shutdown(shutdownCtx); err != nil {
 		return err
 	}
