@@ -217,8 +217,6 @@ func (l *unstored) send(ctx context.Context, u *unstoredMsg) bool {
 		return true
 	}
 	l.list = append(l.list[:i:i], l.list[i+1:]...)
-	l.records -= len(u.recs)
-	l.bytes -= u.bytes()
 	tries := u.tries
 	l.mu.Unlock()
 	if c.cfg.Stored != nil {
@@ -226,6 +224,12 @@ func (l *unstored) send(ctx context.Context, u *unstoredMsg) bool {
 			c.cfg.Stored.RecordAttempt(a)
 		}
 	}
+	// Counted out only once told: Unwritten says 0 when every record kept
+	// is stored and counted.
+	l.mu.Lock()
+	l.records -= len(u.recs)
+	l.bytes -= u.bytes()
+	l.mu.Unlock()
 	c.log.Info("delivery log records written late", "endpoint", u.endpointID, "records", len(u.recs),
 		"delivery", u.recs[0].DeliveryID, "seq", ack.Sequence, "duplicate", ack.Duplicate, "tries", tries+1,
 		"late", time.Since(u.first).Round(time.Millisecond))
